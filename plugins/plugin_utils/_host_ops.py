@@ -1,0 +1,159 @@
+# Copyright: (c) 2026, iis.ccs contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run one named PowerShell operation on a Windows host over the task's own connection.
+
+The command line carries only a fixed, tiny bootstrap (``-EncodedCommand``); the
+operation's script and its parameters travel on stdin as one JSON document, so no
+parameter is ever interpolated into PowerShell code or placed on a command line
+(where it would be visible in process listings and in connection logs at -vvvvv).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import typing as t
+from dataclasses import dataclass, field
+
+OPERATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_operations")
+
+# The bootstrap reads the payload from stdin ($input works for winrm/ssh process
+# stdin and for psrp pipeline input alike), runs the operation as a script block
+# with the parameters object as its only argument, and writes exactly one line of
+# JSON. Non-ASCII characters are escaped to \uXXXX so the answer survives any
+# console code page on the way back.
+BOOTSTRAP = "\n".join(
+    [
+        "$ErrorActionPreference = 'Stop'",
+        "$ProgressPreference = 'SilentlyContinue'",
+        "try {",
+        "    $payload = ($input | Out-String) | ConvertFrom-Json",
+        "    $result = & ([ScriptBlock]::Create($payload.script)) $payload.params",
+        "    $answer = @{ ok = $true; result = $result }",
+        "} catch {",
+        "    $answer = @{ ok = $false; error = @{",
+        "        message = $_.Exception.Message",
+        "        type = $_.Exception.GetType().FullName",
+        "        id = $_.FullyQualifiedErrorId",
+        "        line = $_.InvocationInfo.ScriptLineNumber } }",
+        "}",
+        "$json = ConvertTo-Json -InputObject $answer -Depth 16 -Compress",
+        "[Regex]::Replace($json, '[^\\x00-\\x7F]', { param($m) '\\u{0:x4}' -f [int][char]$m.Value })",
+    ]
+)
+
+_POWERSHELL_ARGS = ("PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand")
+
+
+class HostOperationError(Exception):
+    """An operation failed on the host, or its answer could not be understood."""
+
+    def __init__(self, operation: str, host: str, message: str, error_type: str = "") -> None:
+        self.operation = operation
+        self.host = host
+        self.windows_message = message
+        self.error_type = error_type
+        super().__init__(f"operation '{operation}' failed on host '{host}': {message}")
+
+
+class ConnectionLike(t.Protocol):
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]: ...
+
+
+def bootstrap_command() -> str:
+    """The full command line sent to the host; identical for every operation."""
+    encoded = base64.b64encode(BOOTSTRAP.encode("utf-16-le")).decode("ascii")
+    return " ".join(_POWERSHELL_ARGS + (encoded,))
+
+
+def operation_names() -> list[str]:
+    return sorted(name[:-4] for name in os.listdir(OPERATIONS_DIR) if name.endswith(".ps1"))
+
+
+def load_operation_script(operation: str) -> str:
+    if operation not in operation_names():
+        raise ValueError(f"unknown host operation '{operation}'")
+    with open(os.path.join(OPERATIONS_DIR, operation + ".ps1"), encoding="ascii") as handle:
+        return handle.read()
+
+
+def encode_payload(operation: str, params: t.Mapping[str, t.Any]) -> bytes:
+    # ensure_ascii turns IDN host names and paths into \uXXXX escapes, which
+    # ConvertFrom-Json decodes, so the stdin code page of the host never matters.
+    payload = {"operation": operation, "script": load_operation_script(operation), "params": dict(params)}
+    return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def decode_answer(operation: str, host: str, rc: int, stdout: bytes, stderr: bytes) -> t.Any:
+    answer = _last_json_line(stdout)
+    if answer is None:
+        detail = _clean_stderr(stderr) or _tail(stdout) or f"exit code {rc} and no output"
+        raise HostOperationError(operation, host, f"no answer from the host ({detail})")
+    if not answer.get("ok"):
+        error = answer.get("error") or {}
+        raise HostOperationError(operation, host, str(error.get("message") or "unknown error"), str(error.get("type") or ""))
+    return answer.get("result")
+
+
+def _last_json_line(stdout: bytes) -> dict[str, t.Any] | None:
+    for line in reversed(stdout.decode("utf-8", errors="replace").splitlines()):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            parsed = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict) and "ok" in parsed:
+            return parsed
+    return None
+
+
+def _clean_stderr(stderr: bytes) -> str:
+    text = stderr.decode("utf-8", errors="replace").strip()
+    if text.startswith("#< CLIXML"):
+        text = _clixml_to_text(text)
+    return _tail(text.encode("utf-8"))
+
+
+def _clixml_to_text(text: str) -> str:
+    # Imported lazily: the shell plugin is part of ansible-core, which the pure
+    # helpers in this module must not require.
+    from ansible.plugins.shell.powershell import _parse_clixml
+
+    return _parse_clixml(text.encode("utf-8")).decode("utf-8", errors="replace")
+
+
+def _tail(data: bytes, limit: int = 2000) -> str:
+    text = data.decode("utf-8", errors="replace").strip()
+    return text[-limit:]
+
+
+@dataclass
+class HostOperationRunner:
+    """Sends operations to one host and keeps the cost of doing so measurable."""
+
+    connection: ConnectionLike
+    host: str
+    round_trips: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    operations: list[str] = field(default_factory=list)
+
+    def run(self, operation: str, params: t.Mapping[str, t.Any] | None = None) -> t.Any:
+        in_data = encode_payload(operation, params or {})
+        rc, stdout, stderr = self.connection.exec_command(bootstrap_command(), in_data=in_data, sudoable=False)
+        self.round_trips += 1
+        self.bytes_sent += len(in_data)
+        self.bytes_received += len(stdout) + len(stderr)
+        self.operations.append(operation)
+        return decode_answer(operation, self.host, rc, stdout, stderr)
+
+    def stats(self) -> dict[str, t.Any]:
+        return {
+            "round_trips": self.round_trips,
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+            "operations": list(self.operations),
+        }

@@ -1,0 +1,16 @@
+"""Errors raised by emulated operations; they reach the controller as PowerShell errors would."""
+
+from __future__ import annotations
+
+
+class WindowsError_(Exception):
+    """A terminating PowerShell error: message and .NET exception type."""
+
+    def __init__(self, message: str, error_type: str = "System.InvalidOperationException") -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type
+
+
+class LabProtocolError(Exception):
+    """The controller sent something the real bootstrap or scripts would not accept. Fails loudly."""

@@ -1,0 +1,65 @@
+"""ccs_info against two emulated hosts with different profiles: each host's state in one round trip."""
+
+from __future__ import annotations
+
+PLAYBOOK = """
+- hosts: web01,web02
+  gather_facts: false
+  tasks:
+    - name: info
+      iis.ccs.ccs_info:
+"""
+
+
+def test_two_hosts_report_their_own_profile_in_one_round_trip(lab):
+    run = lab.run(PLAYBOOK)
+    assert run.rc == 0, run.stdout + run.stderr
+    web01, web02 = run.task("info", "web01"), run.task("info", "web02")
+    assert (web01["windows"]["build"], web01["windows"]["release"]) == (20348, "Windows Server 2022")
+    assert (web02["windows"]["build"], web02["windows"]["release"]) == (17763, "Windows Server 2019")
+    assert web01["iis"]["ccs_feature_installed"] is False
+    assert web02["iis"]["ccs_feature_installed"] is True
+    assert [s["name"] for s in web02["sites"]] == ["Default Web Site", "shop"]
+    assert web02["sites"][1]["bindings"][0]["host"] == "shop.contoso.test"
+    for host, result in (("web01", web01), ("web02", web02)):
+        assert result["round_trips"] == 1
+        assert result["changed"] is False
+        assert [entry["operation"] for entry in lab.oplog(host)] == ["read_host_state"]
+
+
+def test_gather_subset_and_site_filter(lab):
+    run = lab.run("""
+- hosts: web02
+  gather_facts: false
+  tasks:
+    - name: info
+      iis.ccs.ccs_info:
+        gather: [sites]
+        sites: [SHOP]
+""")
+    assert run.rc == 0, run.stdout
+    result = run.task("info")
+    assert "windows" not in result and "provider" not in result
+    assert [site["name"] for site in result["sites"]] == ["shop"]
+
+
+def test_bad_gather_value_fails_before_contacting_the_host(lab):
+    run = lab.run("""
+- hosts: web01
+  gather_facts: false
+  tasks:
+    - name: info
+      iis.ccs.ccs_info:
+        gather: [everything]
+""")
+    assert run.rc != 0
+    result = run.task("info")
+    assert result["failed"] is True
+    assert "gather" in result["msg"]
+    assert lab.oplog("web01") == []
+
+
+def test_check_mode_reads_the_same(lab):
+    run = lab.run(PLAYBOOK, check=True)
+    assert run.rc == 0
+    assert run.task("info", "web01")["windows"]["build"] == 20348
