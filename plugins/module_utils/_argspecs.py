@@ -17,3 +17,75 @@ CCS_INFO = {
         "sites": {"type": "list", "elements": "str", "default": []},
     },
 }
+
+CCS_PROVIDER = {
+    "argument_spec": {
+        "state": {"type": "str", "choices": ["enabled", "disabled", "absent"], "default": "enabled"},
+        "store_location": {"type": "str"},
+        "user_name": {"type": "str"},
+        "password": {"type": "str", "no_log": True},
+        "private_key_password": {"type": "str", "no_log": True},
+        "allow_no_private_key_password": {"type": "bool", "default": False},
+        "polling_interval": {"type": "int"},
+        "install_feature": {"type": "bool", "default": True},
+        "install_iis": {"type": "bool", "default": False},
+        "update_secrets": {"type": "str", "choices": ["on_change", "always"], "default": "on_change"},
+    },
+    "required_if": [["state", "enabled", ["store_location", "user_name", "password"]]],
+}
+
+BINDING_FLAG_OPTIONS = ["disable_http2", "disable_ocsp_stapling", "disable_quic", "disable_tls13", "disable_legacy_tls"]
+
+CCS_BINDING = {
+    "argument_spec": {
+        "site": {"type": "str", "required": True},
+        "host_names": {"type": "list", "elements": "str", "required": True},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "port": {"type": "int", "default": 443},
+        "ip": {"type": "str", "default": "*"},
+        "sni": {"type": "bool", "default": True},
+        "exclusive": {"type": "bool", "default": False},
+        **{name: {"type": "bool"} for name in BINDING_FLAG_OPTIONS},
+    },
+}
+
+PUBLISH_DESTINATION_SPEC = {
+    "type": {"type": "str", "required": True, "choices": ["host_path", "host_unc", "smb", "local"]},
+    "path": {"type": "str", "required": True},
+    "name": {"type": "str"},
+    "user_name": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+    "port": {"type": "int", "default": 445},
+    "encrypt": {"type": "bool", "default": True},
+}
+
+CCS_CERT_PUBLISH = {
+    "argument_spec": {
+        "pfx_path": {"type": "path"},
+        "pfx_content": {"type": "str", "no_log": True},
+        "pfx_password": {"type": "str", "no_log": True},
+        "certificate_path": {"type": "path"},
+        "certificate_content": {"type": "str"},
+        "private_key_path": {"type": "path"},
+        "private_key_content": {"type": "str", "no_log": True},
+        "private_key_passphrase": {"type": "str", "no_log": True},
+        "chain_path": {"type": "path"},
+        "chain_content": {"type": "str"},
+        "host_names": {"type": "list", "elements": "str"},
+        "destinations": {"type": "list", "elements": "dict", "required": True, "options": PUBLISH_DESTINATION_SPEC},
+        "private_key_password": {"type": "str", "no_log": True},
+        "allow_no_private_key_password": {"type": "bool", "default": False},
+        "encryption": {"type": "str", "choices": ["compatible", "aes256"], "default": "compatible"},
+        "expiry_warning_days": {"type": "int", "default": 30},
+        "min_replicas": {"type": "int"},
+        "prune": {"type": "bool", "default": False},
+    },
+    "mutually_exclusive": [
+        ["pfx_path", "pfx_content", "certificate_path", "certificate_content"],
+        ["certificate_path", "certificate_content"],
+        ["private_key_path", "private_key_content"],
+        ["chain_path", "chain_content"],
+        ["pfx_path", "pfx_content", "private_key_path", "private_key_content"],
+    ],
+    "required_one_of": [["pfx_path", "pfx_content", "certificate_path", "certificate_content"]],
+}
