@@ -1,111 +1,15 @@
-"""Fixtures for playbook tests: real ansible-playbook runs against fresh emulated hosts."""
+"""Fixtures for playbook tests."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import subprocess
 import sys
-import typing as t
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-LAB = REPO / "tests" / "lab"
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-@dataclasses.dataclass
-class PlaybookRun:
-    rc: int
-    stdout: str
-    stderr: str
-    results: list[dict[str, t.Any]]
-
-    def task(self, name: str, host: str | None = None) -> dict[str, t.Any]:
-        """The result of the last task called name (on host, when given)."""
-        matches = [r for r in self.results if r["task"] == name and (host is None or r["host"] == host)]
-        if not matches:
-            raise AssertionError(f"no result for task {name!r} on {host or 'any host'}; output:\n{self.stdout[-4000:]}")
-        return t.cast(dict[str, t.Any], matches[-1]["result"])
-
-    def statuses(self, name: str) -> dict[str, str]:
-        return {r["host"]: r["status"] for r in self.results if r["task"] == name}
-
-
-@dataclasses.dataclass
-class Lab:
-    root: Path
-
-    @property
-    def state_dir(self) -> Path:
-        return self.root / "state"
-
-    def env(self, extra: t.Mapping[str, str] | None = None) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            IIS_LAB_STATE_DIR=str(self.state_dir),
-            ANSIBLE_CONFIG=str(LAB / "ansible.cfg"),
-            ANSIBLE_NOCOLOR="1",
-            ANSIBLE_FORCE_COLOR="0",
-            PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-        )
-        env.update(extra or {})
-        return env
-
-    def run(self, playbook: str | Path, *, inventory: Path | None = None, extra_vars: t.Mapping[str, t.Any] | None = None,
-            check: bool = False, diff: bool = False, verbosity: int = 0, limit: str | None = None,
-            env: t.Mapping[str, str] | None = None) -> PlaybookRun:
-        if isinstance(playbook, str) and "\n" in playbook:
-            path = self.root / f"playbook-{len(list(self.root.glob('playbook-*.yml')))}.yml"
-            path.write_text(playbook, encoding="utf-8")
-            playbook = path
-        results_file = self.root / "results.jsonl"
-        results_file.unlink(missing_ok=True)
-        args = [str(BIN / "ansible-playbook"), "-i", str(inventory or LAB / "inventory.yml"), str(playbook)]
-        if extra_vars:
-            args += ["-e", json.dumps(extra_vars)]
-        if check:
-            args.append("--check")
-        if diff:
-            args.append("--diff")
-        if verbosity:
-            args.append("-" + "v" * verbosity)
-        if limit:
-            args += ["--limit", limit]
-        proc = subprocess.run(args, capture_output=True, text=True, env=self.env({"IIS_LAB_RESULTS_FILE": str(results_file), **(env or {})}),
-                              cwd=str(self.root), timeout=600, check=False)
-        results = [json.loads(line) for line in results_file.read_text(encoding="utf-8").splitlines()] if results_file.exists() else []
-        return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, results)
-
-    def host_state(self, host: str) -> dict[str, t.Any]:
-        return t.cast(dict[str, t.Any], json.loads((self.state_dir / f"{host}.json").read_text(encoding="utf-8")))
-
-    def oplog(self, host: str) -> list[dict[str, t.Any]]:
-        path = self.state_dir / f"{host}.json"
-        return list(self.host_state(host)["oplog"]) if path.exists() else []
-
-    def snapshot(self) -> dict[str, bytes]:
-        """Every byte of lab state except operation logs, for 'check mode changed nothing' assertions."""
-        files: dict[str, bytes] = {}
-        for path in sorted(self.state_dir.rglob("*")):
-            if path.is_file() and not path.name.endswith(".lock"):
-                data = path.read_bytes()
-                if path.suffix == ".json" and path.parent == self.state_dir:
-                    state = json.loads(data)
-                    if isinstance(state, dict):
-                        state.pop("oplog", None)
-                        data = json.dumps(state, sort_keys=True).encode()
-                files[str(path.relative_to(self.state_dir))] = data
-        return files
-
-    def set_offline(self, *hosts: str) -> None:
-        from iis_lab.network import set_offline_hosts
-
-        os.environ["IIS_LAB_STATE_DIR"] = str(self.state_dir)
-        set_offline_hosts(hosts)
+from _lab import Lab  # noqa: E402
 
 
 @pytest.fixture

@@ -63,3 +63,16 @@ def test_check_mode_reads_the_same(lab):
     run = lab.run(PLAYBOOK, check=True)
     assert run.rc == 0
     assert run.task("info", "web01")["windows"]["build"] == 20348
+
+
+def test_runner_artifacts_and_vvvv_have_no_lab_account_password(lab):
+    # The lab network passwords are inventory variables; they must not surface in any output.
+    from _lab import assert_secrets_absent
+
+    secrets = ["Lab-Reader-Pa55!", "Lab-Publisher-Pa55!"]
+    vvvv = lab.run(PLAYBOOK, verbosity=4)
+    assert vvvv.rc == 0
+    assert_secrets_absent(vvvv.stdout + vvvv.stderr, secrets)
+    artifacts = lab.run_runner(PLAYBOOK)
+    assert "read_host_state" in artifacts or "round_trips" in artifacts
+    assert_secrets_absent(artifacts, secrets)
