@@ -43,7 +43,10 @@ BOOTSTRAP = "\n".join(
     ]
 )
 
-_POWERSHELL_ARGS = ("PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand")
+# Exactly the prefix ansible-core's own shell plugin uses: the winrm and psrp
+# connection plugins of ansible-core 2.19 recognise it literally, run the encoded
+# script without wrapping it again (psrp runs it in-process) and pass stdin through.
+_POWERSHELL_ARGS = ("PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand")
 
 
 class HostOperationError(Exception):
