@@ -1,0 +1,66 @@
+"""Opt-in tests against a real Windows host. Skipped unless IIS_CCS_WINDOWS_HOST is set.
+
+Environment:
+  IIS_CCS_WINDOWS_HOST        host name or address (required to run)
+  IIS_CCS_WINDOWS_USER        account with local admin rights
+  IIS_CCS_WINDOWS_PASSWORD    its password
+  IIS_CCS_WINDOWS_CONNECTION  psrp (default), winrm or ssh
+  IIS_CCS_WINDOWS_PORT        default 5986 (psrp/winrm over HTTPS) or 22 (ssh)
+  IIS_CCS_WINDOWS_CERT_VALIDATION  ignore to skip TLS validation (lab hosts only)
+These tests change IIS and CCS configuration: point them at a disposable host.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "playbooks"))
+
+from _lab import Lab  # noqa: E402
+
+
+def _inventory(tmp_path: Path) -> Path:
+    connection = os.environ.get("IIS_CCS_WINDOWS_CONNECTION", "psrp")
+    host_vars: dict[str, t.Any] = {
+        "ansible_connection": connection,
+        "ansible_user": os.environ.get("IIS_CCS_WINDOWS_USER", ""),
+        "ansible_password": os.environ.get("IIS_CCS_WINDOWS_PASSWORD", ""),
+        "ansible_port": int(os.environ.get("IIS_CCS_WINDOWS_PORT", "22" if connection == "ssh" else "5986")),
+    }
+    validation = os.environ.get("IIS_CCS_WINDOWS_CERT_VALIDATION", "validate")
+    if connection == "psrp":
+        host_vars.update(ansible_psrp_protocol="https", ansible_psrp_cert_validation=validation)
+    elif connection == "winrm":
+        host_vars.update(ansible_winrm_transport="ntlm", ansible_winrm_server_cert_validation=validation)
+    else:
+        host_vars.update(ansible_shell_type="powershell")
+    inventory = {"all": {"hosts": {"win": {"ansible_host": os.environ["IIS_CCS_WINDOWS_HOST"], **host_vars}}}}
+    path = tmp_path / "windows-inventory.yml"
+    path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    return path
+
+
+class WindowsHost(Lab):
+    """Same helpers as the lab fixture, aimed at the real host given by the environment."""
+
+    inventory: Path
+
+    def run(self, playbook: t.Any, **kwargs: t.Any) -> t.Any:  # type: ignore[override]
+        kwargs.setdefault("inventory", self.inventory)
+        return super().run(playbook, **kwargs)
+
+
+@pytest.fixture
+def windows_host(tmp_path: Path) -> WindowsHost:
+    if not os.environ.get("IIS_CCS_WINDOWS_HOST"):
+        pytest.skip("real-Windows test: set IIS_CCS_WINDOWS_HOST (see tests/windows/conftest.py)")
+    (tmp_path / "state").mkdir()
+    host = WindowsHost(tmp_path)
+    host.inventory = _inventory(tmp_path)
+    return host
