@@ -64,7 +64,10 @@ class Lab:
         results_file.unlink(missing_ok=True)
         args = [str(BIN / "ansible-playbook"), "-i", str(inventory or LAB / "inventory.yml"), str(playbook)]
         if extra_vars:
-            args += ["-e", json.dumps(extra_vars)]
+            # A file, not an argument: Linux caps one argument at 128 KiB and tests pass large lists.
+            vars_file = self.root / "extra-vars.json"
+            vars_file.write_text(json.dumps(extra_vars), encoding="utf-8")
+            args += ["-e", f"@{vars_file}"]
         if check:
             args.append("--check")
         if diff:
