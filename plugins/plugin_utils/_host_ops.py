@@ -125,7 +125,8 @@ def _clixml_to_text(text: str) -> str:
     # helpers in this module must not require.
     from ansible.plugins.shell.powershell import _parse_clixml
 
-    return _parse_clixml(text.encode("utf-8")).decode("utf-8", errors="replace")
+    parsed: bytes = _parse_clixml(text.encode("utf-8"))
+    return parsed.decode("utf-8", errors="replace")
 
 
 def _tail(data: bytes, limit: int = 2000) -> str:

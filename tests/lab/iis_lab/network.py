@@ -43,7 +43,7 @@ class Network:
         if not user:
             raise WindowsError_("The user name or password is incorrect.", "System.ComponentModel.Win32Exception")
         lowered = user.strip().lower()
-        if lowered.startswith(".\\") or lowered.startswith(host.lower() + "\\"):
+        if lowered.startswith((".\\", host.lower() + "\\")):
             local = lowered.split("\\", 1)[1]
             known = {k.lower(): v for k, v in local_accounts.items()}
             if known.get(local) == password:

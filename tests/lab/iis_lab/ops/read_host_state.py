@@ -48,7 +48,7 @@ def _provider_view(state: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
     values = model.registry_key(state, model.PROVIDER_KEY)
     if values is None:
         return None
-    public = {name: values[name] for name in ("Enabled", "CertStoreLocation", "UserName", "PollingInterval") if name in values}
+    public: dict[str, t.Any] = {name: values[name] for name in ("Enabled", "CertStoreLocation", "UserName", "PollingInterval") if name in values}
     public["PasswordDigest"] = model.text_digest(values.get("Password"))
     public["PrivateKeyPasswordDigest"] = model.text_digest(values.get("PrivateKeyPassword"))
     return public
