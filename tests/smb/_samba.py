@@ -1,0 +1,203 @@
+"""A throw-away Samba server on 127.0.0.1 for tests and the publish benchmark.
+
+Everything smbd writes (config, tdbsam passdb, locks, logs, the share itself) lives
+under one temporary folder. smbd runs in its own session (``setsid``) because it
+signals its whole process group when it stops, and is stopped by its own pid only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import typing as t
+from pathlib import Path
+
+SHARE_NAME = "ccs"
+UNIX_USER = "iisccs-smb"
+
+
+class SambaUnavailable(RuntimeError):
+    """smbd (or a way to give it a Unix account) is not installed here."""
+
+
+def find_smbd() -> str | None:
+    for candidate in (shutil.which("smbd"), "/usr/sbin/smbd", "/usr/local/sbin/smbd"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _find_nss_wrapper() -> str | None:
+    for root in ("/usr/lib", "/usr/lib64", "/usr/local/lib"):
+        for path in Path(root).rglob("libnss_wrapper.so"):
+            return str(path)
+    return None
+
+
+@dataclasses.dataclass
+class SambaServer:
+    """One running (or stopped) smbd serving a single share."""
+
+    root: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    share: str = SHARE_NAME
+    user: str = UNIX_USER
+    password: str = dataclasses.field(default_factory=lambda: "Smb-" + secrets.token_urlsafe(12))
+    _process: subprocess.Popen[bytes] | None = None
+    _env: dict[str, str] = dataclasses.field(default_factory=dict)
+    _force_user: str = ""
+
+    @property
+    def local_dir(self) -> Path:
+        return self.root / "share"
+
+    @property
+    def unc(self) -> str:
+        return f"\\\\{self.host}\\{self.share}"
+
+    def setup(self) -> "SambaServer":
+        smbd = find_smbd()
+        if smbd is None:
+            raise SambaUnavailable("smbd is not installed (Debian/Ubuntu: apt-get install samba)")
+        if not self.port:
+            self.port = _free_port()
+        for sub in ("share", "private", "lock", "state", "cache", "pid", "ncalrpc", "binddns", "log"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._env = dict(os.environ)
+        self._prepare_account()
+        self.config_path.write_text(self._config(), encoding="utf-8")
+        self._set_password()
+        return self
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "smb.conf"
+
+    def _prepare_account(self) -> None:
+        if os.geteuid() == 0:
+            probe = subprocess.run(["id", "-u", self.user], capture_output=True, check=False)
+            if probe.returncode != 0:
+                subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", self.user],
+                               check=True, capture_output=True)
+            # The share folder sits under a private (0700) temp folder, so file access
+            # runs as the owner of that folder (force user) rather than the SMB account.
+            self._force_user = "root"
+            return
+        # Not root: give smbd a private passwd/group through nss_wrapper.
+        library = _find_nss_wrapper()
+        if library is None:
+            raise SambaUnavailable("not root and libnss_wrapper is missing (apt-get install libnss-wrapper)")
+        self.user = os.environ.get("USER") or "smbtest"
+        self._force_user = self.user
+        uid, gid = os.getuid(), os.getgid()
+        passwd = self.root / "passwd"
+        group = self.root / "group"
+        passwd.write_text(f"{self.user}:x:{uid}:{gid}::{self.root}:/bin/false\nnobody:x:65534:65534::/:/bin/false\n")
+        group.write_text(f"{self.user}:x:{gid}:\nnogroup:x:65534:\n")
+        self._env.update(LD_PRELOAD=library, NSS_WRAPPER_PASSWD=str(passwd), NSS_WRAPPER_GROUP=str(group))
+
+    def _config(self) -> str:
+        r = self.root
+        return f"""[global]
+    workgroup = WORKGROUP
+    server role = standalone server
+    interfaces = 127.0.0.1
+    bind interfaces only = yes
+    smb ports = {self.port}
+    disable netbios = yes
+    passdb backend = tdbsam:{r / 'private' / 'passdb.tdb'}
+    private dir = {r / 'private'}
+    lock directory = {r / 'lock'}
+    state directory = {r / 'state'}
+    cache directory = {r / 'cache'}
+    pid directory = {r / 'pid'}
+    ncalrpc dir = {r / 'ncalrpc'}
+    binddns dir = {r / 'binddns'}
+    log file = {r / 'log' / 'smbd.log'}
+    log level = 1
+    load printers = no
+    printing = bsd
+    printcap name = /dev/null
+    disable spoolss = yes
+    server min protocol = SMB2_10
+    map to guest = never
+    server signing = mandatory
+
+[{self.share}]
+    path = {self.local_dir}
+    read only = no
+    valid users = {self.user}
+    force user = {self._force_user}
+    # Without this Samba denies the DELETE access a rename-over (replace) needs.
+    acl allow execute always = yes
+"""
+
+    def _set_password(self) -> None:
+        smbpasswd = shutil.which("smbpasswd") or "/usr/bin/smbpasswd"
+        subprocess.run([smbpasswd, "-c", str(self.config_path), "-a", "-s", self.user],
+                       input=f"{self.password}\n{self.password}\n".encode(), env=self._env, check=True, capture_output=True)
+
+    def start(self) -> None:
+        if self.running:
+            return
+        smbd = find_smbd()
+        assert smbd is not None
+        self._process = subprocess.Popen(
+            ["setsid", smbd, "--foreground", "--no-process-group", "--debug-stdout", "-s", str(self.config_path)],
+            stdout=open(self.root / "log" / "stdout.log", "ab"), stderr=subprocess.STDOUT, env=self._env,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"smbd exited early: {(self.root / 'log' / 'stdout.log').read_text()[-2000:]}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("smbd did not start listening within 15 s")
+
+    def stop(self) -> None:
+        """Stop smbd (simulates the replica going down); start() brings it back with the same share."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        # Child smbd processes serve open connections; forget pooled client sessions too.
+        _reset_smb_client_cache()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def destination(self, **extra: t.Any) -> dict[str, t.Any]:
+        """A ccs_cert_publish destination for this share."""
+        return {"type": "smb", "path": self.unc, "port": self.port, "user_name": self.user, "password": self.password, **extra}
+
+
+def _reset_smb_client_cache() -> None:
+    try:
+        import smbclient
+
+        smbclient.reset_connection_cache()
+    except Exception:  # noqa: BLE001 - best effort; the client may hold a dead connection
+        pass
