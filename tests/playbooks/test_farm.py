@@ -1,0 +1,122 @@
+"""playbooks/farm.yml against the emulated farm (tests/lab/inventory.yml, group ccs_farm).
+
+Publishes to \\\\fs01\\ccs, configures web01..web03 in rolling batches, verifies each batch with
+ccs_info; the second run must change nothing, check mode must change nothing, a failing batch must
+stop the roll-out before the next batch.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+from _lab import LAB, REPO, Lab, PlaybookRun
+
+sys.path.insert(0, str(REPO / "tools"))
+import lab_farm_certs  # noqa: E402
+
+FARM = REPO / "playbooks" / "farm.yml"
+WEB_NODES = ("web01", "web02", "web03")
+HOST_NAMES = ("www.contoso.test", "api.contoso.test", "portal.contoso.test")
+
+pytestmark = pytest.mark.skipif(
+    not all((REPO / "plugins" / "action" / f"{m}.py").exists() for m in ("ccs_provider", "ccs_binding", "ccs_cert_publish")),
+    reason="farm.yml needs the ccs_provider, ccs_binding and ccs_cert_publish modules",
+)
+
+
+def farm_vars(lab: Lab, **extra: t.Any) -> dict[str, t.Any]:
+    certs = lab.root / "certs"
+    lab_farm_certs.create(certs)
+    return {"ccs_lab_certificate_dir": str(certs), **extra}
+
+
+def changed_tasks(run: PlaybookRun) -> list[str]:
+    return [f"{r['host']}: {r['task']}" for r in run.results if r["status"] == "changed" or r["result"].get("changed")]
+
+
+def ccs_bindings(state: dict[str, t.Any]) -> set[str]:
+    site = next(s for s in state["sites"] if s["name"] == "Default Web Site")
+    return {b["binding_information"].lower() for b in site["bindings"] if b["protocol"] == "https" and b["ssl_flags"] & 3 == 3}
+
+
+def test_farm_builds_every_node_and_a_second_run_changes_nothing(lab: Lab) -> None:
+    extra = farm_vars(lab)
+    first = lab.run(FARM, extra_vars=extra)
+    assert first.rc == 0, first.stdout[-6000:] + first.stderr[-3000:]
+
+    store = lab.state_dir / "fs01.fs" / "d" / "CCS"
+    assert sorted(p.name.lower() for p in store.glob("*.pfx")) == sorted(f"{h}.pfx" for h in HOST_NAMES)
+    for host in WEB_NODES:
+        info = first.task("Read the CCS state of the node", host)
+        assert info["provider"]["enabled"] is True
+        assert info["provider"]["store_location"].lower() == "\\\\fs01\\ccs"
+        assert 443 in info["httpsys"]["ccs_ports"]
+        # The state files themselves, not only what ccs_info says about them.
+        assert ccs_bindings(lab.host_state(host)) == {f"*:443:{h}" for h in HOST_NAMES}
+    # Publishing runs once per farm, on fs01 only.
+    assert {r["host"] for r in first.results if "publish" in r["task"].lower()} == {"fs01"}
+
+    before = lab.snapshot()
+    oplog_lengths = {host: len(lab.oplog(host)) for host in (*WEB_NODES, "fs01")}
+    second = lab.run(FARM, extra_vars=extra)
+    assert second.rc == 0, second.stdout[-6000:]
+    assert changed_tasks(second) == []
+    assert lab.snapshot() == before
+    # An unchanged farm is cheap: the second run only reads.
+    for host, length in oplog_lengths.items():
+        operations = [entry["operation"] for entry in lab.oplog(host)[length:]]
+        assert operations and all(op.startswith("read") for op in operations), (host, operations)
+
+
+def test_check_mode_on_a_fresh_farm_changes_nothing_and_reports_changes(lab: Lab) -> None:
+    extra = farm_vars(lab)
+    lab.run("- hosts: ccs_farm\n  gather_facts: false\n  tasks:\n    - iis.ccs.ccs_info:\n")  # create the host state files
+    before = lab.snapshot()
+    run = lab.run(FARM, extra_vars=extra, check=True, diff=True)
+    assert run.rc == 0, run.stdout[-6000:]
+    assert lab.snapshot() == before
+    assert any(host.startswith("web01") for host in changed_tasks(run))
+
+
+@pytest.mark.parametrize("serial", [1, 2])
+def test_a_failing_batch_stops_the_rollout_before_the_next_batch(lab: Lab, serial: int) -> None:
+    # web02 is told to bind a site it does not have: its batch fails, web03 (last batch) is never touched.
+    inventory = yaml.safe_load((LAB / "inventory.yml").read_text(encoding="utf-8"))
+    web02 = inventory["all"]["children"]["web"]["hosts"]["web02"]
+    web02["ccs_bindings"] = [{"site": "no-such-site", "host_names": ["www.contoso.test"]}]
+    path = lab.root / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+
+    run = lab.run(FARM, inventory=path, extra_vars=farm_vars(lab, ccs_farm_serial=serial, ccs_farm_max_fail_percentage=0))
+    assert run.rc != 0
+    assert any(r["host"] == "web02" and r["status"] == "failed" for r in run.results)
+    assert lab.oplog("web03") == []
+    assert lab.host_state("web01")["registry"], "web01 (first batch) should have been configured"
+
+
+def test_verification_names_the_node_and_what_is_missing(lab: Lab) -> None:
+    extra = farm_vars(lab)
+    assert lab.run(FARM, extra_vars=extra).rc == 0
+    # Ask the verification for a binding nobody configured: the message names node, site and binding.
+    run = lab.run("""
+- hosts: web01
+  gather_facts: false
+  tasks:
+    - name: verify
+      ansible.builtin.include_role:
+        name: iis.ccs.web_node
+        tasks_from: verify
+      vars:
+        web_node_store_location: \\\\fs01\\ccs
+        web_node_bindings:
+          - {site: Default Web Site, host_names: [www.contoso.test, shop.contoso.test]}
+""")
+    assert run.rc != 0
+    failed = [r for r in run.results if r["status"] == "failed"]
+    assert failed, run.stdout[-3000:]
+    message = str(failed[-1]["result"])
+    assert "web01" in message and "Default Web Site" in message and "*:443:shop.contoso.test" in message
