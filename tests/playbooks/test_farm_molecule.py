@@ -1,0 +1,34 @@
+"""The molecule default scenario (extensions/molecule/default): converge, idempotence, verify on the emulated farm."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from _lab import BIN, REPO
+
+pytestmark = pytest.mark.skipif(
+    not all((REPO / "plugins" / "action" / f"{m}.py").exists() for m in ("ccs_provider", "ccs_binding", "ccs_cert_publish")),
+    reason="farm.yml needs the ccs_provider, ccs_binding and ccs_cert_publish modules",
+)
+
+
+def test_molecule_default_scenario_passes_with_zero_changes_on_the_second_run(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        # A state folder of this run's own: nothing shared with other runs or the developer's tools/farm.
+        MOLECULE_EPHEMERAL_DIRECTORY=str(tmp_path / "molecule"),
+        ANSIBLE_NOCOLOR="1",
+        NO_COLOR="1",
+    )
+    proc = subprocess.run([str(BIN / "molecule"), "test", "-s", "default"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=900, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-8000:]
+    assert "idempotence" in output and "Idempotence completed successfully" in output, output[-8000:]
+    assert "Verify the store on the file server" in output
+    # destroy ran last: nothing is left behind in the run's folder.
+    assert not (tmp_path / "molecule" / "lab-state").exists()
