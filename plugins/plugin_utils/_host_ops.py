@@ -11,8 +11,10 @@ parameter is ever interpolated into PowerShell code or placed on a command line
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
+import re
 import typing as t
 from dataclasses import dataclass, field
 
@@ -47,6 +49,12 @@ BOOTSTRAP = "\n".join(
 # connection plugins of ansible-core 2.19 recognise it literally, run the encoded
 # script without wrapping it again (psrp runs it in-process) and pass stdin through.
 _POWERSHELL_ARGS = ("PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand")
+
+
+# <S S="Error">text</S> elements of a CLIXML error stream, and the _xHHHH_ escapes inside them
+# (CR, LF and other characters XML cannot carry; "_x005F_" is a literal underscore).
+_CLIXML_ERROR_STRING = re.compile(r'<S S="Error">(.*?)</S>', re.DOTALL)
+_CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 class HostOperationError(Exception):
@@ -121,12 +129,15 @@ def _clean_stderr(stderr: bytes) -> str:
 
 
 def _clixml_to_text(text: str) -> str:
-    # Imported lazily: the shell plugin is part of ansible-core, which the pure
-    # helpers in this module must not require.
-    from ansible.plugins.shell.powershell import _parse_clixml
-
-    parsed: bytes = _parse_clixml(text.encode("utf-8"))
-    return parsed.decode("utf-8", errors="replace")
+    # PowerShell serialises its error stream as CLIXML when stderr is redirected. Parsed
+    # here rather than with ansible-core's helper, which is private and moved between
+    # releases (gone from ansible.plugins.shell.powershell in 2.21).
+    parts = _CLIXML_ERROR_STRING.findall(text)
+    if not parts:
+        return text
+    decoded = "".join(html.unescape(_CLIXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), part)) for part in parts)
+    # Characters outside the BMP arrive as two escaped UTF-16 surrogates; join them.
+    return decoded.encode("utf-16-le", "surrogatepass").decode("utf-16-le", errors="replace")
 
 
 def _tail(data: bytes, limit: int = 2000) -> str:
