@@ -279,7 +279,9 @@ class LocalFileSystem:
             return None
 
     def write_new(self, name: str, data: bytes) -> None:
-        with open(self._full(name), "xb") as handle:
+        # Owner-only: the files hold (encrypted) private keys.
+        descriptor = os.open(self._full(name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

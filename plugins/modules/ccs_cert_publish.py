@@ -1,0 +1,352 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, iis.ccs contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ccs_cert_publish
+short_description: Validate a certificate and publish CCS-ready PFX files to every replica of the store, atomically
+version_added: 0.1.0
+description:
+  - Reads a certificate (PFX, or PEM certificate, key and chain as ACME clients write them) on the controller, validates it,
+    and writes one PFX file per host name into each destination folder of an IIS Centralized Certificate Store.
+  - "Validation happens before anything is written: the PFX password, the private key matching the certificate, the validity
+    period (a warning inside O(expiry_warning_days) of expiry), the host names being covered (wildcards by RFC 6125 rules),
+    the serverAuth extended key usage when the certificate has any, a sane key type and size, and the chain (a warning when
+    intermediates are missing)."
+  - "Files are named as IIS looks them up: the lowercase Unicode form of the host name (never punycode), C(_.) for a wildcard,
+    plus C(.pfx). Each file is re-encrypted with O(private_key_password) and O(encryption) and keeps the full chain."
+  - "Each file is written to a unique temporary name in the same folder, renamed over the old file and read back. A failure at
+    any point leaves the old file in place and removes the temporary file; temporary files of earlier, interrupted runs (older
+    than 15 minutes, named C(.iis-ccs-tmp-*.tmp)) are removed on the next write."
+  - "Each store folder keeps a small record, C(.iis-ccs-manifest.json), with per file the host name, thumbprint, a certificate
+    identity, not-after date, encryption, size, modification time and a salted one-way fingerprint of the key password
+    (never a secret). An unchanged re-publish reads only the folder listing and this record and moves no PFX bytes; a file whose
+    size or time no longer matches the record is read and identified."
+  - "Renewal: a file whose certificate identity, encryption or key password differs is replaced. A host name no longer
+    published loses its file only when the file still holds the certificate recorded for it (the superseded certificate of one
+    of this task's host names, or the current one). Files this collection did not publish are never touched unless O(prune=true)."
+  - Runs on the controller as an action plugin. Destinations of type C(host_path) and C(host_unc) go through the task's
+    Windows host (one round trip to read, one more only when something changes). C(smb) and C(local) destinations are
+    reached from the controller; a task with only those never contacts its host, so it can run with C(delegate_to=localhost).
+author:
+  - iis.ccs contributors
+options:
+  pfx_path:
+    description:
+      - Path on the controller of a PFX (PKCS#12) file holding the certificate, its private key and ideally the chain.
+    type: path
+  pfx_content:
+    description:
+      - The PFX file, base64 encoded, for example a vaulted variable holding the output of C(base64 -w0 site.pfx).
+    type: str
+  pfx_password:
+    description:
+      - Password of O(pfx_path) or O(pfx_content). Omit for a PFX without password.
+    type: str
+  certificate_path:
+    description:
+      - Path on the controller of the PEM certificate (for example C(cert.pem) of an ACME client). A full chain file works too;
+        the first certificate is the leaf.
+    type: path
+  certificate_content:
+    description:
+      - The PEM certificate as text.
+    type: str
+  private_key_path:
+    description:
+      - Path on the controller of the PEM private key of the certificate. Required with O(certificate_path) or O(certificate_content).
+    type: path
+  private_key_content:
+    description:
+      - The PEM private key as text (from Ansible Vault).
+    type: str
+  private_key_passphrase:
+    description:
+      - Passphrase of an encrypted PEM private key.
+    type: str
+  chain_path:
+    description:
+      - Path on the controller of the PEM intermediate certificates (for example C(chain.pem)).
+    type: path
+  chain_content:
+    description:
+      - The PEM intermediate certificates as text.
+    type: str
+  host_names:
+    description:
+      - The host names to publish a file for. Each must be covered by the certificate; C(*.example.com) publishes
+        C(_.example.com.pfx). IDN names may be given in Unicode or punycode.
+      - By default, every DNS name of the certificate.
+    type: list
+    elements: str
+  destinations:
+    description:
+      - The replicas of the certificate store. Each is published independently; see O(min_replicas).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      type:
+        description:
+          - C(host_path) is a folder on the task's Windows host (for example the file server itself).
+          - C(host_unc) is a UNC path reached through the task's Windows host with O(destinations[].user_name) and
+            O(destinations[].password), mapped for the one operation (no credential delegation, no double hop).
+          - C(smb) is a UNC path reached directly from the controller with the smbprotocol Python package.
+          - C(local) is a folder on the controller.
+        type: str
+        required: true
+        choices: [host_path, host_unc, smb, local]
+      path:
+        description:
+          - The folder. C(D:\CCS) for C(host_path), C(\\server\share\folder) for C(host_unc) and C(smb), an absolute controller path for C(local).
+          - The folder must exist.
+        type: str
+        required: true
+      name:
+        description:
+          - Name of this replica in the results. Defaults to C(<type>:<path>). Must be unique.
+        type: str
+      user_name:
+        description:
+          - Account for the share (C(host_unc) required, C(smb) optional: without it smbprotocol uses Kerberos).
+        type: str
+      password:
+        description:
+          - Password of O(destinations[].user_name).
+        type: str
+      port:
+        description:
+          - TCP port of the SMB server, C(smb) only.
+        type: int
+        default: 445
+      encrypt:
+        description:
+          - Require SMB 3 encryption, C(smb) only.
+        type: bool
+        default: true
+  private_key_password:
+    description:
+      - The store's private key password, the one the central certificate provider was configured with. Every file is
+        encrypted with it. A change of this password re-encrypts every file on the next run.
+      - Required unless O(allow_no_private_key_password=true).
+    type: str
+  allow_no_private_key_password:
+    description:
+      - Write files without a password, for a provider configured without a private key password.
+    type: bool
+    default: false
+  encryption:
+    description:
+      - PFX encryption to write.
+      - C(compatible) is pbeWithSHA1And3-KeyTripleDES-CBC with a SHA-1 MAC, which every supported Windows Server imports.
+      - C(aes256) is PBES2 AES-256-CBC with SHA-256. It is stronger but Windows Server 2016 cannot open it (it reports
+        "The specified network password is not correct"); choose it only when every web server reading the store runs
+        Windows Server 2019 or later.
+    type: str
+    choices: [compatible, aes256]
+    default: compatible
+  expiry_warning_days:
+    description:
+      - Warn when the certificate expires within this many days. An expired or not yet valid certificate always fails.
+    type: int
+    default: 30
+  min_replicas:
+    description:
+      - How many destinations must succeed for the task to succeed. Defaults to all of them. A failed replica is
+        reported in RV(replicas) and healed by the next run.
+    type: int
+  prune:
+    description:
+      - Also remove every other C(*.pfx) file directly in each destination folder whose name is not one of this task's
+        file names, whoever published it. Other files (the manifest, non-PFX files, sub folders) are kept.
+      - Use it only when one task publishes everything the store should hold.
+    type: bool
+    default: false
+extends_documentation_fragment: []
+attributes:
+  check_mode:
+    description: Reads every replica and reports what would be created, updated or removed; writes nothing.
+    support: full
+  diff_mode:
+    description: Per replica, the files before and after with thumbprint and not-after date; never key material or passwords.
+    support: full
+  platform:
+    description: Host destinations need a Windows target; C(smb) and C(local) destinations run on the controller.
+    platforms: windows, posix
+notes:
+  - "Two publishers at once: each writes its own temporary file and renames it, so readers only ever see a whole file; the
+    last rename wins, and a record that no longer matches is simply re-identified by the next run."
+  - "C(host_unc) maps the share with New-PSDrive and explicit credentials for the duration of the operation. Windows refuses a
+    second set of credentials for a server the host is already connected to under another account (error 1219)."
+  - The C(smb) type needs the C(smbprotocol) Python package on the controller.
+seealso:
+  - module: iis.ccs.ccs_provider
+  - module: iis.ccs.ccs_binding
+"""
+
+EXAMPLES = r"""
+- name: Publish an ACME certificate to both file servers of the store (run once, from the controller)
+  iis.ccs.ccs_cert_publish:
+    certificate_path: /etc/letsencrypt/live/shop.contoso.com/cert.pem
+    private_key_path: /etc/letsencrypt/live/shop.contoso.com/privkey.pem
+    chain_path: /etc/letsencrypt/live/shop.contoso.com/chain.pem
+    private_key_password: "{{ vault_ccs_private_key_password }}"
+    destinations:
+      - type: smb
+        name: fs01
+        path: \\fs01.contoso.com\ccs
+        user_name: CONTOSO\svc-publish
+        password: "{{ vault_publish_password }}"
+      - type: smb
+        name: fs02
+        path: \\fs02.contoso.com\ccs
+        user_name: CONTOSO\svc-publish
+        password: "{{ vault_publish_password }}"
+    min_replicas: 1
+  delegate_to: localhost
+  run_once: true
+
+- name: Publish a PFX for two of its names through a Windows host
+  iis.ccs.ccs_cert_publish:
+    pfx_path: files/wildcard.pfx
+    pfx_password: "{{ vault_pfx_password }}"
+    host_names: ["*.contoso.com", "contoso.com"]
+    private_key_password: "{{ vault_ccs_private_key_password }}"
+    destinations:
+      - type: host_unc
+        path: \\fs01\ccs
+        user_name: CONTOSO\svc-publish
+        password: "{{ vault_publish_password }}"
+  run_once: true
+"""
+
+RETURN = r"""
+thumbprint:
+  description: SHA-1 thumbprint of the published certificate (upper-case hex).
+  returned: success or replica failure
+  type: str
+  sample: 3C2F1A9E0B7D44E1A5F0C3B2D1E4F5A6B7C8D9E0
+not_after:
+  description: End of the certificate's validity, UTC, ISO 8601.
+  returned: success or replica failure
+  type: str
+  sample: "2027-02-21T12:00:00Z"
+encryption:
+  description: The PFX encryption written.
+  returned: success or replica failure
+  type: str
+  sample: compatible
+files:
+  description: One entry per host name.
+  returned: success or replica failure
+  type: list
+  elements: dict
+  contains:
+    host_name:
+      description: The host name (Unicode form).
+      type: str
+      sample: shop.contoso.com
+    file_name:
+      description: The file name in the store.
+      type: str
+      sample: shop.contoso.com.pfx
+    thumbprint:
+      description: Thumbprint of the certificate in the file.
+      type: str
+    not_after:
+      description: Not-after date of the certificate in the file.
+      type: str
+    action:
+      description: C(created), C(updated) or C(unchanged) (the strongest change over the replicas), C(failed) when no replica succeeded.
+      type: str
+      sample: created
+    replicas:
+      description: Per replica name, C(created), C(updated), C(unchanged) or C(failed).
+      type: dict
+      sample: {"fs01": "created", "fs02": "failed"}
+removed:
+  description: Files removed (or that would be, in check mode), with per replica C(removed) (a superseded file of this
+    certificate) or C(pruned) (by O(prune)).
+  returned: success or replica failure
+  type: list
+  elements: dict
+  sample: [{"file_name": "old.contoso.com.pfx", "replicas": {"fs01": "removed"}}]
+replicas:
+  description: One entry per destination, in the order given.
+  returned: success or replica failure
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The destination name.
+      type: str
+    type:
+      description: The destination type.
+      type: str
+    path:
+      description: The destination folder.
+      type: str
+    status:
+      description: C(changed), C(unchanged) or C(failed).
+      type: str
+    error:
+      description: Why the replica failed.
+      type: str
+      returned: when failed
+    created:
+      description: File names created (or that would be).
+      type: list
+      elements: str
+    updated:
+      description: File names replaced (or that would be).
+      type: list
+      elements: str
+    removed:
+      description: File names removed (or that would be).
+      type: list
+      elements: str
+    manifest_updated:
+      description: Whether the store's record file was rewritten.
+      type: bool
+    pfx_bytes_read:
+      description: PFX bytes read from this replica (identifying files the record could not vouch for, and read-back checks).
+      type: int
+    pfx_bytes_written:
+      description: PFX bytes written to this replica.
+      type: int
+    other_bytes:
+      description: Other bytes moved (listing, record, and for host destinations the operation payloads).
+      type: int
+    round_trips:
+      description: Calls made to this replica (host operations for C(host_path) and C(host_unc)).
+      type: int
+replicas_succeeded:
+  description: How many replicas succeeded.
+  returned: success or replica failure
+  type: int
+min_replicas:
+  description: How many had to.
+  returned: success or replica failure
+  type: int
+round_trips:
+  description: Host operations sent to the task's Windows host (0 when there are only C(smb) and C(local) destinations).
+  returned: success or replica failure
+  type: int
+  sample: 1
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_CERT_PUBLISH
+
+
+def main() -> None:
+    module = AnsibleModule(supports_check_mode=True, **CCS_CERT_PUBLISH)
+    module.fail_json(msg="iis.ccs.ccs_cert_publish runs on the controller as an action plugin; it cannot run on the target.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+# iis.ccs operation: read_cert_store
+# Lists one certificate store folder (a path on this host, or a UNC path opened with
+# explicit share credentials so no credential delegation is needed) and returns the
+# name, size and last-write time of every *.pfx file and of our own temporary files,
+# the publish manifest (base64), and the content (base64) of the files named in fetch.
+# Nothing is written. Times are 100 ns ticks since 1970-01-01 UTC.
+# Params: path, user_name and password (optional: share credentials for a UNC path),
+#         manifest_name, fetch (array of plain file names), temp_prefix, temp_suffix.
+param($Params)
+
+$root = [string]$Params.path
+$epochTicks = 621355968000000000
+$drive = $null
+if ($Params.user_name) {
+    # A non-persistent drive with explicit credentials opens an SMB session for this
+    # logon session; later .NET calls on the UNC path reuse it.
+    $secure = ConvertTo-SecureString -String ([string]$Params.password) -AsPlainText -Force
+    $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$Params.user_name), $secure
+    $driveName = 'iisccs' + [Guid]::NewGuid().ToString('N')
+    $drive = New-PSDrive -Name $driveName -PSProvider FileSystem -Root $root -Credential $credential
+}
+
+function Get-StorePath([string]$Name) {
+    if ([string]::IsNullOrEmpty($Name) -or $Name.IndexOfAny([char[]]'\/:') -ge 0 -or $Name -eq '.' -or $Name -eq '..') {
+        throw "Refusing the file name '$Name': not a plain file name inside the store folder."
+    }
+    return [System.IO.Path]::Combine($root, $Name)
+}
+
+try {
+    $answer = @{
+        exists = [System.IO.Directory]::Exists($root)
+        files = @()
+        manifest = $null
+        contents = @{}
+        now = [DateTime]::UtcNow.Ticks - $epochTicks
+    }
+    if ($answer.exists) {
+        $folder = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $root
+        $listed = New-Object -TypeName System.Collections.ArrayList
+        foreach ($file in $folder.EnumerateFiles()) {
+            $name = $file.Name
+            $isPfx = $name.EndsWith('.pfx', [StringComparison]::OrdinalIgnoreCase)
+            $isOurTemp = $name.StartsWith([string]$Params.temp_prefix) -and $name.EndsWith([string]$Params.temp_suffix)
+            if ($isPfx -or $isOurTemp) {
+                $null = $listed.Add(@{ name = $name; size = $file.Length; mtime = $file.LastWriteTimeUtc.Ticks - $epochTicks })
+            }
+        }
+        $answer.files = $listed.ToArray()
+        $manifestPath = Get-StorePath ([string]$Params.manifest_name)
+        if ([System.IO.File]::Exists($manifestPath)) {
+            $answer.manifest = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($manifestPath))
+        }
+        foreach ($name in @($Params.fetch)) {
+            if ($null -eq $name) { continue }
+            $full = Get-StorePath ([string]$name)
+            if ([System.IO.File]::Exists($full)) {
+                $answer.contents[[string]$name] = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($full))
+            }
+        }
+    }
+    $answer
+}
+finally {
+    if ($null -ne $drive) {
+        Remove-PSDrive -Name $drive.Name -Force
+    }
+}
