@@ -1,0 +1,19 @@
+# Copyright: (c) 2026, iis.ccs contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of iis.ccs.ccs_binding."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_BINDING
+from ansible_collections.iis.ccs.plugins.plugin_utils._action_base import CcsActionBase, TaskContext
+from ansible_collections.iis.ccs.plugins.plugin_utils._binding import manage_bindings
+from ansible_collections.iis.ccs.plugins.plugin_utils._host_ops import HostOperationRunner
+
+
+class ActionModule(CcsActionBase):
+    ARGUMENT_SPEC = CCS_BINDING
+
+    def execute(self, context: TaskContext, runner: HostOperationRunner) -> dict[str, t.Any]:
+        return manage_bindings(context, runner)

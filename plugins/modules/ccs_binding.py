@@ -1,0 +1,245 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, iis.ccs contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ccs_binding
+short_description: Manage HTTPS bindings of an IIS site that take their certificates from the Centralized Certificate Store
+version_added: 0.1.0
+description:
+  - Makes sure an existing IIS site has (or does not have) HTTPS bindings for a list of host names that use the
+    Centralized Certificate Store (CCS), and that the HTTP.sys C(ccs=<port>) entry those bindings need exists on the host.
+  - An existing HTTPS binding for the same IP, port and host name that uses a certificate hash is converted to a CCS binding
+    in place, and an C(http) binding on that IP, port and host name becomes C(https); no duplicate binding is added.
+    The per-host HTTP.sys certificate entry of a converted SNI binding is removed after the change is committed, because
+    HTTP.sys would otherwise keep serving the old certificate for that host instead of the one from the store.
+  - Additions and conversions come before removals, and all binding changes are saved in one configuration commit, so
+    no host name that should keep a binding is ever left without one.
+  - The HTTP.sys C(ccs=<port>) entry is removed only when this task removed a CCS binding and no site on the host has a
+    CCS binding left on that port.
+  - Reads the host in one round trip; a second round trip applies the changes, only when something must change.
+  - This module manages bindings only. The site must exist; create and manage sites with C(microsoft.iis.website)
+    (or the deprecated C(community.windows.win_iis_website)).
+author:
+  - iis.ccs contributors
+options:
+  site:
+    description:
+      - Name of an existing IIS site, matched case-insensitively.
+    type: str
+    required: true
+  host_names:
+    description:
+      - Host names of the bindings. Internationalised names may be given in Unicode or as punycode; bindings use the
+        punycode (A-label) form, which is what clients send in SNI. Matching is case-insensitive.
+      - A wildcard is allowed as the whole leftmost label (C(*.example.com)); IIS 10 or later is needed.
+    type: list
+    elements: str
+    required: true
+  state:
+    description:
+      - C(present) makes sure each host name has a CCS HTTPS binding; C(absent) removes the HTTPS binding of each host
+        name on O(ip) and O(port) (whether it uses CCS or a certificate hash).
+    type: str
+    choices: [present, absent]
+    default: present
+  port:
+    description: TCP port of the bindings.
+    type: int
+    default: 443
+  ip:
+    description:
+      - IP address of the bindings, or C(*) for all unassigned addresses. Only bindings with exactly this address are
+        matched; C(*) never matches bindings on a specific address.
+    type: str
+    default: "*"
+  sni:
+    description:
+      - Whether the bindings require Server Name Indication (sslFlags bit C(Sni)).
+      - Turning it off is allowed but returns a warning; clients that send no SNI cannot be matched to a host name.
+    type: bool
+    default: true
+  exclusive:
+    description:
+      - With O(state=present), also remove the site's other HTTPS bindings on O(port) (any IP address or host name).
+    type: bool
+    default: false
+  disable_http2:
+    description:
+      - Set (V(true)) or clear (V(false)) the C(DisableHTTP2) sslFlags bit. Unset keeps whatever the binding has.
+      - Setting any of the C(disable_*) flags needs Windows Server 2019 (build 17763) or later.
+    type: bool
+  disable_ocsp_stapling:
+    description: Set or clear the C(DisableOCSPStp) sslFlags bit. Unset keeps whatever the binding has.
+    type: bool
+  disable_quic:
+    description: Set or clear the C(DisableQUIC) sslFlags bit. Unset keeps whatever the binding has.
+    type: bool
+  disable_tls13:
+    description: Set or clear the C(DisableTLS13) (TLS 1.3 over TCP) sslFlags bit. Unset keeps whatever the binding has.
+    type: bool
+  disable_legacy_tls:
+    description: Set or clear the C(DisableLegacyTLS) sslFlags bit. Unset keeps whatever the binding has.
+    type: bool
+attributes:
+  check_mode:
+    description: Plans and reports the changes without making them.
+    support: full
+  diff_mode:
+    description: Returns the site's bindings and the HTTP.sys entries before and after.
+    support: full
+  platform:
+    description: Target is a Windows host.
+    platforms: windows
+notes:
+  - The central certificate provider must be enabled (see M(iis.ccs.ccs_provider)); otherwise the task fails and changes nothing.
+  - sslFlags bits this module does not manage, and flags left unset, are preserved exactly.
+  - Warns when HTTP.sys has a legacy IP:port certificate entry on the same port, because HTTP.sys checks it before the
+    central certificate store.
+  - Bindings are written with Microsoft.Web.Administration, which works on Windows Server 2016 too; the HTTP.sys entry is
+    managed with C(netsh http add/delete sslcert ccs=<port>).
+seealso:
+  - module: iis.ccs.ccs_provider
+  - module: iis.ccs.ccs_info
+  - module: microsoft.iis.website
+"""
+
+EXAMPLES = r"""
+- name: CCS bindings for two host names on the default site
+  iis.ccs.ccs_binding:
+    site: Default Web Site
+    host_names:
+      - www.contoso.com
+      - shop.contoso.com
+
+- name: Only these host names on 443, IDN and wildcard included, HTTP/2 disabled
+  iis.ccs.ccs_binding:
+    site: shop
+    host_names: [shop.contoso.com, bücher.contoso.com, "*.api.contoso.com"]
+    exclusive: true
+    disable_http2: true
+
+- name: Remove a binding
+  iis.ccs.ccs_binding:
+    site: shop
+    host_names: [old.contoso.com]
+    state: absent
+"""
+
+RETURN = r"""
+site:
+  description: Name of the site as IIS spells it.
+  returned: success
+  type: str
+  sample: Default Web Site
+port:
+  description: The port the task managed.
+  returned: success
+  type: int
+  sample: 443
+bindings:
+  description: All bindings of the site after the task (predicted in check mode).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    protocol:
+      description: C(http) or C(https).
+      type: str
+      sample: https
+    ip:
+      description: IP address, C(*) for all.
+      type: str
+      sample: "*"
+    port:
+      description: TCP port.
+      type: int
+      sample: 443
+    host:
+      description: Host name (A-label form), empty for none.
+      type: str
+      sample: www.contoso.com
+    binding_information:
+      description: The binding as IIS stores it, C(ip:port:host).
+      type: str
+      sample: "*:443:www.contoso.com"
+    ssl_flags:
+      description: The sslFlags integer.
+      type: int
+      sample: 3
+    ssl_flag_names:
+      description: The named bits of RV(bindings[].ssl_flags).
+      type: list
+      elements: str
+      sample: [Sni, CentralCertStore]
+    uses_ccs:
+      description: Whether this HTTPS binding takes its certificate from the central certificate store.
+      type: bool
+      sample: true
+    uses_sni:
+      description: Whether this HTTPS binding requires SNI.
+      type: bool
+      sample: true
+    certificate_hash:
+      description: Thumbprint of a certificate from a local store, empty for CCS bindings.
+      type: str
+      sample: ""
+    certificate_store:
+      description: Local certificate store of a thumbprint binding.
+      type: str
+      sample: ""
+httpsys:
+  description: HTTP.sys SSL entries after the task (predicted in check mode).
+  returned: success
+  type: dict
+  contains:
+    ccs_ports:
+      description: Ports with a C(ccs=<port>) entry.
+      type: list
+      elements: int
+      sample: [443]
+    ip_bindings:
+      description: Legacy IP:port certificate entries; they win over CCS for the clients they match.
+      type: list
+      elements: str
+      sample: []
+    sni_bindings:
+      description: Host name:port certificate entries of thumbprint SNI bindings.
+      type: list
+      elements: str
+      sample: []
+actions:
+  description:
+    - The ordered steps taken (or, in check mode, that would be taken). Each has an C(action) of C(ensure_ccs_entry),
+      C(add_binding), C(convert_binding), C(set_binding_flags), C(remove_binding), C(commit), C(delete_sni_entry) or
+      C(remove_ccs_entry_if_unused), its details, and, once applied, an C(outcome) (C(done), C(present), C(absent) or
+      C(kept), with C(used_by) naming the sites that still use the ccs entry).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {action: ensure_ccs_entry, port: 443, outcome: done}
+    - {action: add_binding, protocol: https, binding_information: "*:443:www.contoso.com", ssl_flags: 3, outcome: done}
+    - {action: commit, outcome: done}
+round_trips:
+  description: Round trips to the host (1 when nothing changes, 2 when something does).
+  returned: always
+  type: int
+  sample: 1
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_BINDING
+
+
+def main() -> None:
+    module = AnsibleModule(supports_check_mode=True, **CCS_BINDING)
+    module.fail_json(msg="iis.ccs.ccs_binding runs on the controller as an action plugin; it cannot run on the target.")
+
+
+if __name__ == "__main__":
+    main()

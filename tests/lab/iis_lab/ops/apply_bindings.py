@@ -1,0 +1,170 @@
+"""Emulation of apply_bindings.ps1, enforcing what IIS and netsh enforce.
+
+Binding steps work on a copy of the site's bindings that becomes the site's
+configuration only at 'commit' (like ServerManager.CommitChanges); HTTP.sys steps take
+effect at once (like netsh). Every step is logged so tests can check the order.
+"""
+
+from __future__ import annotations
+
+import copy
+import typing as t
+
+from .. import model
+from ..errors import WindowsError_
+from . import OpContext, operation
+
+SNI = 1
+CCS = 2
+EXTENDED_FLAGS = 4 | 8 | 16 | 32 | 64
+KNOWN_FLAGS = SNI | CCS | EXTENDED_FLAGS
+MINIMUM_BUILD_EXTENDED_FLAGS = 17763
+# IIS 10 (Windows 10 / Server 2016, build 10240 and later) brought wildcard host headers.
+MINIMUM_BUILD_WILDCARD_HOST = 10240
+
+CONFIG_ERROR = "System.Runtime.InteropServices.COMException"
+NETSH_ERROR = "System.Management.Automation.RuntimeException"
+
+
+@operation("apply_bindings")
+def apply_bindings(ctx: OpContext) -> dict[str, t.Any]:
+    state = ctx.state
+    site = model.find_site(state, str(ctx.params.get("site") or "")) if model.iis_installed(state) else None
+    if site is None:
+        raise WindowsError_(f"IIS site '{ctx.params.get('site')}' does not exist.", "System.Management.Automation.RuntimeException")
+    pending = copy.deepcopy(site["bindings"])
+    report = []
+    for step in ctx.params.get("steps") or []:
+        entry = dict(step)
+        entry["outcome"] = _apply_step(ctx, site, pending, step, entry)
+        report.append(entry)
+    return {
+        "steps": report,
+        "site": {"name": site["name"], "id": site["id"], "bindings": [dict(b) for b in site["bindings"]]},
+        "httpsys": {kind: sorted(state["httpsys"][kind]) for kind in ("ip", "sni", "ccs")},
+    }
+
+
+def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, t.Any]], step: t.Mapping[str, t.Any],
+                entry: dict[str, t.Any]) -> str:
+    action = str(step.get("action"))
+    httpsys = ctx.state["httpsys"]
+    if action == "ensure_ccs_entry":
+        port = int(step["port"])
+        if _ccs_entry(httpsys, port) is not None:
+            return "present"
+        _netsh_add_ccs(ctx, port)
+        return "done"
+    if action == "add_binding":
+        flags = int(step["ssl_flags"])
+        info = str(step["binding_information"])
+        _check_https_binding(ctx.state, info, flags)
+        if _find(pending, "https", info) is not None:
+            raise WindowsError_(
+                "Cannot add duplicate collection entry of type 'binding' with combined key attributes "
+                f"'protocol, bindingInformation' respectively set to 'https, {info}'", CONFIG_ERROR)
+        pending.append({"protocol": "https", "binding_information": info, "ssl_flags": flags, "certificate_hash": "", "certificate_store": ""})
+        ctx.log("add_binding", binding_information=info, ssl_flags=flags)
+        return "done"
+    if action in ("convert_binding", "set_binding_flags"):
+        flags = int(step["ssl_flags"])
+        protocol, info = str(step["protocol"]), str(step["binding_information"])
+        binding = _find(pending, protocol, info)
+        if binding is None:
+            raise WindowsError_(f"binding {protocol} {info} no longer exists; run the task again.", NETSH_ERROR)
+        _check_https_binding(ctx.state, binding["binding_information"], flags)
+        if protocol != "https" and _find(pending, "https", info) is not None:
+            raise WindowsError_(
+                "Cannot add duplicate collection entry of type 'binding' with combined key attributes "
+                f"'protocol, bindingInformation' respectively set to 'https, {info}'", CONFIG_ERROR)
+        binding.update(protocol="https", ssl_flags=flags, certificate_hash="", certificate_store="")
+        ctx.log(action, from_protocol=protocol, binding_information=binding["binding_information"], ssl_flags=flags)
+        return "done"
+    if action == "remove_binding":
+        protocol, info = str(step["protocol"]), str(step["binding_information"])
+        binding = _find(pending, protocol, info)
+        if binding is None:
+            return "absent"
+        pending.remove(binding)
+        ctx.log("remove_binding", protocol=protocol, binding_information=binding["binding_information"])
+        return "done"
+    if action == "commit":
+        site["bindings"] = copy.deepcopy(pending)
+        ctx.log("commit", site=site["name"], bindings=len(pending))
+        return "done"
+    if action == "delete_sni_entry":
+        host_port = str(step["host_port"])
+        if host_port not in httpsys["sni"]:
+            return "absent"
+        del httpsys["sni"][host_port]
+        ctx.log("netsh_delete_sni", host_port=host_port)
+        return "done"
+    if action == "remove_ccs_entry_if_unused":
+        port = int(step["port"])
+        users = _ccs_sites_on_port(ctx.state, port)
+        if users:
+            entry["used_by"] = users
+            ctx.log("keep_ccs_entry", port=port, used_by=users)
+            return "kept"
+        key = _ccs_entry(httpsys, port)
+        if key is None:
+            return "absent"
+        del httpsys["ccs"][key]
+        ctx.log("netsh_delete_ccs", port=port)
+        return "done"
+    raise WindowsError_(f"unknown apply_bindings step '{action}'", NETSH_ERROR)
+
+
+def _check_https_binding(state: t.Mapping[str, t.Any], info: str, flags: int) -> None:
+    """What IIS refuses when an https binding is written (IIS team tests, sslFlags schema)."""
+    host = info.rpartition(":")[2]
+    build = int(state["windows"]["build"])
+    if flags & ~KNOWN_FLAGS or (flags & EXTENDED_FLAGS and build < MINIMUM_BUILD_EXTENDED_FLAGS):
+        raise WindowsError_(f"The value {flags} is not valid for attribute 'sslFlags' on this version of IIS.", CONFIG_ERROR)
+    if flags & SNI and not host:
+        raise WindowsError_("An SNI binding needs a host name.", CONFIG_ERROR)
+    if flags & CCS:
+        if not host:
+            raise WindowsError_("A central certificate store binding needs a host name.", CONFIG_ERROR)
+        provider = model.registry_key(state, model.PROVIDER_KEY) or {}
+        if not model.ccs_installed(state) or int(provider.get("Enabled") or 0) != 1:
+            raise WindowsError_("The central certificate provider is not enabled; enable it before adding CCS bindings.", NETSH_ERROR)
+    if host.startswith("*.") and build < MINIMUM_BUILD_WILDCARD_HOST:
+        raise WindowsError_(f"Wildcard host name '{host}' needs IIS 10.", CONFIG_ERROR)
+
+
+def _netsh_add_ccs(ctx: OpContext, port: int) -> None:
+    key = f"0.0.0.0:{port}"
+    if key in ctx.state["httpsys"]["ccs"]:
+        # What netsh answers when the entry is already there.
+        raise WindowsError_("netsh http add sslcert failed: SSL Certificate add failed, Error: 183 "
+                            "Cannot create a file when that file already exists.", NETSH_ERROR)
+    ctx.state["httpsys"]["ccs"][key] = {"appid": "{4dc3e181-e14b-4a21-b022-59fc669b0914}"}
+    ctx.log("netsh_add_ccs", port=port)
+
+
+def _ccs_entry(httpsys: t.Mapping[str, t.Any], port: int) -> str | None:
+    for key in httpsys["ccs"]:
+        if key.rpartition(":")[2] == str(port):
+            return str(key)
+    return None
+
+
+def _ccs_sites_on_port(state: t.Mapping[str, t.Any], port: int) -> list[str]:
+    users = []
+    for site in state["sites"]:
+        for binding in site["bindings"]:
+            info = binding["binding_information"]
+            binding_port = info.rpartition(":")[0].rpartition(":")[2]
+            if binding["protocol"] == "https" and int(binding.get("ssl_flags") or 0) & CCS and binding_port == str(port):
+                users.append(site["name"])
+                break
+    return users
+
+
+def _find(bindings: list[dict[str, t.Any]], protocol: str, info: str) -> dict[str, t.Any] | None:
+    # IIS compares the collection keys case-insensitively.
+    for binding in bindings:
+        if binding["protocol"].lower() == protocol.lower() and binding["binding_information"].lower() == info.lower():
+            return binding
+    return None
