@@ -1,0 +1,269 @@
+"""ccs_cert_publish through real ansible-playbook runs: via-Windows-host destinations in the lab, controller folders,
+check mode, diff, idempotency, replica failure and healing, and canary secrets at -vvvv and in ansible-runner artifacts."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from _lab import LAB, Lab, assert_secrets_absent
+
+REPO = Path(__file__).resolve().parents[2]
+STORE_PASSWORD = "Store-Key-Pw-canary-7f3a"
+SHARE = r"\\fs01\ccs"
+PUBLISHER = {"user_name": r"LAB\svc-publish", "password": "Lab-Publisher-Pa55!"}
+
+
+def _corpus_module() -> t.Any:
+    name = "iis_ccs_cert_corpus"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "unit" / "certs" / "corpus.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> t.Any:
+    return _corpus_module().build_corpus(tmp_path_factory.mktemp("publish-corpus"), openssl=None)
+
+
+@pytest.fixture(autouse=True)
+def file_server_up(lab: Lab) -> None:
+    """Boot fs01 (its profile creates D:\\CCS, the folder behind \\\\fs01\\ccs) by reading its state once."""
+    run = lab.run("""
+- hosts: fs01
+  gather_facts: false
+  tasks:
+    - name: boot
+      iis.ccs.ccs_info:
+        gather: [windows]
+""")
+    assert run.rc == 0, run.stdout
+    assert fs01_store(lab).is_dir()
+
+
+def fs01_store(lab: Lab) -> Path:
+    return lab.state_dir / "fs01.fs" / "d" / "CCS"
+
+
+def publish_task(name: str, **args: t.Any) -> str:
+    return f"""
+- hosts: web02
+  gather_facts: false
+  tasks:
+    - name: {name}
+      iis.ccs.ccs_cert_publish: {json.dumps(args)}
+"""
+
+
+def base_args(corpus: t.Any, **extra: t.Any) -> dict[str, t.Any]:
+    args = {
+        "pfx_path": str(corpus.path("leaf-rsa.3des.pfx")),
+        "pfx_password": corpus.PFX_PASSWORD,
+        "private_key_password": STORE_PASSWORD,
+        "destinations": [{"type": "host_unc", "path": SHARE, "name": "fs01", **PUBLISHER}],
+    }
+    args.update(extra)
+    return args
+
+
+def load_store_file(path: Path, password: str = STORE_PASSWORD) -> t.Any:
+    return pkcs12.load_key_and_certificates(path.read_bytes(), password.encode())
+
+
+def test_host_unc_publish_then_unchanged_rerun_is_one_cheap_round_trip(lab: Lab, corpus: t.Any) -> None:
+    run = lab.run(publish_task("publish", **base_args(corpus)))
+    assert run.rc == 0, run.stdout + run.stderr
+    result = run.task("publish")
+    assert result["changed"] is True
+    assert sorted(f["file_name"] for f in result["files"]) == ["example.test.pfx", "www.example.test.pfx"]
+    assert all(f["replicas"] == {"fs01": "created"} for f in result["files"])
+    assert result["round_trips"] == 2  # one read, one write
+    store = fs01_store(lab)
+    assert sorted(p.name for p in store.iterdir()) == [".iis-ccs-manifest.json", "example.test.pfx", "www.example.test.pfx"]
+    key, cert, chain = load_store_file(store / "www.example.test.pfx")
+    assert key is not None and cert is not None and len(chain) >= 1
+    assert STORE_PASSWORD not in (store / ".iis-ccs-manifest.json").read_text()
+    assert [e["operation"] for e in lab.oplog("web02")] == ["read_cert_store", "write_cert_store"]
+    assert any(ev["event"] == "map_share" and ev["account"] == r"lab\svc-publish" for ev in lab.oplog("web02")[0]["events"])
+
+    again = lab.run(publish_task("publish", **base_args(corpus))).task("publish")
+    assert again["changed"] is False
+    assert again["round_trips"] == 1
+    assert again["replicas"][0]["pfx_bytes_read"] == 0 and again["replicas"][0]["pfx_bytes_written"] == 0
+    assert [e["operation"] for e in lab.oplog("web02")][2:] == ["read_cert_store"]
+
+
+def test_check_mode_and_diff_change_nothing_and_list_files(lab: Lab, corpus: t.Any) -> None:
+    before = lab.snapshot()
+    run = lab.run(publish_task("publish", **base_args(corpus)), check=True, diff=True)
+    assert run.rc == 0, run.stdout
+    result = run.task("publish")
+    assert result["changed"] is True
+    assert result["replicas"][0]["created"] == ["example.test.pfx", "www.example.test.pfx"]
+    assert set(result["diff"]["after"]["fs01"]) == {"example.test.pfx", "www.example.test.pfx"}
+    assert "www.example.test.pfx" in run.stdout  # the diff is shown
+    after = lab.snapshot()
+    assert {k: v for k, v in after.items() if "CCS" in k} == {k: v for k, v in before.items() if "CCS" in k} == {}
+    assert [e["operation"] for e in lab.oplog("web02")] == ["read_cert_store"]
+
+
+def test_host_path_renewal_replaces_and_removes_dropped_name(lab: Lab, corpus: t.Any) -> None:
+    destination = [{"type": "host_path", "path": r"D:\CCS", "name": "local-disk"}]
+    first = lab.run(publish_task("publish", **base_args(corpus, destinations=destination)).replace("web02", "fs01"))
+    assert first.rc == 0, first.stdout
+    renewed_args = base_args(corpus, destinations=destination, pfx_path=str(corpus.path("leaf-ec.3des.pfx")))
+    run = lab.run(publish_task("publish", **renewed_args).replace("web02", "fs01"), diff=True)
+    assert run.rc == 0, run.stdout
+    result = run.task("publish")
+    assert [(f["file_name"], f["action"]) for f in result["files"]] == [("www.example.test.pfx", "updated")]
+    assert result["removed"] == [{"file_name": "example.test.pfx", "replicas": {"local-disk": "removed"}}]
+    assert result["diff"]["before"]["local-disk"]["www.example.test.pfx"]["thumbprint"] == corpus.thumbprint("leaf-rsa")
+    assert result["diff"]["after"]["local-disk"]["www.example.test.pfx"]["thumbprint"] == corpus.thumbprint("leaf-ec")
+    assert sorted(p.name for p in fs01_store(lab).iterdir()) == [".iis-ccs-manifest.json", "www.example.test.pfx"]
+
+
+def test_share_down_fails_that_replica_only_and_rerun_heals(lab: Lab, corpus: t.Any, tmp_path: Path) -> None:
+    local = tmp_path / "mirror"
+    local.mkdir()
+    destinations = [{"type": "host_unc", "path": SHARE, "name": "fs01", **PUBLISHER}, {"type": "local", "path": str(local), "name": "mirror"}]
+    lab.set_offline("fs01")
+    run = lab.run(publish_task("publish", **base_args(corpus, destinations=destinations, min_replicas=1)))
+    assert run.rc == 0, run.stdout
+    result = run.task("publish")
+    assert [r["status"] for r in result["replicas"]] == ["failed", "changed"]
+    assert "network path was not found" in result["replicas"][0]["error"]
+    assert result["files"][0]["replicas"] == {"fs01": "failed", "mirror": "created"}
+
+    strict = lab.run(publish_task("publish", **base_args(corpus, destinations=destinations)))
+    assert strict.rc != 0
+    failed = strict.task("publish")
+    assert failed["failed"] is True and "min_replicas" in failed["msg"] and "fs01" in failed["msg"]
+    assert failed["replicas"][1]["status"] == "unchanged"
+
+    lab.set_offline()
+    healed = lab.run(publish_task("publish", **base_args(corpus, destinations=destinations))).task("publish")
+    assert healed["files"][0]["replicas"] == {"fs01": "created", "mirror": "unchanged"}
+    assert (fs01_store(lab) / "www.example.test.pfx").exists()
+
+
+def test_share_permissions_and_logon_are_enforced(lab: Lab, corpus: t.Any) -> None:
+    reader = base_args(corpus, destinations=[{"type": "host_unc", "path": SHARE, "name": "fs01", "user_name": r"LAB\svc-ccs",
+                                              "password": "Lab-Reader-Pa55!"}])
+    result = lab.run(publish_task("publish", **reader)).task("publish")
+    assert result["failed"] is True and "denied" in result["replicas"][0]["error"]
+    wrong = base_args(corpus, destinations=[{"type": "host_unc", "path": SHARE, "name": "fs01", "user_name": r"LAB\svc-publish",
+                                             "password": "wrong-password-x"}])
+    result = lab.run(publish_task("publish", **wrong)).task("publish")
+    assert "user name or password is incorrect" in result["replicas"][0]["error"]
+    assert "wrong-password-x" not in json.dumps(result)
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    ({"destinations": [{"type": "host_unc", "path": SHARE}]}, "double hop"),
+    ({"private_key_password": None}, "private_key_password"),
+    ({"min_replicas": 2}, "min_replicas"),
+    ({"host_names": ["shop.other.test"]}, "host_names"),
+    ({"pfx_password": "not-the-password"}, "pfx_password"),
+    ({"host_names": ["../../windows/system32"]}, "host_names"),
+])
+def test_bad_input_fails_before_any_host_operation(lab: Lab, corpus: t.Any, change: dict[str, t.Any], needle: str) -> None:
+    args = {k: v for k, v in {**base_args(corpus), **change}.items() if v is not None}
+    run = lab.run(publish_task("publish", **args))
+    assert run.rc != 0
+    result = run.task("publish")
+    assert needle in result["msg"]
+    assert lab.oplog("web02") == []
+
+
+def test_smb_and_local_only_task_runs_on_the_controller(lab: Lab, corpus: t.Any, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    run = lab.run(f"""
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: publish
+      iis.ccs.ccs_cert_publish: {json.dumps(base_args(corpus, destinations=[{"type": "local", "path": str(store)}],
+                                                      host_names=["www.example.test"], encryption="aes256"))}
+""")
+    assert run.rc == 0, run.stdout + run.stderr
+    result = run.task("publish")
+    assert result["round_trips"] == 0 and result["encryption"] == "aes256"
+    assert sorted(p.name for p in store.iterdir()) == [".iis-ccs-manifest.json", "www.example.test.pfx"]
+    assert (store / "www.example.test.pfx").stat().st_mode & 0o077 == 0
+
+
+def _canary_material(corpus: t.Any, tmp_path: Path) -> dict[str, t.Any]:
+    """A PFX and an encrypted PEM key protected by canary secrets, and a lab inventory whose share password is one."""
+    key = serialization.load_pem_private_key(corpus.read("leaf-rsa.key"), None)
+    cert = corpus.certificate("leaf-rsa")
+    secrets = {"pfx": "Canary-Pfx-9d1c", "passphrase": "Canary-Pass-4b2e", "share": "Canary-Share-6a8f", "store": "Canary-Store-3e7d"}
+    pfx = tmp_path / "canary.pfx"
+    pfx.write_bytes(pkcs12.serialize_key_and_certificates(b"x", key, cert, None, serialization.BestAvailableEncryption(secrets["pfx"].encode())))
+    pem_key = tmp_path / "canary.key"
+    pem_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.BestAvailableEncryption(secrets["passphrase"].encode())))
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text((LAB / "inventory.yml").read_text().replace("Lab-Publisher-Pa55!", secrets["share"]))
+    return {"secrets": secrets, "pfx": pfx, "key": pem_key, "inventory": inventory}
+
+
+def _canary_playbook(corpus: t.Any, material: dict[str, t.Any], local: Path) -> str:
+    s = material["secrets"]
+    destinations = [{"type": "host_unc", "path": SHARE, "name": "fs01", "user_name": r"LAB\svc-publish", "password": s["share"]},
+                    {"type": "host_unc", "path": SHARE, "name": "fs01-bad", "user_name": r"LAB\svc-publish", "password": s["share"] + "x"},
+                    {"type": "local", "path": str(local), "name": "mirror"}]
+    pfx_task = {"pfx_path": str(material["pfx"]), "pfx_password": s["pfx"], "private_key_password": s["store"],
+                "destinations": destinations, "min_replicas": 2}
+    pem_task = {"certificate_path": str(corpus.path("leaf-rsa.crt")), "private_key_path": str(material["key"]),
+                "private_key_passphrase": s["passphrase"], "chain_path": str(corpus.path("chain.pem")),
+                "private_key_password": s["store"], "destinations": destinations, "min_replicas": 3}
+    wrong = dict(pfx_task, pfx_password=s["passphrase"])
+    return f"""
+- hosts: web02
+  gather_facts: false
+  tasks:
+    - name: pfx
+      iis.ccs.ccs_cert_publish: {json.dumps(pfx_task)}
+    - name: pem
+      iis.ccs.ccs_cert_publish: {json.dumps(pem_task)}
+      ignore_errors: true
+    - name: wrong password
+      iis.ccs.ccs_cert_publish: {json.dumps(wrong)}
+      ignore_errors: true
+"""
+
+
+def test_canary_secrets_never_appear_at_vvvv(lab: Lab, corpus: t.Any, tmp_path: Path) -> None:
+    material = _canary_material(corpus, tmp_path)
+    local = tmp_path / "mirror"
+    local.mkdir()
+    run = lab.run(_canary_playbook(corpus, material, local), verbosity=4, diff=True, inventory=material["inventory"])
+    assert run.task("pfx")["changed"] is True, run.stdout
+    assert run.task("pem")["failed"] is True  # fs01-bad fails and min_replicas is 3
+    assert "pfx_password" in run.task("wrong password")["msg"]
+    text = run.stdout + run.stderr + json.dumps(run.results)
+    assert_secrets_absent(text, [s for k, s in material["secrets"].items()])
+    store_text = "".join(p.read_bytes().decode("latin-1") for p in (fs01_store(lab)).iterdir())
+    assert_secrets_absent(store_text, material["secrets"].values())
+
+
+def test_canary_secrets_never_appear_in_ansible_runner_artifacts(lab: Lab, corpus: t.Any, tmp_path: Path) -> None:
+    material = _canary_material(corpus, tmp_path)
+    local = tmp_path / "mirror"
+    local.mkdir()
+    text = lab.run_runner(_canary_playbook(corpus, material, local), inventory=material["inventory"])
+    assert "pfx_password" in text  # the wrong-password task ran and reported
+    assert_secrets_absent(text, material["secrets"].values())
