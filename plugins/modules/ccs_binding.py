@@ -24,7 +24,7 @@ description:
   - This module manages bindings only. The site must exist; create and manage sites with C(microsoft.iis.website)
     (or the deprecated C(community.windows.win_iis_website)).
 author:
-  - iis.ccs contributors
+  - iis.ccs contributors (!UNKNOWN)
 options:
   site:
     description:
@@ -94,6 +94,7 @@ attributes:
   platform:
     description: Target is a Windows host.
     platforms: windows
+    support: full
 notes:
   - The central certificate provider must be enabled (see M(iis.ccs.ccs_provider)); otherwise the task fails and changes nothing.
   - sslFlags bits this module does not manage, and flags left unset, are preserved exactly.

@@ -32,7 +32,7 @@ description:
     Windows host (one round trip to read, one more only when something changes). C(smb) and C(local) destinations are
     reached from the controller; a task with only those never contacts its host, so it can run with C(delegate_to=localhost).
 author:
-  - iis.ccs contributors
+  - iis.ccs contributors (!UNKNOWN)
 options:
   pfx_path:
     description:
@@ -176,6 +176,7 @@ attributes:
   platform:
     description: Host destinations need a Windows target; C(smb) and C(local) destinations run on the controller.
     platforms: windows, posix
+    support: full
 notes:
   - "Two publishers at once: each writes its own temporary file and renames it, so readers only ever see a whole file; the
     last rename wins, and a record that no longer matches is simply re-identified by the next run."

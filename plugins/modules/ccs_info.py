@@ -17,7 +17,7 @@ description:
   - Runs on the controller as an action plugin and sends one small PowerShell operation over the
     task's own connection (C(winrm), C(psrp) or C(ssh) with the PowerShell shell).
 author:
-  - iis.ccs contributors
+  - iis.ccs contributors (!UNKNOWN)
 options:
   gather:
     description:
@@ -43,6 +43,7 @@ attributes:
   platform:
     description: Target is a Windows host.
     platforms: windows
+    support: full
 notes:
   - Reads the provider configuration from C(HKLM\SOFTWARE\Microsoft\IIS\CentralCertProvider) rather than parsing cmdlet
     output, which differs between Windows releases.

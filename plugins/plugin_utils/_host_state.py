@@ -204,8 +204,8 @@ class HostState:
 
 def split_binding_information(text: str) -> tuple[str, int, str]:
     """Split IIS bindingInformation 'ip:port:host'; the ip may be a bracketed IPv6 address."""
-    ip_and_port, _, host = text.rpartition(":")
-    ip, _, port = ip_and_port.rpartition(":")
+    ip_and_port, _sep, host = text.rpartition(":")
+    ip, _sep, port = ip_and_port.rpartition(":")
     return ip or "*", _as_int(port), host
 
 

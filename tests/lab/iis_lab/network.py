@@ -32,7 +32,7 @@ class Network:
     def _canonical_domain_name(self, name: str) -> str:
         name = name.strip()
         if "@" in name:
-            user, _, suffix = name.partition("@")
+            user, _sep, suffix = name.partition("@")
             if suffix.lower() in (self.domain_fqdn, self.domain.lower()):
                 return f"{self.domain}\\{user}".lower()
             return name.lower()
