@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import typing as t
-from pathlib import Path
 
 import pytest
 import yaml

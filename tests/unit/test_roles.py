@@ -44,7 +44,7 @@ def test_every_task_handling_a_secret_has_no_log(role: str) -> None:
     for task in tasks(role):
         text = json.dumps({k: v for k, v in task.items() if k != "name"})
         # Secrets also travel inside list items (certificates and destinations carry passwords).
-        handles_secret = any(s in text for s in secrets) or "cert_publish_certificates" in text and "loop" in task
+        handles_secret = any(s in text for s in secrets) or ("cert_publish_certificates" in text and "loop" in task)
         if handles_secret:
             assert task.get("no_log") is True, f"{role}: task {task.get('name')!r} handles a secret without no_log"
 
