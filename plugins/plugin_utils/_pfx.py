@@ -120,7 +120,13 @@ def load_pem(
 
 
 def validate_bundle(bundle: CertificateBundle, host_names: Sequence[HostName], *, now: datetime.datetime, expiry_warning_days: int) -> list[str]:
-    """Refuse what IIS cannot serve; return warnings for what it can serve badly."""
+    """Refuse what IIS cannot serve; return warnings for what it can serve badly.
+
+    Errors: key missing or not the certificate's, expired, not yet valid, an extended key usage
+    without serverAuth, a host name the certificate does not cover, RSA under 2048 bits, EC curves
+    other than P-256/P-384/P-521, other key types. Warnings: expiry within expiry_warning_days,
+    missing or broken chain (see _chain_warnings).
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     _check_key(bundle)
@@ -391,6 +397,13 @@ def _expiry_warnings(bundle: CertificateBundle, now: datetime.datetime, expiry_w
 
 
 def _chain_warnings(bundle: CertificateBundle) -> list[str]:
+    """Warn when clients may not be able to build a path to a trusted root from what IIS sends.
+
+    A chain that ends in an intermediate whose issuer (a root) is absent is normal and not
+    warned about: roots come from the client's trust store, and ACME fullchain files omit them.
+    What is warned about: no intermediates at all for a CA-issued leaf, and certificates that do
+    not link up (the leaf's issuer missing while others are present, or unrelated extras).
+    """
     if _is_self_issued(bundle.certificate):
         return []
     if not bundle.chain:
@@ -398,14 +411,26 @@ def _chain_warnings(bundle: CertificateBundle) -> list[str]:
             f"the certificate {bundle.thumbprint} comes without its intermediate certificates; "
             "clients that do not already have them will not trust the site: include the chain"
         ]
-    path_end = bundle.certificate
-    for cert in bundle.chain:
-        if not _issued(path_end, cert):
-            break
-        path_end = cert
-    if _is_self_issued(path_end):
-        return []
-    return [f"the chain of certificate {bundle.thumbprint} is incomplete: the issuer of {path_end.subject.rfc4514_string()!r} is missing; include it"]
+    linked = _linked_length(bundle.certificate, bundle.chain)
+    if linked == 0:
+        return [
+            f"the chain of certificate {bundle.thumbprint} is incomplete: the issuer of the certificate "
+            f"({bundle.certificate.issuer.rfc4514_string()!r}) is missing; include the intermediate certificates"
+        ]
+    if linked < len(bundle.chain):
+        extras = ", ".join(repr(cert.subject.rfc4514_string()) for cert in bundle.chain[linked:])
+        return [f"the chain of certificate {bundle.thumbprint} holds certificates that are not on its issuing path ({extras}); they are published but not used"]
+    return []
+
+
+def _linked_length(leaf: x509.Certificate, chain: Sequence[x509.Certificate]) -> int:
+    """How many certificates at the start of chain each issue the one before."""
+    current = leaf
+    for index, cert in enumerate(chain):
+        if _is_self_issued(current) or not _issued(current, cert):
+            return index
+        current = cert
+    return len(chain)
 
 
 def _day(moment: datetime.datetime) -> str:

@@ -6,11 +6,15 @@ Usage from any test (the ``cert_corpus`` fixture in tests/unit/conftest.py does 
     corpus.read("leaf-rsa.3des.pfx")         # bytes
     corpus.path("leaf-rsa.fullchain.pem")    # pathlib.Path
     corpus.PFX_PASSWORD, corpus.KEY_PASSPHRASE
+    corpus.certificate("leaf-rsa"), corpus.thumbprint("leaf-rsa"), corpus.leaves["idn"].dns_names
+    corpus.pkcs12_info(path, password, legacy=True)   # openssl pkcs12 -info -noout output
 
-Other test folders can import it without the fixture::
+Other test folders (tests/playbooks, tests/windows) cannot see tests/unit/conftest.py; they load
+this file by path (it only needs the standard library, cryptography and optionally openssl)::
 
-    corpus_module = load_corpus_module()     # see the bottom of this file, or
-    spec = importlib.util.spec_from_file_location("iis_ccs_cert_corpus", "<repo>/tests/unit/certs/corpus.py")
+    spec = importlib.util.spec_from_file_location("iis_ccs_cert_corpus", REPO / "tests/unit/certs/corpus.py")
+    module = importlib.util.module_from_spec(spec); sys.modules[spec.name] = module; spec.loader.exec_module(module)
+    corpus = module.build_corpus(tmp_path_factory.mktemp("certs"))
 
 PKI: a test root CA (RSA 2048) issues an intermediate CA (EC P-256), which issues the leaves.
 
@@ -49,12 +53,9 @@ root; fine) and ``leaf-rsa.shuffled.3des.pfx`` (root before intermediate), ``gar
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import json
 import shutil
 import subprocess
-import sys
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +170,12 @@ class CertCorpus:
     def thumbprint(self, name: str) -> str:
         return self.certificate(name).fingerprint(hashes.SHA1()).hex().upper()
 
+    def pkcs12_info(self, pfx: Path, password: str, *, legacy: bool = False) -> str:
+        """``openssl pkcs12 -info -noout`` of a PFX (needs the openssl command)."""
+        if self.openssl is None:
+            raise RuntimeError("the openssl command is not installed")
+        return openssl_pkcs12_info(self.openssl, pfx, password, legacy=legacy)
+
 
 def build_corpus(directory: Path, *, openssl: str | None = "openssl") -> CertCorpus:
     """Write the whole corpus into directory; openssl=None (or not installed) skips the openssl files."""
@@ -207,18 +214,6 @@ def openssl_pkcs12_info(openssl: str, pfx: Path, password: str, *, legacy: bool 
     if completed.returncode != 0:
         raise RuntimeError(f"openssl pkcs12 -info failed ({completed.returncode}): {completed.stderr.strip()}")
     return completed.stdout + completed.stderr
-
-
-def load_corpus_module() -> types.ModuleType:
-    """This file as a module, for test folders that cannot reach tests/unit/conftest.py."""
-    name = "iis_ccs_cert_corpus"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 # ---------------------------------------------------------------- building blocks
