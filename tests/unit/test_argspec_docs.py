@@ -1,0 +1,136 @@
+"""Each module's documented options match its argument spec in module_utils/_argspecs.py exactly.
+
+ansible-test's validate-modules checks this too, but only in a sanity run; this runs in
+milliseconds and names each difference. Modules are the files present in plugins/modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.iis.ccs.plugins.module_utils import _argspecs
+
+MODULES_DIR = Path(__file__).resolve().parents[2] / "plugins" / "modules"
+MODULES = sorted(path.stem for path in MODULES_DIR.glob("*.py") if path.stem != "__init__")
+Spec = t.Mapping[str, t.Any]
+
+
+def load_module(name: str) -> t.Any:
+    return importlib.import_module(f"ansible_collections.iis.ccs.plugins.modules.{name}")
+
+
+def module_spec(module: t.Any) -> tuple[str, Spec]:
+    """The _argspecs entry the module file imports (and passes to AnsibleModule)."""
+    found = [
+        (attribute, value)
+        for attribute, value in vars(module).items()
+        if attribute.isupper() and isinstance(value, dict) and "argument_spec" in value and value is getattr(_argspecs, attribute, None)
+    ]
+    assert len(found) == 1, f"{module.__name__} must import exactly one spec from module_utils/_argspecs.py, found {[a for a, _ in found]}"
+    return found[0]
+
+
+def option_differences(path: str, documented: Spec, spec: Spec) -> list[str]:
+    """Every way the documented options (DOCUMENTATION options/suboptions) differ from the spec."""
+    problems = []
+    for name in sorted(set(spec) - set(documented)):
+        secret = " (a no_log option: document it, and never give it a default)" if spec[name].get("no_log") else ""
+        problems.append(f"{path}{name}: in the argument spec but not documented{secret}")
+    for name in sorted(set(documented) - set(spec)):
+        problems.append(f"{path}{name}: documented but not in the argument spec")
+    for name in sorted(set(spec) & set(documented)):
+        doc, arg = documented[name] or {}, spec[name]
+        here = f"{path}{name}"
+        pairs = {
+            "type": (doc.get("type", "str"), arg.get("type", "str")),
+            "elements": (doc.get("elements"), arg.get("elements")),
+            "choices": (_sorted(doc.get("choices")), _sorted(arg.get("choices"))),
+            "default": (doc.get("default"), arg.get("default")),
+            "required": (bool(doc.get("required", False)), bool(arg.get("required", False))),
+            "aliases": (_sorted(doc.get("aliases")), _sorted(arg.get("aliases"))),
+        }
+        for key, (doc_value, arg_value) in pairs.items():
+            if doc_value != arg_value:
+                problems.append(f"{here}: {key} is {doc_value!r} in DOCUMENTATION but {arg_value!r} in the argument spec")
+        if arg.get("no_log") and "default" in arg and arg["default"] is not None:
+            problems.append(f"{here}: a no_log option must not have a default")
+        if not doc.get("description"):
+            problems.append(f"{here}: has no description")
+        if "options" in arg or "suboptions" in doc:
+            problems += option_differences(f"{here}.", doc.get("suboptions") or {}, arg.get("options") or {})
+    return problems
+
+
+def _sorted(values: t.Any) -> list[str] | None:
+    return None if values is None else sorted(map(str, values))
+
+
+def test_there_are_modules() -> None:
+    assert "ccs_info" in MODULES
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_documented_options_match_the_argument_spec(name: str) -> None:
+    module = load_module(name)
+    _, spec = module_spec(module)
+    documentation = yaml.safe_load(module.DOCUMENTATION)
+    assert documentation["module"] == name
+    problems = option_differences("", documentation.get("options") or {}, spec["argument_spec"])
+    assert not problems, f"plugins/modules/{name}.py:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_examples_and_return_are_yaml(name: str) -> None:
+    module = load_module(name)
+    examples = yaml.safe_load(module.EXAMPLES)
+    returned = yaml.safe_load(module.RETURN)
+    assert isinstance(examples, list) and examples, "EXAMPLES must be a list of tasks"
+    assert any(f"iis.ccs.{name}" in task for task in examples), f"EXAMPLES never use iis.ccs.{name} (by its full name)"
+    assert isinstance(returned, dict) and "round_trips" in returned, "RETURN must document round_trips (every result has it)"
+
+
+# --- the comparison itself ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("documented", "spec", "expected"),
+    [
+        pytest.param({}, {"a": {"type": "str"}}, "a: in the argument spec but not documented", id="undocumented"),
+        pytest.param({}, {"pw": {"type": "str", "no_log": True}}, "pw: in the argument spec but not documented (a no_log option", id="undocumented-secret"),
+        pytest.param({"a": {"description": "x"}}, {}, "a: documented but not in the argument spec", id="extra-doc"),
+        pytest.param({"a": {"description": "x", "type": "int"}}, {"a": {"type": "str"}}, "a: type is 'int' in DOCUMENTATION but 'str'", id="type"),
+        pytest.param({"a": {"description": "x", "type": "list"}}, {"a": {"type": "list", "elements": "str"}}, "a: elements is None", id="elements"),
+        pytest.param({"a": {"description": "x", "choices": ["x"]}}, {"a": {"choices": ["x", "y"]}}, "a: choices", id="choices"),
+        pytest.param({"a": {"description": "x", "default": 1, "type": "int"}}, {"a": {"type": "int", "default": 2}}, "a: default is 1", id="default"),
+        pytest.param({"a": {"description": "x"}}, {"a": {"required": True}}, "a: required is False", id="required"),
+        pytest.param({"a": {"type": "str"}}, {"a": {"type": "str"}}, "a: has no description", id="description"),
+        pytest.param({"a": {"description": "x"}}, {"a": {"no_log": True, "default": "s3cret"}}, "a: a no_log option must not have a default",
+                     id="secret-default"),
+        pytest.param(
+            {"d": {"description": "x", "type": "list", "elements": "dict", "suboptions": {"p": {"description": "x", "type": "int"}}}},
+            {"d": {"type": "list", "elements": "dict", "options": {"p": {"type": "int", "default": 445}}}},
+            "d.p: default is None",
+            id="suboption-default",
+        ),
+        pytest.param(
+            {"d": {"description": "x", "type": "dict"}},
+            {"d": {"type": "dict", "options": {"p": {"type": "str"}}}},
+            "d.p: in the argument spec but not documented",
+            id="suboptions-missing",
+        ),
+    ],
+)
+def test_comparison_catches(documented: Spec, spec: Spec, expected: str) -> None:
+    problems = option_differences("", documented, spec)
+    assert any(problem.startswith(expected) or expected in problem for problem in problems), problems
+
+
+def test_comparison_accepts_equal_options_with_implied_defaults() -> None:
+    documented = {"a": {"description": "x"}, "b": {"description": "x", "type": "list", "elements": "str", "choices": ["y", "x"], "default": []}}
+    spec = {"a": {"type": "str"}, "b": {"type": "list", "elements": "str", "choices": ["x", "y"], "default": []}}
+    assert option_differences("", documented, spec) == []
