@@ -104,26 +104,37 @@ def make_identify(key_password: str | None) -> t.Callable[[bytes], FileFacts]:
     return identify
 
 
-def run_publish(context: TaskContext, runner: HostOperationRunner) -> dict[str, t.Any]:
+def build_publication(bundle: _pfx.CertificateBundle, host_names: t.Sequence[t.Any], params: t.Mapping[str, t.Any]) -> Publication:
+    not_after = _iso(bundle.not_after)
+    thumbprint = bundle.thumbprint.upper()
+    return Publication(
+        files=tuple(DesiredFile(h.file_name.lower(), h.unicode, thumbprint, bundle.identity, not_after, params["encryption"]) for h in host_names),
+        thumbprint=thumbprint,
+        identity=bundle.identity,
+        not_after=not_after,
+        encryption=params["encryption"],
+        key_password=params.get("private_key_password"),
+        prune=bool(params["prune"]),
+    )
+
+
+def pfx_exporter(bundle: _pfx.CertificateBundle, params: t.Mapping[str, t.Any]) -> t.Callable[[], bytes]:
+    """Exports once, on first use: every file of every replica holds the same bytes."""
+    return functools.lru_cache(maxsize=1)(lambda: _pfx.export_pfx(bundle, params.get("private_key_password"), params["encryption"]))
+
+
+ReplicaFactory = t.Callable[[t.Mapping[str, t.Any], HostOperationRunner], Replica]
+
+
+def run_publish(context: TaskContext, runner: HostOperationRunner, *, replica_factory: ReplicaFactory = build_replica) -> dict[str, t.Any]:
+    """The whole task. replica_factory is the seam tests use to wrap a replica's file primitives with faults."""
     params = context.params
     check_options(params)
     source = prepare(params, now=datetime.now(timezone.utc))
-    bundle = source.bundle
+    publication = build_publication(source.bundle, source.host_names, params)
     key_password = params.get("private_key_password")
-    encryption = params["encryption"]
-    not_after = _iso(bundle.not_after)
-    publication = Publication(
-        files=tuple(DesiredFile(h.file_name.lower(), h.unicode, bundle.thumbprint.upper(), bundle.identity, not_after, encryption)
-                    for h in source.host_names),
-        thumbprint=bundle.thumbprint.upper(),
-        identity=bundle.identity,
-        not_after=not_after,
-        encryption=encryption,
-        key_password=key_password,
-        prune=bool(params["prune"]),
-    )
-    export = functools.lru_cache(maxsize=1)(lambda: _pfx.export_pfx(bundle, key_password, encryption))
-    replicas = [build_replica(d, runner) for d in params["destinations"]]
+    export = pfx_exporter(source.bundle, params)
+    replicas = [replica_factory(d, runner) for d in params["destinations"]]
     outcomes = publish_all(replicas, publication, check_mode=context.check_mode, identify=make_identify(key_password), pfx_bytes=export)
     minimum = params.get("min_replicas") or len(replicas)
     result = summarize(publication, outcomes, check_mode=context.check_mode, min_replicas=minimum)

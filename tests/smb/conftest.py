@@ -15,17 +15,31 @@ from _samba import SambaServer, SambaUnavailable, find_smbd  # noqa: E402
 
 
 @pytest.fixture
-def samba_share(tmp_path: Path) -> t.Iterator[SambaServer]:
-    if find_smbd() is None and not os.environ.get("CI"):
-        pytest.skip("smbd is not installed (apt-get install samba); set CI=1 to make this a failure")
+def samba_factory(tmp_path: Path) -> t.Iterator[t.Callable[[str], SambaServer]]:
+    """Starts independent smbd servers (one per replica); all are stopped at the end of the test."""
+    servers: list[SambaServer] = []
+
+    def start(name: str = "samba") -> SambaServer:
+        if find_smbd() is None and not os.environ.get("CI"):
+            pytest.skip("smbd is not installed (apt-get install samba); set CI=1 to make this a failure")
+        try:
+            server = SambaServer(tmp_path / name).setup()
+        except SambaUnavailable as exc:
+            if os.environ.get("CI"):
+                raise
+            pytest.skip(str(exc))
+        servers.append(server)
+        server.start()
+        return server
+
     try:
-        server = SambaServer(tmp_path / "samba").setup()
-    except SambaUnavailable as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
-    server.start()
-    try:
-        yield server
+        yield start
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def samba_share(samba_factory: t.Callable[[str], SambaServer]) -> SambaServer:
+    """host, port, share, user, password, local_dir; stop()/start() take the replica down and back."""
+    return samba_factory("samba")

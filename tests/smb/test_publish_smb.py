@@ -1,0 +1,184 @@
+"""ccs_cert_publish against real Samba servers on loopback (smb destinations, reached from the controller)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+import typing as t
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from _publisher import publish
+from _samba import SambaServer
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish import Replica
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish_task import build_replica
+from ansible_collections.iis.ccs.plugins.plugin_utils._store import MANIFEST_NAME, TEMP_PREFIX, FolderStore
+from ansible_collections.iis.ccs.plugins.plugin_utils._store_smb import SmbFileSystem
+
+REPO = Path(__file__).resolve().parents[2]
+STORE_PASSWORD = "Smb-Store-Key-Pw-1"
+
+
+def _corpus_module() -> t.Any:
+    name = "iis_ccs_cert_corpus"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "unit" / "certs" / "corpus.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> t.Any:
+    return _corpus_module().build_corpus(tmp_path_factory.mktemp("smb-corpus"), openssl=None)
+
+
+def args(corpus: t.Any, destinations: list[dict[str, t.Any]], leaf: str = "leaf-rsa", **extra: t.Any) -> dict[str, t.Any]:
+    return {"pfx_path": str(corpus.path(f"{leaf}.3des.pfx")), "pfx_password": corpus.PFX_PASSWORD,
+            "private_key_password": STORE_PASSWORD, "destinations": destinations, **extra}
+
+
+def thumbprint_of(path: Path) -> str:
+    from cryptography.hazmat.primitives import hashes
+
+    _, cert, _ = pkcs12.load_key_and_certificates(path.read_bytes(), STORE_PASSWORD.encode())
+    assert cert is not None
+    return cert.fingerprint(hashes.SHA1()).hex().upper()
+
+
+def pfx_names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_publish_unchanged_rerun_and_renewal(samba_share: SambaServer, corpus: t.Any) -> None:
+    destination = [samba_share.destination(name="fs01")]
+    first = publish(args(corpus, destination))
+    assert first["changed"] is True and not first.get("failed")
+    assert pfx_names(samba_share.local_dir) == [MANIFEST_NAME, "example.test.pfx", "www.example.test.pfx"]
+    assert thumbprint_of(samba_share.local_dir / "www.example.test.pfx") == corpus.thumbprint("leaf-rsa")
+
+    again = publish(args(corpus, destination))
+    replica = again["replicas"][0]
+    assert again["changed"] is False
+    assert (replica["pfx_bytes_read"], replica["pfx_bytes_written"], replica["manifest_updated"]) == (0, 0, False)
+
+    renewed = publish(args(corpus, destination, leaf="leaf-ec"), diff=True)
+    assert [(f["file_name"], f["action"]) for f in renewed["files"]] == [("www.example.test.pfx", "updated")]
+    assert renewed["removed"] == [{"file_name": "example.test.pfx", "replicas": {"fs01": "removed"}}]
+    assert pfx_names(samba_share.local_dir) == [MANIFEST_NAME, "www.example.test.pfx"]
+    assert thumbprint_of(samba_share.local_dir / "www.example.test.pfx") == corpus.thumbprint("leaf-ec")
+
+
+def test_check_mode_writes_nothing_on_the_share(samba_share: SambaServer, corpus: t.Any) -> None:
+    result = publish(args(corpus, [samba_share.destination(name="fs01")]), check_mode=True)
+    assert result["changed"] is True
+    assert result["replicas"][0]["created"] == ["example.test.pfx", "www.example.test.pfx"]
+    assert list(samba_share.local_dir.iterdir()) == []
+
+
+def test_one_replica_down_then_healed(samba_factory: t.Callable[[str], SambaServer], corpus: t.Any) -> None:
+    one, two = samba_factory("one"), samba_factory("two")
+    destinations = [one.destination(name="one"), two.destination(name="two")]
+    two.stop()
+    down = publish(args(corpus, destinations, min_replicas=1))
+    assert not down.get("failed")
+    assert [r["status"] for r in down["replicas"]] == ["changed", "failed"]
+    assert "cannot connect" in down["replicas"][1]["error"] and two.password not in json.dumps(down)
+    strict = publish(args(corpus, destinations))
+    assert strict["failed"] is True and "min_replicas" in strict["msg"]
+    two.start()
+    healed = publish(args(corpus, destinations))
+    assert not healed.get("failed")
+    assert [f["replicas"] for f in healed["files"]] == [{"one": "unchanged", "two": "created"}] * 2
+    assert pfx_names(two.local_dir) == pfx_names(one.local_dir)
+
+
+def test_wrong_share_password_fails_that_replica_without_leaking(samba_share: SambaServer, corpus: t.Any) -> None:
+    result = publish(args(corpus, [samba_share.destination(name="fs01", password="Wrong-Share-Pw-5")]))
+    assert result["failed"] is True
+    assert "LogonFailure" in result["replicas"][0]["error"]
+    assert "Wrong-Share-Pw-5" not in json.dumps(result)
+
+
+class FailingRename(SmbFileSystem):
+    """Fault injection: the temp file is written, then the rename over the real file fails."""
+
+    def replace(self, source: str, target: str) -> None:
+        if target.endswith(".pfx"):
+            raise OSError("injected fault between write and rename")
+        super().replace(source, target)
+
+
+def faulty_factory(faulty_name: str) -> t.Callable[..., Replica]:
+    def build(destination: t.Mapping[str, t.Any], runner: t.Any) -> Replica:
+        if destination.get("name") != faulty_name:
+            return build_replica(destination, runner)
+        fs = FailingRename(destination["path"], user_name=destination["user_name"], password=destination["password"],
+                           port=destination["port"], encrypt=destination["encrypt"])
+        return Replica(destination["name"], "smb", destination["path"], FolderStore(fs))
+    return build
+
+
+def test_fault_between_write_and_rename_keeps_old_file_and_leaves_no_temp(samba_factory: t.Callable[[str], SambaServer], corpus: t.Any) -> None:
+    one, two = samba_factory("one"), samba_factory("two")
+    destinations = [one.destination(name="one"), two.destination(name="two")]
+    assert not publish(args(corpus, destinations)).get("failed")
+    old = (one.local_dir / "www.example.test.pfx").read_bytes()
+    result = publish(args(corpus, destinations, leaf="leaf-ec", min_replicas=1), replica_factory=faulty_factory("one"))
+    assert [r["status"] for r in result["replicas"]] == ["failed", "changed"]
+    assert "injected fault" in result["replicas"][0]["error"]
+    assert (one.local_dir / "www.example.test.pfx").read_bytes() == old
+    assert not [p for p in one.local_dir.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    healed = publish(args(corpus, destinations, leaf="leaf-ec"))
+    assert healed["files"][0]["replicas"] == {"one": "updated", "two": "unchanged"}
+    assert thumbprint_of(one.local_dir / "www.example.test.pfx") == corpus.thumbprint("leaf-ec")
+
+
+def test_two_concurrent_publishers_never_leave_a_torn_file(samba_share: SambaServer, corpus: t.Any, tmp_path: Path) -> None:
+    destination = [samba_share.destination(name="fs01")]
+    expected = {corpus.thumbprint("leaf-rsa"), corpus.thumbprint("leaf-ec")}
+    jobs = []
+    for leaf in ("leaf-rsa", "leaf-ec"):
+        params = tmp_path / f"{leaf}.json"
+        params.write_text(json.dumps(args(corpus, destination, leaf=leaf, host_names=["www.example.test"])))
+        jobs.append(params)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    processes = [subprocess.Popen([sys.executable, str(Path(__file__).parent / "_publisher.py"), str(p), "6"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True) for p in jobs]
+    seen: set[str] = set()
+    problems: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        target = samba_share.local_dir / "www.example.test.pfx"
+        while not stop.is_set():
+            if target.exists():
+                try:
+                    seen.add(thumbprint_of(target))
+                except FileNotFoundError:
+                    continue
+                except Exception as exc:  # noqa: BLE001 - any unreadable state is the failure we look for
+                    problems.append(repr(exc))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    outputs = [p.communicate(timeout=300)[0] for p in processes]
+    stop.set()
+    watcher.join()
+    assert all(p.returncode == 0 for p in processes), outputs
+    assert problems == []
+    assert seen <= expected and seen
+    assert thumbprint_of(samba_share.local_dir / "www.example.test.pfx") in expected
+    assert not [p for p in samba_share.local_dir.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    json.loads((samba_share.local_dir / MANIFEST_NAME).read_text())
+    # Whatever the interleaving, one more run converges and then stays unchanged.
+    publish(args(corpus, destination, host_names=["www.example.test"]))
+    assert publish(args(corpus, destination, host_names=["www.example.test"]))["changed"] is False
