@@ -105,9 +105,7 @@ def plan_bindings(request: BindingRequest, site: Site, httpsys: HttpSysState) ->
         changes=tuple(changes),
         ensure_ccs_entry=request.state == "present" and request.port not in httpsys.ccs_ports,
         remove_ccs_entry_if_unused=(
-            not ccs_left_in_site
-            and request.port in httpsys.ccs_ports
-            and any(_ssl_flags.uses_ccs(c.ssl_flags_before or 0) for c in removed)
+            not ccs_left_in_site and request.port in httpsys.ccs_ports and any(_ssl_flags.uses_ccs(c.ssl_flags_before or 0) for c in removed)
         ),
         delete_sni_entries=_stale_sni_entries(changes, httpsys, request.port),
         before=site.bindings,
@@ -188,12 +186,7 @@ def _find(bindings: t.Sequence[Binding], protocol: str, ip: str, port: int, host
     # request for ip '*' matches only '*' bindings, never every address.
     wanted_ip = canonical_ip(ip)
     for binding in bindings:
-        if (
-            binding.protocol == protocol
-            and binding.port == port
-            and canonical_ip(binding.ip) == wanted_ip
-            and canonical_host(binding.host) == host
-        ):
+        if binding.protocol == protocol and binding.port == port and canonical_ip(binding.ip) == wanted_ip and canonical_host(binding.host) == host:
             return binding
     return None
 

@@ -28,7 +28,7 @@ FLAG_OPTIONS: dict[str, int] = {
 # IIS refuses these in a site name (IIS Manager and appcmd reject them); control
 # characters and backticks are refused too because they only ever come from mistakes
 # or injection attempts, never from a real site name.
-_SITE_NAME_FORBIDDEN = set('\\/?;:@&=+$,|"<>*`\'')
+_SITE_NAME_FORBIDDEN = set("\\/?;:@&=+$,|\"<>*`'")
 
 
 @dataclass(frozen=True)

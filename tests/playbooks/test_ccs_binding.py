@@ -18,8 +18,16 @@ PROVIDER_PASSWORD = "Canary-Binding-Reader-Pa55!"
 DEFAULT_SITES = [{"name": "Default Web Site", "bindings": [{"protocol": "http", "binding_information": "*:80:"}]}]
 
 
-def seed(lab: t.Any, host: str = "web01", *, build: int = 20348, sites: list[dict[str, t.Any]] | None = None,
-         httpsys: dict[str, list[str]] | None = None, provider_enabled: bool = True, ccs_feature: bool = True) -> None:
+def seed(
+    lab: t.Any,
+    host: str = "web01",
+    *,
+    build: int = 20348,
+    sites: list[dict[str, t.Any]] | None = None,
+    httpsys: dict[str, list[str]] | None = None,
+    provider_enabled: bool = True,
+    ccs_feature: bool = True,
+) -> None:
     """Write the host's starting state, with the central certificate provider configured as asked."""
     features = ["Web-Server", "Web-CertProvider"] if ccs_feature else ["Web-Server"]
     state = initial_state(host, {"windows_build": build, "features": features, "sites": sites or DEFAULT_SITES, "httpsys": httpsys or {}})
@@ -97,13 +105,22 @@ def test_adding_more_names_keeps_the_existing_ones(lab):
 
 
 def test_exclusive_removes_other_https_bindings_on_the_port_after_adding(lab):
-    seed(lab, sites=[{"name": "Default Web Site", "bindings": [
-        {"protocol": "http", "binding_information": "*:80:old.example.com"},
-        {"protocol": "https", "binding_information": "*:443:old.example.com", "ssl_flags": 3},
-        {"protocol": "https", "binding_information": "10.0.0.5:443:legacy.example.com", "ssl_flags": 3},
-        {"protocol": "https", "binding_information": "*:8443:other-port.example.com", "ssl_flags": 3},
-    ]}], httpsys={"ccs": ["0.0.0.0:443", "0.0.0.0:8443"]})
-    run, result = run_binding(lab, host_names=["new.example.com"], exclusive=True)
+    seed(
+        lab,
+        sites=[
+            {
+                "name": "Default Web Site",
+                "bindings": [
+                    {"protocol": "http", "binding_information": "*:80:old.example.com"},
+                    {"protocol": "https", "binding_information": "*:443:old.example.com", "ssl_flags": 3},
+                    {"protocol": "https", "binding_information": "10.0.0.5:443:legacy.example.com", "ssl_flags": 3},
+                    {"protocol": "https", "binding_information": "*:8443:other-port.example.com", "ssl_flags": 3},
+                ],
+            }
+        ],
+        httpsys={"ccs": ["0.0.0.0:443", "0.0.0.0:8443"]},
+    )
+    run, _result = run_binding(lab, host_names=["new.example.com"], exclusive=True)
     assert run.rc == 0, run.stdout
     assert [b["binding_information"] for b in site_bindings(lab)] == ["*:80:old.example.com", "*:8443:other-port.example.com", "*:443:new.example.com"]
     kinds = [e["event"] for e in events(lab)]
@@ -115,10 +132,14 @@ def test_exclusive_removes_other_https_bindings_on_the_port_after_adding(lab):
 
 
 def test_absent_removes_bindings_and_the_ccs_entry_once_unused(lab):
-    seed(lab, sites=[
-        {"name": "Default Web Site", "bindings": [{"protocol": "http", "binding_information": "*:80:"}]},
-        {"name": "shop", "bindings": [{"protocol": "https", "binding_information": "*:443:shop.example.com", "ssl_flags": 3}]},
-    ], httpsys={"ccs": ["0.0.0.0:443"]})
+    seed(
+        lab,
+        sites=[
+            {"name": "Default Web Site", "bindings": [{"protocol": "http", "binding_information": "*:80:"}]},
+            {"name": "shop", "bindings": [{"protocol": "https", "binding_information": "*:443:shop.example.com", "ssl_flags": 3}]},
+        ],
+        httpsys={"ccs": ["0.0.0.0:443"]},
+    )
     run_binding(lab, host_names=["a.example.com", "b.example.com"])
     run, result = run_binding(lab, host_names=["a.example.com"], state="absent")
     assert run.rc == 0 and result["changed"] is True
@@ -143,9 +164,24 @@ def test_absent_removes_bindings_and_the_ccs_entry_once_unused(lab):
 
 
 def test_check_mode_changes_nothing_and_diff_shows_before_and_after(lab):
-    seed(lab, sites=[{"name": "Default Web Site", "bindings": [
-        {"protocol": "https", "binding_information": "*:443:www.example.com", "ssl_flags": 1, "certificate_hash": "AB" * 20, "certificate_store": "My"},
-    ]}], httpsys={"sni": ["www.example.com:443"]})
+    seed(
+        lab,
+        sites=[
+            {
+                "name": "Default Web Site",
+                "bindings": [
+                    {
+                        "protocol": "https",
+                        "binding_information": "*:443:www.example.com",
+                        "ssl_flags": 1,
+                        "certificate_hash": "AB" * 20,
+                        "certificate_store": "My",
+                    },
+                ],
+            }
+        ],
+        httpsys={"sni": ["www.example.com:443"]},
+    )
     before = lab.snapshot()
     run, result = run_binding(lab, check=True, diff=True, host_names=["www.example.com", "new.example.com"])
     assert run.rc == 0, run.stdout
@@ -182,14 +218,14 @@ def test_provider_disabled_fails_pointing_to_ccs_provider_and_changes_nothing(la
 
 def test_missing_ccs_feature_fails_pointing_to_ccs_provider(lab):
     seed(lab, ccs_feature=False)
-    run, result = run_binding(lab, host_names=["www.example.com"])
+    _run, result = run_binding(lab, host_names=["www.example.com"])
     assert result["failed"] is True
     assert "Centralized SSL Certificate Support" in result["msg"] and "iis.ccs.ccs_provider" in result["msg"]
 
 
 def test_missing_site_fails_and_names_the_collections_that_manage_sites(lab):
     seed(lab)
-    run, result = run_binding(lab, site="nosuchsite", host_names=["www.example.com"])
+    _run, result = run_binding(lab, site="nosuchsite", host_names=["www.example.com"])
     assert result["failed"] is True
     assert "nosuchsite" in result["msg"] and "microsoft.iis.website" in result["msg"]
     assert operations(lab) == ["read_host_state"]
@@ -210,13 +246,15 @@ def test_extended_flags_on_server_2016_fail_before_any_change(lab):
 
 def test_lab_refuses_extended_flags_on_old_builds_even_if_the_controller_did_not(lab, monkeypatch):
     # The emulator enforces the rule itself, so the controller-side check is not the only guard.
-    from iis_lab import emulator
     from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
+    from iis_lab import emulator
 
     seed(lab, build=14393)
     monkeypatch.setenv("IIS_LAB_STATE_DIR", str(lab.state_dir))
     steps = [{"action": "add_binding", "protocol": "https", "binding_information": "*:443:x.example.com", "ssl_flags": 7}]
-    rc, out, _ = emulator.execute("web01", {}, {}, _host_ops.bootstrap_command(), _host_ops.encode_payload("apply_bindings", {"site": "Default Web Site", "steps": steps}))
+    _rc, out, _ = emulator.execute(
+        "web01", {}, {}, _host_ops.bootstrap_command(), _host_ops.encode_payload("apply_bindings", {"site": "Default Web Site", "steps": steps})
+    )
     answer = json.loads(out)
     assert answer["ok"] is False and "sslFlags" in answer["error"]["message"]
 
@@ -231,7 +269,7 @@ def test_sni_false_warns_and_writes_ccs_only(lab):
 
 def test_idn_names_are_written_as_a_labels_and_match_either_form(lab):
     seed(lab)
-    run, result = run_binding(lab, host_names=["bücher.example.com"])
+    run, _result = run_binding(lab, host_names=["bücher.example.com"])
     assert run.rc == 0, run.stdout
     assert site_bindings(lab)[1]["binding_information"] == "*:443:xn--bcher-kva.example.com"
     run, again = run_binding(lab, host_names=["XN--BCHER-KVA.example.com", "Bücher.Example.com"])
@@ -260,25 +298,43 @@ def test_two_hundred_host_names_one_round_trip_unchanged_two_when_changing(lab):
 
 def test_prior_art_ten_high_bits_are_preserved(lab):
     # microsoft.iis rebuilt sslFlags from use_sni/use_ccs and lost IIS 10 bits.
-    seed(lab, sites=[{"name": "Default Web Site", "bindings": [
-        {"protocol": "https", "binding_information": "*:443:www.example.com", "ssl_flags": 3 | 4 | 64},
-    ]}], httpsys={"ccs": ["0.0.0.0:443"]})
-    run, result = run_binding(lab, host_names=["www.example.com"])
+    seed(
+        lab,
+        sites=[
+            {
+                "name": "Default Web Site",
+                "bindings": [
+                    {"protocol": "https", "binding_information": "*:443:www.example.com", "ssl_flags": 3 | 4 | 64},
+                ],
+            }
+        ],
+        httpsys={"ccs": ["0.0.0.0:443"]},
+    )
+    _run, result = run_binding(lab, host_names=["www.example.com"])
     assert result["changed"] is False and result["round_trips"] == 1
-    run, result = run_binding(lab, host_names=["www.example.com"], disable_quic=True)
+    _run, result = run_binding(lab, host_names=["www.example.com"], disable_quic=True)
     assert site_bindings(lab)[0]["ssl_flags"] == 3 | 4 | 16 | 64
     assert result["bindings"][0]["ssl_flag_names"] == ["Sni", "CentralCertStore", "DisableHTTP2", "DisableQUIC", "DisableLegacyTLS"]
-    run, result = run_binding(lab, host_names=["www.example.com"], disable_http2=False)
+    _run, result = run_binding(lab, host_names=["www.example.com"], disable_http2=False)
     assert site_bindings(lab)[0]["ssl_flags"] == 3 | 16 | 64
 
 
 def test_prior_art_omitted_ip_key_is_not_an_idempotency_trap(lab):
     # microsoft.iis built ':443:host' from an omitted ip, never equal to IIS's '*:443:host'.
-    seed(lab, sites=[{"name": "Default Web Site", "bindings": [
-        {"protocol": "https", "binding_information": "*:443:www.example.com", "ssl_flags": 3},
-    ]}], httpsys={"ccs": ["0.0.0.0:443"]})
+    seed(
+        lab,
+        sites=[
+            {
+                "name": "Default Web Site",
+                "bindings": [
+                    {"protocol": "https", "binding_information": "*:443:www.example.com", "ssl_flags": 3},
+                ],
+            }
+        ],
+        httpsys={"ccs": ["0.0.0.0:443"]},
+    )
     for ip in ("*", ""):
-        run, result = run_binding(lab, host_names=["www.example.com"], ip=ip)
+        _run, result = run_binding(lab, host_names=["www.example.com"], ip=ip)
         assert result["changed"] is False, ip
     assert len(site_bindings(lab)) == 1
 
@@ -286,7 +342,7 @@ def test_prior_art_omitted_ip_key_is_not_an_idempotency_trap(lab):
 def test_prior_art_flags_above_three_are_accepted_where_supported(lab):
     # community.windows #584 refused flags above 3 outright.
     seed(lab, build=17763)
-    run, result = run_binding(lab, host_names=["www.example.com"], disable_http2=True, disable_tls13=True)
+    run, _result = run_binding(lab, host_names=["www.example.com"], disable_http2=True, disable_tls13=True)
     assert run.rc == 0, run.stdout
     assert site_bindings(lab)[1]["ssl_flags"] == 3 | 4 | 32
 
@@ -304,11 +360,19 @@ def test_prior_art_shared_non_sni_binding_of_other_sites_is_untouched(lab):
 
 def test_prior_art_http_binding_becomes_https_in_place(lab):
     # ansible #36508: http -> https added a duplicate instead of changing the binding.
-    seed(lab, sites=[{"name": "Default Web Site", "bindings": [
-        {"protocol": "http", "binding_information": "*:443:www.example.com"},
-        {"protocol": "http", "binding_information": "*:80:www.example.com"},
-    ]}])
-    run, result = run_binding(lab, host_names=["www.example.com"])
+    seed(
+        lab,
+        sites=[
+            {
+                "name": "Default Web Site",
+                "bindings": [
+                    {"protocol": "http", "binding_information": "*:443:www.example.com"},
+                    {"protocol": "http", "binding_information": "*:80:www.example.com"},
+                ],
+            }
+        ],
+    )
+    run, _result = run_binding(lab, host_names=["www.example.com"])
     assert run.rc == 0, run.stdout
     assert [(b["protocol"], b["binding_information"], b["ssl_flags"]) for b in site_bindings(lab)] == [
         ("https", "*:443:www.example.com", 3),
@@ -320,25 +384,48 @@ def test_prior_art_http_binding_becomes_https_in_place(lab):
 def test_prior_art_ip_star_does_not_match_every_binding(lab):
     # ansible PR #34721: ip '*' matched, and removed, all bindings.
     bound = {"protocol": "https", "binding_information": "10.0.0.5:443:www.example.com", "ssl_flags": 3}
-    seed(lab, sites=[{"name": "Default Web Site", "bindings": [bound, {"protocol": "https", "binding_information": "*:443:other.example.com", "ssl_flags": 3}]}],
-         httpsys={"ccs": ["0.0.0.0:443"]})
-    run, result = run_binding(lab, host_names=["www.example.com"], state="absent")
+    seed(
+        lab,
+        sites=[{"name": "Default Web Site", "bindings": [bound, {"protocol": "https", "binding_information": "*:443:other.example.com", "ssl_flags": 3}]}],
+        httpsys={"ccs": ["0.0.0.0:443"]},
+    )
+    _run, result = run_binding(lab, host_names=["www.example.com"], state="absent")
     assert result["changed"] is False
     assert len(site_bindings(lab)) == 2
-    run, result = run_binding(lab, host_names=["www.example.com"], state="absent", ip="10.0.0.5")
+    _run, result = run_binding(lab, host_names=["www.example.com"], state="absent", ip="10.0.0.5")
     assert result["changed"] is True
     assert [b["binding_information"] for b in site_bindings(lab)] == ["*:443:other.example.com"]
 
 
 def test_thumbprint_sni_binding_is_converted_in_place_and_its_http_sys_entry_removed_after(lab):
-    seed(lab, sites=[{"name": "Default Web Site", "bindings": [
-        {"protocol": "http", "binding_information": "*:80:"},
-        {"protocol": "https", "binding_information": "*:443:www.example.com", "ssl_flags": 1 | 8, "certificate_hash": "AB" * 20, "certificate_store": "My"},
-    ]}], httpsys={"sni": ["www.example.com:443"], "ccs": ["0.0.0.0:443"]})
-    run, result = run_binding(lab, host_names=["www.example.com"])
+    seed(
+        lab,
+        sites=[
+            {
+                "name": "Default Web Site",
+                "bindings": [
+                    {"protocol": "http", "binding_information": "*:80:"},
+                    {
+                        "protocol": "https",
+                        "binding_information": "*:443:www.example.com",
+                        "ssl_flags": 1 | 8,
+                        "certificate_hash": "AB" * 20,
+                        "certificate_store": "My",
+                    },
+                ],
+            }
+        ],
+        httpsys={"sni": ["www.example.com:443"], "ccs": ["0.0.0.0:443"]},
+    )
+    run, _result = run_binding(lab, host_names=["www.example.com"])
     assert run.rc == 0, run.stdout
-    assert site_bindings(lab)[1] == {"protocol": "https", "binding_information": "*:443:www.example.com", "ssl_flags": 1 | 2 | 8,
-                                     "certificate_hash": "", "certificate_store": ""}
+    assert site_bindings(lab)[1] == {
+        "protocol": "https",
+        "binding_information": "*:443:www.example.com",
+        "ssl_flags": 1 | 2 | 8,
+        "certificate_hash": "",
+        "certificate_store": "",
+    }
     assert len(site_bindings(lab)) == 2
     # Make-before-break: the per-host certificate entry goes only after the CCS binding is committed.
     assert [e["event"] for e in events(lab)] == ["convert_binding", "commit", "netsh_delete_sni"]
@@ -346,18 +433,18 @@ def test_thumbprint_sni_binding_is_converted_in_place_and_its_http_sys_entry_rem
 
 
 def test_lab_refuses_to_add_the_ccs_entry_twice(lab, monkeypatch):
-    from iis_lab import emulator
     from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
+    from iis_lab import emulator
 
     seed(lab, httpsys={"ccs": ["0.0.0.0:443"]})
     monkeypatch.setenv("IIS_LAB_STATE_DIR", str(lab.state_dir))
     ops = _host_ops.encode_payload("apply_bindings", {"site": "Default Web Site", "steps": [{"action": "ensure_ccs_entry", "port": 443}]})
     _, out, _ = emulator.execute("web01", {}, {}, _host_ops.bootstrap_command(), ops)
     assert json.loads(out)["result"]["steps"][0]["outcome"] == "present"
-    from iis_lab.ops import OpContext
-    from iis_lab.ops.apply_bindings import _netsh_add_ccs
     from iis_lab.errors import WindowsError_
     from iis_lab.network import Network
+    from iis_lab.ops import OpContext
+    from iis_lab.ops.apply_bindings import _netsh_add_ccs
 
     context = OpContext(host="web01", state=lab.host_state("web01"), network=Network({}), params={})
     with pytest.raises(WindowsError_, match="183"):
@@ -370,7 +457,7 @@ BAD_INPUT = [
     ({"host_names": [""]}, "host_names"),
     ({"host_names": []}, "host_names"),
     ({"host_names": ["www example.com"]}, "host_names"),
-    ({"host_names": ["www\".example.com"]}, "host_names"),
+    ({"host_names": ['www".example.com']}, "host_names"),
     ({"host_names": ["$(calc).example.com"]}, "host_names"),
     ({"host_names": ["`whoami`.example.com"]}, "host_names"),
     ({"host_names": ["www.example.com\nevil.example.com"]}, "host_names"),

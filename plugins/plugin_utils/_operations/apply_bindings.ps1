@@ -36,7 +36,7 @@ function Test-CcsEntry([int]$Port) {
 
 function Invoke-Netsh([string[]]$Arguments) {
     # An argument array, never a command string: nothing from the parameters is parsed as code.
-    $output = & netsh.exe @Arguments 2>&1 | Out-String
+    $output = netsh.exe @Arguments 2>&1 | Out-String
     if ($LASTEXITCODE -ne 0) {
         throw ('netsh ' + ($Arguments -join ' ') + ' failed: ' + $output.Trim())
     }

@@ -18,14 +18,16 @@ from iis_lab.ops.apply_bindings import apply_bindings  # noqa: E402
 from iis_lab.state import initial_state  # noqa: E402
 
 
-def host(build: int = 20348, provider_enabled: bool = True, bindings: list[dict[str, t.Any]] | None = None,
-         ccs: list[str] | None = None) -> dict[str, t.Any]:
-    state = initial_state("web", {
-        "windows_build": build,
-        "features": ["Web-Server", "Web-CertProvider"],
-        "sites": [{"name": "site", "bindings": bindings or []}],
-        "httpsys": {"ccs": ccs or []},
-    })
+def host(build: int = 20348, provider_enabled: bool = True, bindings: list[dict[str, t.Any]] | None = None, ccs: list[str] | None = None) -> dict[str, t.Any]:
+    state = initial_state(
+        "web",
+        {
+            "windows_build": build,
+            "features": ["Web-Server", "Web-CertProvider"],
+            "sites": [{"name": "site", "bindings": bindings or []}],
+            "httpsys": {"ccs": ccs or []},
+        },
+    )
     state["registry"][model.PROVIDER_KEY] = {"Enabled": 1 if provider_enabled else 0}
     return state
 
@@ -82,8 +84,12 @@ def test_ccs_entry_is_added_once_and_removed_only_when_unused():
     apply(state, add("*:443:www.example.com"), COMMIT)
     answer = apply(state, {"action": "remove_ccs_entry_if_unused", "port": 443})
     assert answer["steps"][0]["outcome"] == "kept" and answer["steps"][0]["used_by"] == ["site"]
-    answer = apply(state, {"action": "remove_binding", "protocol": "https", "binding_information": "*:443:www.example.com"}, COMMIT,
-                   {"action": "remove_ccs_entry_if_unused", "port": 443})
+    answer = apply(
+        state,
+        {"action": "remove_binding", "protocol": "https", "binding_information": "*:443:www.example.com"},
+        COMMIT,
+        {"action": "remove_ccs_entry_if_unused", "port": 443},
+    )
     assert answer["steps"][-1]["outcome"] == "done"
     assert answer["httpsys"]["ccs"] == []
 

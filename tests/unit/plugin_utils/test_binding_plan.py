@@ -8,7 +8,6 @@ import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_BINDING
-
 from ansible_collections.iis.ccs.plugins.plugin_utils._action_base import UserInputError
 from ansible_collections.iis.ccs.plugins.plugin_utils._binding_plan import (
     ADD,
@@ -120,16 +119,20 @@ def test_ip_spelling_does_not_matter():
 
 
 def test_host_matching_is_case_insensitive_and_idn_aware():
-    plan = plan_bindings(request(host_names=["WWW.Example.COM", "bücher.example.com"]),
-                         site(https("*:443:www.example.com"), https("*:443:xn--bcher-kva.example.com")), CCS_443)
+    plan = plan_bindings(
+        request(host_names=["WWW.Example.COM", "bücher.example.com"]), site(https("*:443:www.example.com"), https("*:443:xn--bcher-kva.example.com")), CCS_443
+    )
     assert plan.changed is False
 
 
 def test_exclusive_removes_other_https_on_the_port_after_additions():
     keep_http = Binding("http", "*", 80, "")
     other_port = https("*:8443:x.example.com")
-    plan = plan_bindings(request(exclusive=True, host_names=["new.example.com"]),
-                         site(keep_http, https("*:443:old.example.com"), https("10.0.0.5:443:new.example.com"), other_port), CCS_443)
+    plan = plan_bindings(
+        request(exclusive=True, host_names=["new.example.com"]),
+        site(keep_http, https("*:443:old.example.com"), https("10.0.0.5:443:new.example.com"), other_port),
+        CCS_443,
+    )
     assert [(s["action"], s["binding_information"]) for s in plan.steps() if "binding_information" in s] == [
         (ADD, "*:443:new.example.com"),
         (REMOVE, "*:443:old.example.com"),
@@ -167,26 +170,29 @@ def test_duplicate_names_collapse():
     assert [e.ascii for e in parsed.host_names] == ["www.example.com"]
 
 
-@pytest.mark.parametrize(("params", "option"), [
-    ({"host_names": [""]}, "host_names"),
-    ({"host_names": []}, "host_names"),
-    ({"host_names": ["a b.example.com"]}, "host_names"),
-    ({"host_names": ["a'b.example.com"]}, "host_names"),
-    ({"host_names": ["$(x).example.com"]}, "host_names"),
-    ({"host_names": ["a`b.example.com"]}, "host_names"),
-    ({"host_names": ["a.example.com\n"]}, "host_names"),
-    ({"host_names": ["a.*.example.com"]}, "host_names"),
-    ({"port": 0}, "port"),
-    ({"port": 65536}, "port"),
-    ({"ip": "1.2.3"}, "ip"),
-    ({"ip": "*.*"}, "ip"),
-    ({"site": ""}, "site"),
-    ({"site": " web"}, "site"),
-    ({"site": "web\"; rm"}, "site"),
-    ({"site": "web$(x)"}, "site"),
-    ({"site": "web\x00"}, "site"),
-    ({"state": "absent", "disable_http2": False}, "disable_http2"),
-])
+@pytest.mark.parametrize(
+    ("params", "option"),
+    [
+        ({"host_names": [""]}, "host_names"),
+        ({"host_names": []}, "host_names"),
+        ({"host_names": ["a b.example.com"]}, "host_names"),
+        ({"host_names": ["a'b.example.com"]}, "host_names"),
+        ({"host_names": ["$(x).example.com"]}, "host_names"),
+        ({"host_names": ["a`b.example.com"]}, "host_names"),
+        ({"host_names": ["a.example.com\n"]}, "host_names"),
+        ({"host_names": ["a.*.example.com"]}, "host_names"),
+        ({"port": 0}, "port"),
+        ({"port": 65536}, "port"),
+        ({"ip": "1.2.3"}, "ip"),
+        ({"ip": "*.*"}, "ip"),
+        ({"site": ""}, "site"),
+        ({"site": " web"}, "site"),
+        ({"site": 'web"; rm'}, "site"),
+        ({"site": "web$(x)"}, "site"),
+        ({"site": "web\x00"}, "site"),
+        ({"state": "absent", "disable_http2": False}, "disable_http2"),
+    ],
+)
 def test_bad_input_names_the_option(params, option):
     with pytest.raises(UserInputError, match=option):
         request(**params)

@@ -45,8 +45,7 @@ def apply_bindings(ctx: OpContext) -> dict[str, t.Any]:
     }
 
 
-def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, t.Any]], step: t.Mapping[str, t.Any],
-                entry: dict[str, t.Any]) -> str:
+def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, t.Any]], step: t.Mapping[str, t.Any], entry: dict[str, t.Any]) -> str:
     action = str(step.get("action"))
     httpsys = ctx.state["httpsys"]
     if action == "ensure_ccs_entry":
@@ -62,7 +61,9 @@ def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, 
         if _find(pending, "https", info) is not None:
             raise WindowsError_(
                 "Cannot add duplicate collection entry of type 'binding' with combined key attributes "
-                f"'protocol, bindingInformation' respectively set to 'https, {info}'", CONFIG_ERROR)
+                f"'protocol, bindingInformation' respectively set to 'https, {info}'",
+                CONFIG_ERROR,
+            )
         pending.append({"protocol": "https", "binding_information": info, "ssl_flags": flags, "certificate_hash": "", "certificate_store": ""})
         ctx.log("add_binding", binding_information=info, ssl_flags=flags)
         return "done"
@@ -76,7 +77,9 @@ def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, 
         if protocol != "https" and _find(pending, "https", info) is not None:
             raise WindowsError_(
                 "Cannot add duplicate collection entry of type 'binding' with combined key attributes "
-                f"'protocol, bindingInformation' respectively set to 'https, {info}'", CONFIG_ERROR)
+                f"'protocol, bindingInformation' respectively set to 'https, {info}'",
+                CONFIG_ERROR,
+            )
         binding.update(protocol="https", ssl_flags=flags, certificate_hash="", certificate_store="")
         ctx.log(action, from_protocol=protocol, binding_information=binding["binding_information"], ssl_flags=flags)
         return "done"
@@ -137,8 +140,9 @@ def _netsh_add_ccs(ctx: OpContext, port: int) -> None:
     key = f"0.0.0.0:{port}"
     if key in ctx.state["httpsys"]["ccs"]:
         # What netsh answers when the entry is already there.
-        raise WindowsError_("netsh http add sslcert failed: SSL Certificate add failed, Error: 183 "
-                            "Cannot create a file when that file already exists.", NETSH_ERROR)
+        raise WindowsError_(
+            "netsh http add sslcert failed: SSL Certificate add failed, Error: 183 Cannot create a file when that file already exists.", NETSH_ERROR
+        )
     ctx.state["httpsys"]["ccs"][key] = {"appid": "{4dc3e181-e14b-4a21-b022-59fc669b0914}"}
     ctx.log("netsh_add_ccs", port=port)
 
