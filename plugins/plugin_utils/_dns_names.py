@@ -193,6 +193,7 @@ def _convert_label(label: str, text: str, option: str) -> tuple[str, str]:
             _check_u_label_characters(u_label, text, option)
             return label, u_label
         return label, label
+    _check_u_label_characters(label, text, option)
     a_label = _encode_u_label(label, text, option)
     return a_label, label
 
@@ -234,10 +235,13 @@ def _decode_a_label_idna2003(label: str) -> str:
 
 
 def _check_u_label_characters(u_label: str, text: str, option: str) -> None:
-    # An A-label is decoded into a file name: hold its U-label to the same character rules as typed input.
+    # A U-label becomes part of a file name: typed or decoded from an A-label, the same rules apply.
     for char in u_label:
         if not char.isascii() and unicodedata.category(char)[0] not in "LMN":
             raise _error(option, text, f"its A-label decodes to {_describe_char(char)}", _idn_fix())
+    if unicodedata.category(u_label[0]).startswith("M"):
+        # IDNA 2008 forbids this; the IDNA 2003 fallback would let it through.
+        raise _error(option, text, f"label {u_label!r} starts with a combining mark", _idn_fix())
 
 
 def _reason(exc: Exception) -> str:

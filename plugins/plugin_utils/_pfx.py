@@ -159,6 +159,12 @@ def pfx_identity(data: bytes, password: str | None, *, option: str = "pfx_path",
     return load_pfx(data, password, option=option, password_option=password_option).identity
 
 
+def expected_encryption(password: str | None, encryption: PfxEncryption) -> PfxEncryptionFound:
+    """What pfx_encryption() reports for export_pfx(bundle, password, encryption): compare this,
+    not the requested encryption, with files found on the share (no password means "none")."""
+    return "none" if password is None else encryption
+
+
 def pfx_encryption(data: bytes) -> PfxEncryptionFound:
     """How a PFX is protected, read from its ASN.1 structure without the password.
 

@@ -83,6 +83,8 @@ HOSTILE_NAMES = [
     "xn--.example.com",
     "xn--abc-.example.com",
     "xn--n3h.example.com",  # a snowman: not a letter
+    "\u0301a.example.com",  # label starting with a combining mark
+    "xn--a-wbb.example.com",  # the same as an A-label
     "1.2.3.4",
     "127.1",
     "0x7f.0.0.1",

@@ -16,6 +16,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._dns_names import parse_ho
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx import (
     CertificateBundle,
     CertificateError,
+    expected_encryption,
     export_pfx,
     load_pem,
     load_pfx,
@@ -325,7 +326,7 @@ def test_export_round_trip(cert_corpus: t.Any, name: str, encryption: t.Literal[
     first = export_pfx(original, "Export-pässword", encryption)
     second = export_pfx(original, "Export-pässword", encryption)
     assert first != second  # fresh salts each time: bytes cannot be compared
-    assert pfx_encryption(first) == encryption
+    assert pfx_encryption(first) == encryption == expected_encryption("Export-pässword", encryption)
     again = load_pfx(first, "Export-pässword")
     assert again.identity == original.identity == pfx_identity(second, "Export-pässword")
     assert _chain_subjects(again) == ISSUING_ORDER
@@ -337,7 +338,7 @@ def test_export_round_trip(cert_corpus: t.Any, name: str, encryption: t.Literal[
 def test_export_friendly_name_and_no_password(cert_corpus: t.Any) -> None:
     bundle = _pem(cert_corpus, "leaf-rsa")
     data = export_pfx(bundle, None, "compatible", friendly_name="www.example.test 2026")
-    assert pfx_encryption(data) == "none"
+    assert pfx_encryption(data) == "none" == expected_encryption(None, "compatible") == expected_encryption(None, "aes256")
     loaded = pkcs12.load_pkcs12(data, None)
     assert loaded.cert is not None and loaded.cert.friendly_name == b"www.example.test 2026"
     assert load_pfx(data, None).identity == bundle.identity
