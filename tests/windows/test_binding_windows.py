@@ -63,14 +63,12 @@ def test_add_rerun_flags_and_remove_on_real_iis(windows_host, site):
         assert again["changed"] is False and again["round_trips"] == 1
 
         if info["windows"]["build"] >= 17763:
-            flagged, info = run(windows_host, site=site, host_names=names[:1], disable_http2=True)
+            _flagged, info = run(windows_host, site=site, host_names=names[:1], disable_http2=True)
             assert bindings_of(info, site)[f"*:443:{names[0]}"]["ssl_flags"] == 7
             kept, info = run(windows_host, site=site, host_names=names[:1])
             assert kept["changed"] is False
     finally:
         removed, info = run(windows_host, site=site, host_names=names, state="absent")
     assert not set(bindings_of(info, site)) & {f"*:443:{name}" for name in names}
-    still_ccs = any(
-        b["protocol"] == "https" and b["port"] == 443 and b["uses_ccs"] for s in info["sites"] for b in s["bindings"]
-    )
+    still_ccs = any(b["protocol"] == "https" and b["port"] == 443 and b["uses_ccs"] for s in info["sites"] for b in s["bindings"])
     assert (443 in info["httpsys"]["ccs_ports"]) == still_ccs or not removed["changed"]
