@@ -485,3 +485,19 @@ def test_bad_input_fails_before_contacting_the_host(lab, args, option):
     assert option in result["msg"]
     assert operations(lab) == []
     assert lab.snapshot() == before
+
+
+def test_provider_secrets_never_surface_in_vvvv_diff_or_runner_artifacts(lab):
+    # The task reads the provider section; neither the secrets nor their stored ciphertext may come back.
+    from _lab import assert_secrets_absent
+
+    seed(lab)
+    stored = model.registry_key(lab.host_state("web01"), model.PROVIDER_KEY) or {}
+    canaries = [PROVIDER_PASSWORD, "Canary-Pk-Pa55!", stored["Password"], stored["PrivateKeyPassword"]]
+    text = playbook(site="Default Web Site", host_names=["www.example.com"])
+    run = lab.run(text, diff=True, verbosity=4)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert_secrets_absent(run.stdout + run.stderr, canaries)
+    artifacts = lab.run_runner(text.replace("www.example.com", "api.example.com"))
+    assert "apply_bindings" in artifacts or "round_trips" in artifacts
+    assert_secrets_absent(artifacts, canaries)
