@@ -1,0 +1,219 @@
+"""Emulation of configure_provider.ps1 (and the access check shared with probe_store_access.ps1).
+
+Enforces what the real cmdlets do (docs: ccs-behaviour.md sections 1-3): the provider
+cmdlets exist only with the CCS feature; the CCS feature cannot be installed without IIS;
+Enable-IISCentralCertProvider needs all four values while Enable-WebCentralCertProvider
+lets the private-key password be omitted; enabling or setting checks that the path
+exists and that the credentials log on ("Credential is invalid."); Set fails while the
+provider is disabled and takes UserName and Password only together; Disable keeps the
+settings; Clear removes them. Secrets are stored encrypted with the host's machine key.
+Steps change the state in place, in order, as on Windows: a failing step leaves the
+earlier ones done and the later ones not.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from .. import model
+from ..errors import WindowsError_
+from ..state import machine_encrypt
+from . import OpContext, operation
+from .read_host_state import _provider_view
+
+DEFAULT_POLLING_INTERVAL = 300
+_NOT_RECOGNIZED = "The term '{}' is not recognized as the name of a cmdlet, function, script file, or operable program."
+_SERVER_IIS = {"Web-Server"}
+_SERVER_CCS = {"Web-CertProvider"}
+_CLIENT_IIS = {"IIS-WebServerRole", "IIS-WebServer"}
+_CLIENT_CCS = {"IIS-CertProvider"}
+
+
+def check_store_access(ctx: OpContext, store_location: str, user_name: str, password: str) -> None:
+    """What Test-StoreAccess does: LogonUser as the account, then list the store as that account."""
+    try:
+        account = ctx.network.check_logon(ctx.host, ctx.state["local_accounts"], user_name, password)
+    except WindowsError_ as exc:
+        raise WindowsError_(
+            f"password: the account '{user_name}' could not log on at this node to read '{store_location}': {exc.message}",
+            "System.Management.Automation.RuntimeException",
+        ) from exc
+    try:
+        local = ctx.network.resolve(ctx.host, store_location, account, "read")
+        if not local.is_dir():
+            raise WindowsError_(f"Could not find a part of the path '{store_location}'.", "System.IO.DirectoryNotFoundException")
+    except WindowsError_ as exc:
+        raise WindowsError_(
+            f"store_location: the account '{user_name}' could not read '{store_location}' from this node: {exc.message}",
+            "System.Management.Automation.RuntimeException",
+        ) from exc
+    ctx.log("check_access", store_location=store_location, account=account)
+
+
+def _require_provider_cmdlets(ctx: OpContext, cmdlet: str) -> None:
+    if not model.ccs_installed(ctx.state):
+        raise WindowsError_(_NOT_RECOGNIZED.format(cmdlet), "System.Management.Automation.CommandNotFoundException")
+
+
+def _validate_location_and_credential(ctx: OpContext, store_location: str | None, user_name: str | None, password: str | None,
+                                      current_user: str = "") -> None:
+    # The cmdlets validate the credential and that the path exists; their messages (IIS team tests).
+    account = None
+    if user_name is not None:
+        try:
+            account = ctx.network.check_logon(ctx.host, ctx.state["local_accounts"], user_name, password or "")
+        except WindowsError_ as exc:
+            raise WindowsError_("Credential is invalid.", "System.ArgumentException") from exc
+    if store_location is not None:
+        try:
+            exists = ctx.network.resolve(ctx.host, store_location, account, "read").is_dir()
+        except WindowsError_:
+            exists = False
+        if not exists:
+            raise WindowsError_(f"The path '{store_location}' does not exist.", "System.ArgumentException")
+
+
+def _enable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
+    private_key_password = step.get("private_key_password")
+    cmdlet = "Enable-IISCentralCertProvider" if private_key_password else "Enable-WebCentralCertProvider"
+    _require_provider_cmdlets(ctx, cmdlet)
+    for name in ("store_location", "user_name", "password"):
+        if not step.get(name):
+            raise WindowsError_(f"Cannot validate argument on parameter '{name}'. The argument is null or empty.",
+                                "System.Management.Automation.ParameterBindingValidationException")
+    _validate_location_and_credential(ctx, step["store_location"], step["user_name"], step["password"])
+    values = model.ensure_registry_key(ctx.state, model.PROVIDER_KEY)
+    values.update(Enabled=1, CertStoreLocation=step["store_location"], UserName=step["user_name"],
+                  Password=machine_encrypt(ctx.state, step["password"]))
+    if private_key_password:
+        values["PrivateKeyPassword"] = machine_encrypt(ctx.state, private_key_password)
+    values.setdefault("PollingInterval", DEFAULT_POLLING_INTERVAL)
+    ctx.log("enable", cmdlet=cmdlet, store_location=step["store_location"], user_name=step["user_name"])
+
+
+def _set(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
+    _require_provider_cmdlets(ctx, "Set-IISCentralCertProvider")
+    values = model.registry_key(ctx.state, model.PROVIDER_KEY)
+    if not values or int(values.get("Enabled", 0)) != 1:
+        raise WindowsError_("The central certificate provider is not enabled.", "System.InvalidOperationException")
+    if (step.get("user_name") is None) != (step.get("password") is None):
+        raise WindowsError_("UserName and Password must be specified together.", "System.ArgumentException")
+    if "private_key_password" in step and not step["private_key_password"]:
+        raise WindowsError_("Cannot validate argument on parameter 'PrivateKeyPassword'. The argument is null.",
+                            "System.Management.Automation.ParameterBindingValidationException")
+    _validate_location_and_credential(ctx, step.get("store_location"), step.get("user_name"), step.get("password"))
+    changed = []
+    if step.get("store_location") is not None:
+        values["CertStoreLocation"] = step["store_location"]
+        changed.append("CertStoreLocation")
+    if step.get("user_name") is not None:
+        values["UserName"] = step["user_name"]
+        values["Password"] = machine_encrypt(ctx.state, step["password"])
+        changed += ["UserName", "Password"]
+    if step.get("private_key_password"):
+        values["PrivateKeyPassword"] = machine_encrypt(ctx.state, step["private_key_password"])
+        changed.append("PrivateKeyPassword")
+    ctx.log("set", values=changed)
+
+
+def _install_features(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
+    names = [str(n) for n in step.get("names") or []]
+    client = str(ctx.state["windows"]["installation_type"]).lower() == "client"
+    if step.get("method") == "client":
+        if not client:
+            raise WindowsError_(f"Feature name {names[0]} is unknown.", "System.Runtime.InteropServices.COMException")
+        known_iis, known_ccs = _CLIENT_IIS, _CLIENT_CCS
+    else:
+        if client:
+            raise WindowsError_(_NOT_RECOGNIZED.format("Install-WindowsFeature"), "System.Management.Automation.CommandNotFoundException")
+        known_iis, known_ccs = _SERVER_IIS, _SERVER_CCS
+    unknown = [n for n in names if n not in known_iis | known_ccs]
+    if unknown:
+        raise WindowsError_(f"ArgumentNotValid: The role, role service, or feature name is not valid: '{unknown[0]}'.",
+                            "System.ArgumentException")
+    # Modelled strictly: the CCS role service needs IIS, which must already be there or come in the same call.
+    if any(n in known_ccs for n in names) and not model.iis_installed(ctx.state) and not any(n in known_iis for n in names):
+        raise WindowsError_(f"Installation of {names[0]} failed: it requires the Web Server (IIS) role, which is not installed.",
+                            "System.InvalidOperationException")
+    added = sorted(set(names) - set(ctx.state["features"]))
+    ctx.state["features"] = sorted(set(ctx.state["features"]) | set(names))
+    # Centralized SSL Certificate Support needs no restart (RestartNeeded: No), so pending_reboot is left as it was.
+    ctx.log("install_features", names=added, method=step.get("method"), restart_needed="No")
+
+
+def _disable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
+    _require_provider_cmdlets(ctx, "Disable-IISCentralCertProvider")
+    values = model.ensure_registry_key(ctx.state, model.PROVIDER_KEY)
+    values["Enabled"] = 0
+    ctx.log("disable")
+
+
+def _clear(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
+    _require_provider_cmdlets(ctx, "Clear-IISCentralCertProvider")
+    model.delete_registry_key(ctx.state, model.PROVIDER_KEY)
+    ctx.log("clear")
+
+
+def _clear_private_key_password(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
+    _require_provider_cmdlets(ctx, "Clear-WebCentralCertProvider")
+    values = model.registry_key(ctx.state, model.PROVIDER_KEY) or {}
+    values.pop("PrivateKeyPassword", None)
+    ctx.log("clear_private_key_password")
+
+
+def _set_polling_interval(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
+    value = int(step["polling_interval"])
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise WindowsError_("The value is out of range for a DWORD.", "System.ArgumentOutOfRangeException")
+    model.ensure_registry_key(ctx.state, model.PROVIDER_KEY)["PollingInterval"] = value
+    ctx.log("set_polling_interval", value=value)
+
+
+def _write_record(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
+    record = model.ensure_registry_key(ctx.state, model.PROVIDER_RECORD_KEY)
+    record.clear()
+    record.update({str(k): str(v) for k, v in (step.get("values") or {}).items()})
+    provider = model.registry_key(ctx.state, model.PROVIDER_KEY) or {}
+    record["PasswordCiphertextDigest"] = model.text_digest(provider.get("Password")) or ""
+    record["PrivateKeyPasswordCiphertextDigest"] = model.text_digest(provider.get("PrivateKeyPassword")) or ""
+    ctx.log("write_record")
+
+
+def _delete_record(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
+    model.delete_registry_key(ctx.state, model.PROVIDER_RECORD_KEY)
+    ctx.log("delete_record")
+
+
+_STEPS: dict[str, t.Callable[[OpContext, t.Mapping[str, t.Any]], None]] = {
+    "check_access": lambda ctx, step: check_store_access(ctx, step["store_location"], step["user_name"], step["password"]),
+    "install_features": _install_features,
+    "enable": _enable,
+    "set": _set,
+    "clear_private_key_password": _clear_private_key_password,
+    "disable": _disable,
+    "clear": _clear,
+    "set_polling_interval": _set_polling_interval,
+    "write_record": _write_record,
+    "delete_record": _delete_record,
+}
+
+
+@operation("configure_provider")
+def configure_provider(ctx: OpContext) -> dict[str, t.Any]:
+    performed = []
+    for step in ctx.params.get("steps") or []:
+        handler = _STEPS.get(str(step.get("action")))
+        if handler is None:
+            raise WindowsError_(f"configure_provider: unknown step '{step.get('action')}'", "System.Management.Automation.RuntimeException")
+        handler(ctx, step)
+        performed.append(step["action"])
+    installed = model.iis_installed(ctx.state)
+    return {
+        "steps": performed,
+        "reboot_required": False,
+        "provider": _provider_view(ctx.state),
+        "features": {
+            "inetstp": {"MajorVersion": 10, "MinorVersion": 0, "SetupString": "IIS 10.0"} if installed else None,
+            "components": ({"W3SVC": 1, "CertProvider": 1} if model.ccs_installed(ctx.state) else {"W3SVC": 1}) if installed else None,
+        },
+    }
