@@ -260,13 +260,22 @@ def _bundle(leaf: x509.Certificate, key: PrivateKey, others: Sequence[x509.Certi
         private_key=key,
         chain=_issuing_order(leaf, others),
         thumbprint=thumbprint(leaf),
-        not_before=leaf.not_valid_before_utc,
-        not_after=leaf.not_valid_after_utc,
+        not_before=_utc(leaf, "not_valid_before"),
+        not_after=_utc(leaf, "not_valid_after"),
         dns_names=_dns_names(leaf),
         public_key_sha256=_public_key_sha256(leaf),
         source_option=source_option,
         key_option=key_option,
     )
+
+
+def _utc(certificate: x509.Certificate, attribute: str) -> datetime.datetime:
+    """A validity bound as an aware UTC datetime (the *_utc attributes exist from cryptography 42)."""
+    aware = getattr(certificate, f"{attribute}_utc", None)
+    if isinstance(aware, datetime.datetime):
+        return aware
+    naive: datetime.datetime = getattr(certificate, attribute)
+    return naive.replace(tzinfo=datetime.timezone.utc)
 
 
 def _issuing_order(leaf: x509.Certificate, others: Sequence[x509.Certificate]) -> tuple[x509.Certificate, ...]:

@@ -60,7 +60,7 @@ def test_load_pfx_from_cryptography_and_openssl(cert_corpus: t.Any, name: str, k
     assert bundle.dns_names == tuple(n.lower() for n in cert_corpus.leaves[name].dns_names)
     spki = leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     assert bundle.public_key_sha256 == hashlib.sha256(spki).hexdigest()
-    assert bundle.not_after == leaf.not_valid_after_utc and bundle.not_after.tzinfo is not None
+    assert bundle.not_after == cert_corpus.leaves[name].not_after and bundle.not_after.tzinfo is not None
     assert bundle.not_before.utcoffset() == datetime.timedelta(0)
 
 
