@@ -98,13 +98,13 @@ HOSTILE_NAMES = [
 ]
 
 
-needs_idna = pytest.mark.skipif(_dns_names._idna2008 is None, reason="the idna package is not installed")
+needs_idna = pytest.mark.skipif(_dns_names.idna_backend() != "idna2008", reason="the idna package is not installed")
 
 
 @pytest.fixture(params=["idna2008", "idna2003-unmapped"])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test with the idna package and again with the stdlib fallback."""
-    if request.param == "idna2008" and _dns_names._idna2008 is None:
+    if request.param == "idna2008" and _dns_names.idna_backend() != "idna2008":
         pytest.skip("the idna package is not installed")
     if request.param == "idna2003-unmapped":
         monkeypatch.setattr(_dns_names, "_idna2008", None)
