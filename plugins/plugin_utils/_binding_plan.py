@@ -83,17 +83,18 @@ class BindingPlan:
 
 def plan_bindings(request: BindingRequest, site: Site, httpsys: HttpSysState) -> BindingPlan:
     wanted = {entry.ascii for entry in request.host_names}
+    index = _index(site.bindings)
     changes: list[BindingChange] = []
     if request.state == "present":
         for entry in request.host_names:
-            change = _plan_present(request, site.bindings, entry.ascii)
+            change = _plan_present(request, index, entry.ascii)
             if change is not None:
                 changes.append(change)
         if request.exclusive:
             changes.extend(_remove(b) for b in site.bindings if _is_other_https_on_port(b, request, wanted))
     else:
         for entry in request.host_names:
-            existing = _find(site.bindings, "https", request.ip, request.port, entry.ascii)
+            existing = index.get(_key("https", request.ip, request.port, entry.ascii))
             if existing is not None:
                 changes.append(_remove(existing))
 
@@ -158,8 +159,8 @@ def canonical_host(text: str) -> str:
         return text.lower()
 
 
-def _plan_present(request: BindingRequest, bindings: t.Sequence[Binding], host: str) -> BindingChange | None:
-    https = _find(bindings, "https", request.ip, request.port, host)
+def _plan_present(request: BindingRequest, index: t.Mapping[BindingKey, Binding], host: str) -> BindingChange | None:
+    https = index.get(_key("https", request.ip, request.port, host))
     if https is not None:
         flags = desired_flags(request, https.ssl_flags)
         if flags == https.ssl_flags and not https.certificate_hash:
@@ -168,7 +169,7 @@ def _plan_present(request: BindingRequest, bindings: t.Sequence[Binding], host: 
         # new flags, hash dropped. Never a second binding for the same host:port.
         action = CONVERT if https.certificate_hash or not _ssl_flags.uses_ccs(https.ssl_flags) else SET_FLAGS
         return BindingChange(action, "https", https.binding_information, flags, https.ssl_flags, https.certificate_hash)
-    http = _find(bindings, "http", request.ip, request.port, host)
+    http = index.get(_key("http", request.ip, request.port, host))
     if http is not None:
         # http on the HTTPS port for this host: change its protocol rather than add a
         # duplicate next to it (the http->https duplicate defect).
@@ -181,14 +182,21 @@ def _remove(binding: Binding) -> BindingChange:
     return BindingChange(REMOVE, binding.protocol, binding.binding_information, 0, binding.ssl_flags, binding.certificate_hash)
 
 
-def _find(bindings: t.Sequence[Binding], protocol: str, ip: str, port: int, host: str) -> Binding | None:
+BindingKey = tuple[str, str, int, str]
+
+
+def _key(protocol: str, ip: str, port: int, host: str) -> BindingKey:
     # The key is the full (ip, port, host) triple with IIS's own '*' spelling: a
     # request for ip '*' matches only '*' bindings, never every address.
-    wanted_ip = canonical_ip(ip)
+    return (protocol, canonical_ip(ip), port, canonical_host(host))
+
+
+def _index(bindings: t.Sequence[Binding]) -> dict[BindingKey, Binding]:
+    """One pass over the site's bindings, so 200 host names cost 200 look-ups, not 200 scans."""
+    index: dict[BindingKey, Binding] = {}
     for binding in bindings:
-        if binding.protocol == protocol and binding.port == port and canonical_ip(binding.ip) == wanted_ip and canonical_host(binding.host) == host:
-            return binding
-    return None
+        index.setdefault(_key(binding.protocol, binding.ip, binding.port, binding.host), binding)
+    return index
 
 
 def _is_other_https_on_port(binding: Binding, request: BindingRequest, wanted: set[str]) -> bool:
