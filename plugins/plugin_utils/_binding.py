@@ -8,7 +8,7 @@ import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils import _ssl_flags
 from ansible_collections.iis.ccs.plugins.plugin_utils._action_base import ModuleFailure, TaskContext, UserInputError
-from ansible_collections.iis.ccs.plugins.plugin_utils._binding_plan import BindingPlan, plan_bindings
+from ansible_collections.iis.ccs.plugins.plugin_utils._binding_plan import COMMIT, BindingPlan, plan_bindings
 from ansible_collections.iis.ccs.plugins.plugin_utils._binding_request import BindingRequest, flag_option_names, parse_request
 from ansible_collections.iis.ccs.plugins.plugin_utils._host_ops import HostOperationRunner
 from ansible_collections.iis.ccs.plugins.plugin_utils._host_state import Binding, HostState, HttpSysState, Site
@@ -48,6 +48,9 @@ def manage_bindings(context: TaskContext, runner: HostOperationRunner) -> dict[s
         after_bindings = Site.from_raw(answer.get("site") or {}).bindings
         after_httpsys = HttpSysState.from_raw(answer.get("httpsys") or {})
         actions = list(answer.get("steps") or actions)
+        # Someone may have made the same change between our read and the apply; then
+        # every step finds its work done and the task honestly reports no change.
+        result["changed"] = any(step.get("outcome") == "done" and step.get("action") != COMMIT for step in actions)
 
     result["bindings"] = [binding.public() for binding in after_bindings]
     result["httpsys"] = after_httpsys.public()
