@@ -109,8 +109,10 @@ def _plan_enabled(request: ProviderRequest, state: HostState, before: dict[str, 
     if not provider.enabled or feature_steps:
         # Enable takes all values at once; the IISAdministration cmdlet insists on a
         # private-key password, so the explicit opt-out goes through WebAdministration's.
+        module = "IISAdministration" if request.private_key_password else "WebAdministration"
         cmdlet = "Enable-IISCentralCertProvider" if request.private_key_password else "Enable-WebCentralCertProvider"
         provider_steps.append(Step("enable", f"enable the provider with store_location, user_name and secrets ({cmdlet})", {
+            "module": module,
             "store_location": request.store_location,
             "user_name": request.user_name,
             "password": request.password,

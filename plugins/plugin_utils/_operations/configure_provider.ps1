@@ -10,7 +10,8 @@
 # Params: steps (array; each has 'action' plus its values):
 #   check_access {store_location, user_name, password}
 #   install_features {names, method: server|client}
-#   enable {store_location, user_name, password, private_key_password (null: none)}
+#   enable {module: IISAdministration|WebAdministration, store_location, user_name,
+#           password, private_key_password (null with WebAdministration: none)}
 #   set {store_location?, user_name?, password?, private_key_password?}
 #   clear_private_key_password | disable | clear | delete_record
 #   set_polling_interval {polling_interval}
@@ -116,7 +117,7 @@ function Install-Feature($Step) {
 }
 
 function Enable-Provider($Step) {
-    if ($Step.private_key_password) {
+    if ($Step.module -ne 'WebAdministration') {
         Enable-IISCentralCertProvider -CertStoreLocation $Step.store_location -UserName $Step.user_name -Password (ConvertTo-Secure $Step.password) -PrivateKeyPassword (ConvertTo-Secure $Step.private_key_password)
     } else {
         # The IISAdministration cmdlet insists on a private-key password; the explicit

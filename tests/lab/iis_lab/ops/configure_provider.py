@@ -75,8 +75,13 @@ def _validate_location_and_credential(ctx: OpContext, store_location: str | None
 
 def _enable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     private_key_password = step.get("private_key_password")
-    cmdlet = "Enable-IISCentralCertProvider" if private_key_password else "Enable-WebCentralCertProvider"
+    web_administration = step.get("module") == "WebAdministration"
+    cmdlet = "Enable-WebCentralCertProvider" if web_administration else "Enable-IISCentralCertProvider"
     _require_provider_cmdlets(ctx, cmdlet)
+    if not web_administration and not private_key_password:
+        # The IISAdministration cmdlet takes all four values; the script's ConvertTo-SecureString refuses an empty one.
+        raise WindowsError_("Cannot bind argument to parameter 'String' because it is an empty string.",
+                            "System.Management.Automation.ParameterBindingValidationException")
     for name in ("store_location", "user_name", "password"):
         if not step.get(name):
             raise WindowsError_(f"Cannot validate argument on parameter '{name}'. The argument is null or empty.",
