@@ -47,11 +47,20 @@ function Test-ProviderEnabled {
     return ($null -ne $values -and [int]$values.Enabled -eq 1)
 }
 
-function Find-Binding($Site, [string]$Protocol, [string]$Information) {
+function Find-BindingIndex($Site, [string]$Protocol, [string]$Information) {
+    # -eq compares case-insensitively, as IIS does for the collection's keys.
+    $index = 0
     foreach ($binding in $Site.Bindings) {
-        if ($binding.Protocol -eq $Protocol -and $binding.BindingInformation -eq $Information) { return $binding }
+        if ($binding.Protocol -eq $Protocol -and $binding.BindingInformation -eq $Information) { return $index }
+        $index++
     }
-    return $null
+    return -1
+}
+
+function Find-Binding($Site, [string]$Protocol, [string]$Information) {
+    $index = Find-BindingIndex $Site $Protocol $Information
+    if ($index -lt 0) { return $null }
+    return $Site.Bindings[$index]
 }
 
 function Assert-CcsAllowed([int]$Flags) {
@@ -135,13 +144,14 @@ foreach ($step in @($Params.steps)) {
             if ($null -ne $attribute -and -not $attribute.IsInheritedFromDefaultValue) { $attribute.Delete() }
         }
     } elseif ($action -eq 'remove_binding') {
-        $binding = Find-Binding $site ([string]$step.protocol) ([string]$step.binding_information)
-        if ($null -eq $binding) {
+        $index = Find-BindingIndex $site ([string]$step.protocol) ([string]$step.binding_information)
+        if ($index -lt 0) {
             $entry.outcome = 'absent'
         } else {
-            # The collection's own removal touches configuration only; a shared HTTP.sys
-            # entry is removed below, and only when nothing uses it any more.
-            [void]$site.Bindings.RemoveAt($site.Bindings.IndexOf($binding))
+            # RemoveAt changes configuration only. BindingCollection.Remove(binding) may also
+            # delete the HTTP.sys SSL entry of the endpoint, which for a CCS binding is the
+            # ccs entry every other site on the port shares; that one is handled below.
+            $site.Bindings.RemoveAt($index)
         }
     } elseif ($action -eq 'commit') {
         $manager.CommitChanges()
