@@ -12,6 +12,9 @@ IDNA: with the ``idna`` package, U-labels are checked with IDNA 2008 (RFC 5891).
 Python's IDNA 2003 codec is used, but only for labels it leaves unchanged: any label that
 nameprep would map (``ß`` -> ``ss``, final sigma, joiners, compatibility forms) is refused
 instead of being silently turned into a different name than IDNA 2008 would give.
+So the two back ends never give different names for the same input; the fallback only refuses
+some names IDNA 2008 accepts (deviation characters, joiners) and accepts some it refuses (its
+bidi and context rules are older: Arabic-Indic digits next to Latin letters, tatweel).
 Pure ASCII labels never go through IDNA at all, so both back ends treat them identically.
 """
 
@@ -239,9 +242,11 @@ def _check_u_label_characters(u_label: str, text: str, option: str) -> None:
     for char in u_label:
         if not char.isascii() and unicodedata.category(char)[0] not in "LMN":
             raise _error(option, text, f"its A-label decodes to {_describe_char(char)}", _idn_fix())
+    # IDNA 2008 forbids these; the IDNA 2003 fallback would let them through.
     if unicodedata.category(u_label[0]).startswith("M"):
-        # IDNA 2008 forbids this; the IDNA 2003 fallback would let it through.
         raise _error(option, text, f"label {u_label!r} starts with a combining mark", _idn_fix())
+    if u_label.startswith("-") or u_label.endswith("-") or u_label[2:4] == "--":
+        raise _error(option, text, f"label {u_label!r} starts or ends with a hyphen, or has '--' in the third and fourth positions", _idn_fix())
 
 
 def _reason(exc: Exception) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ntpath
+import random
 import re
 import unicodedata
 
@@ -284,3 +285,51 @@ def test_certificate_covers(backend: str, cert_names: list[str], host: str, cove
 
 def test_certificate_covers_accepts_any_iterable() -> None:
     assert certificate_covers(iter(("x.example.com", "*.example.com")), parse_host_name("www.example.com"))
+
+
+def test_random_input_is_either_refused_or_safe(backend: str) -> None:
+    """Fuzz: whatever is typed, the outcome is HostNameError or a name that passes every file-name rule."""
+    rng = random.Random(20261123)
+    pieces = ["www", "example", "com", "*", ".", "..", "-", "_", "xn--", "bcher-kva", "bücher", "ß", "con", "nul", "com1", "1", "0x7f"]
+    pieces += list(" \t\n\r\x00\x7f'\"$()`;/\\:|<>?%~!@#&=+,[]{}") + ["\u202e", "\u200d", "\uff0f", "\u3002", "\u0301", "İ", "Σ", "例", "😀"]
+    accepted = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        try:
+            host = parse_host_name(text)
+        except HostNameError as error:
+            assert str(error).startswith("host_names: ")
+            continue
+        accepted += 1
+        name = host.file_name
+        assert ntpath.basename(name) == name and not WINDOWS_FORBIDDEN & set(name) and ".." not in name
+        assert all((ord(c) >= 128 and unicodedata.category(c)[0] in "LMN") or c in "abcdefghijklmnopqrstuvwxyz0123456789.-_" for c in name)
+        assert name.split(".")[0] not in DEVICE_STEMS and not name.startswith((".", "-"))
+        assert re.fullmatch(r"(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*", host.ascii)
+        assert parse_host_name(host.ascii) == host == parse_host_name(host.unicode)
+    assert accepted > 50  # the generator does produce valid names, so the checks above did run
+
+
+@needs_idna
+def test_backends_never_give_different_names_for_the_same_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback may refuse more (or accept some names IDNA 2008 refuses), but never maps a name elsewhere."""
+    rng = random.Random(3)
+    pieces = ["www", "example", "com", "*", ".", "-", "xn--", "bcher-kva", "bücher", "ß", "a", "ab", "\u200d", "\u200c", "\u0301"]
+    pieces += ["İ", "Σ", "ς", "例", "ǅ", "Ⅻ", "K", "\u0660", "\u05d0", "ا", "ـ", "·", "l", "1", "é", "ü", "ñ"]
+    samples = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(4000)]
+
+    def outcomes() -> list[HostName | None]:
+        results: list[HostName | None] = []
+        for text in samples:
+            try:
+                results.append(parse_host_name(text))
+            except HostNameError:
+                results.append(None)
+        return results
+
+    with_idna = outcomes()
+    monkeypatch.setattr(_dns_names, "_idna2008", None)
+    fallback = outcomes()
+    both = [(a, b) for a, b in zip(with_idna, fallback, strict=True) if a is not None and b is not None]
+    assert len(both) > 100
+    assert all(a == b for a, b in both)
