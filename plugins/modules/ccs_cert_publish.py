@@ -236,7 +236,7 @@ not_after:
   type: str
   sample: "2027-02-21T12:00:00Z"
 encryption:
-  description: The PFX encryption written.
+  description: The PFX encryption written, C(none) for files written without a password (O(allow_no_private_key_password=true)).
   returned: success or replica failure
   type: str
   sample: compatible

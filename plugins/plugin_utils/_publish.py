@@ -76,8 +76,7 @@ class ReplicaOutcome:
         return result
 
 
-def publish_replica(replica: Replica, publication: Publication, *, check_mode: bool, identify: Identify,
-                    pfx_bytes: t.Callable[[], bytes]) -> ReplicaOutcome:
+def publish_replica(replica: Replica, publication: Publication, *, check_mode: bool, identify: Identify, pfx_bytes: t.Callable[[], bytes]) -> ReplicaOutcome:
     if replica.backend is None:
         return ReplicaOutcome(replica, ok=False, error=replica.setup_error or "not reachable")
     backend = replica.backend
@@ -89,19 +88,28 @@ def publish_replica(replica: Replica, publication: Publication, *, check_mode: b
         if plan.needs_write and not check_mode:
             # One export serves every file: they all hold the same certificate.
             data = pfx_bytes() if plan.write_names else b""
-            backend.commit(StoreWrite(
-                files={name: data for name in plan.write_names.values()},
-                removes=sorted(plan.removals),
-                stale_temps=plan.stale_temps,
-                manifest=plan.manifest,
-            ))
+            backend.commit(
+                StoreWrite(
+                    files={name: data for name in plan.write_names.values()},
+                    removes=sorted(plan.removals),
+                    stale_temps=plan.stale_temps,
+                    manifest=plan.manifest,
+                )
+            )
     except (StoreError, OSError) as exc:
         return ReplicaOutcome(replica, ok=False, error=str(exc))
     return ReplicaOutcome(replica, ok=True, plan=plan)
 
 
-def publish_all(replicas: t.Sequence[Replica], publication: Publication, *, check_mode: bool, identify: Identify,
-                pfx_bytes: t.Callable[[], bytes], host_error_types: tuple[type[Exception], ...] = ()) -> list[ReplicaOutcome]:
+def publish_all(
+    replicas: t.Sequence[Replica],
+    publication: Publication,
+    *,
+    check_mode: bool,
+    identify: Identify,
+    pfx_bytes: t.Callable[[], bytes],
+    host_error_types: tuple[type[Exception], ...] = (),
+) -> list[ReplicaOutcome]:
     outcomes = []
     for replica in replicas:
         try:
@@ -111,8 +119,7 @@ def publish_all(replicas: t.Sequence[Replica], publication: Publication, *, chec
     return outcomes
 
 
-def summarize(publication: Publication, outcomes: t.Sequence[ReplicaOutcome], *, check_mode: bool,
-              min_replicas: int) -> dict[str, t.Any]:
+def summarize(publication: Publication, outcomes: t.Sequence[ReplicaOutcome], *, check_mode: bool, min_replicas: int) -> dict[str, t.Any]:
     """The module result (without warnings): per-file and per-replica status, diff, failure verdict."""
     files = []
     for want in publication.files:
@@ -122,14 +129,16 @@ def summarize(publication: Publication, outcomes: t.Sequence[ReplicaOutcome], *,
                 per_replica[outcome.replica.name] = _PAST[outcome.plan.actions[want.file_name]]
             else:
                 per_replica[outcome.replica.name] = "failed"
-        files.append({
-            "host_name": want.host_name,
-            "file_name": want.file_name,
-            "thumbprint": want.thumbprint,
-            "not_after": want.not_after,
-            "action": _overall(per_replica.values()),
-            "replicas": per_replica,
-        })
+        files.append(
+            {
+                "host_name": want.host_name,
+                "file_name": want.file_name,
+                "thumbprint": want.thumbprint,
+                "not_after": want.not_after,
+                "action": _overall(per_replica.values()),
+                "replicas": per_replica,
+            }
+        )
     removed: dict[str, dict[str, str]] = {}
     for outcome in outcomes:
         if outcome.ok and outcome.plan:

@@ -80,7 +80,9 @@ class ReplicaPlan:
 
 
 def _trusted(entry: t.Mapping[str, t.Any] | None, stat: FileStat | None) -> bool:
-    return bool(entry) and stat is not None and entry.get("size") == stat.size and entry.get("mtime") == stat.mtime
+    if not entry or stat is None:
+        return False
+    return bool(entry.get("size") == stat.size and entry.get("mtime") == stat.mtime)
 
 
 def _by_lower(listing: StoreListing) -> dict[str, str]:
@@ -191,9 +193,16 @@ def plan_replica(publication: Publication, listing: StoreListing, facts: t.Mappi
             before[name] = {"thumbprint": thumbprint, "not_after": entry.get("not_after") if entry else None}
 
     manifest["files"] = files
-    manifest_changed = _comparable(files) != _comparable(old["files"]) or listing.manifest is None and bool(files)
-    return ReplicaPlan(actions=actions, removals=removals, write_names=write_names, manifest=manifest,
-                       manifest_changed=manifest_changed, stale_temps=listing.stale_temps(), before=before)
+    manifest_changed = _comparable(files) != _comparable(old["files"]) or (listing.manifest is None and bool(files))
+    return ReplicaPlan(
+        actions=actions,
+        removals=removals,
+        write_names=write_names,
+        manifest=manifest,
+        manifest_changed=manifest_changed,
+        stale_temps=listing.stale_temps(),
+        before=before,
+    )
 
 
 def _comparable(files: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

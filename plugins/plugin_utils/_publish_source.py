@@ -50,8 +50,9 @@ def load_source(params: t.Mapping[str, t.Any]) -> _pfx.CertificateBundle:
             return _pfx.load_pfx(data, params.get("pfx_password"), option=option, password_option="pfx_password")
         if params.get("pfx_password") is not None:
             raise UserInputError("pfx_password: only used with pfx_path or pfx_content; remove it for PEM sources")
-        certificate = _read_file("certificate_path", params["certificate_path"]) if params.get("certificate_path") \
-            else _text_bytes(params["certificate_content"])
+        certificate = (
+            _read_file("certificate_path", params["certificate_path"]) if params.get("certificate_path") else _text_bytes(params["certificate_content"])
+        )
         if params.get("private_key_path"):
             key = _read_file("private_key_path", params["private_key_path"])
         elif params.get("private_key_content"):
@@ -64,7 +65,10 @@ def load_source(params: t.Mapping[str, t.Any]) -> _pfx.CertificateBundle:
         elif params.get("chain_content"):
             chain = _text_bytes(params["chain_content"])
         return _pfx.load_pem(
-            certificate, key, chain, params.get("private_key_passphrase"),
+            certificate,
+            key,
+            chain,
+            params.get("private_key_passphrase"),
             certificate_option="certificate_path" if params.get("certificate_path") else "certificate_content",
             private_key_option="private_key_path" if params.get("private_key_path") else "private_key_content",
             chain_option="chain_path" if params.get("chain_path") else "chain_content",
@@ -82,7 +86,8 @@ def select_host_names(bundle: _pfx.CertificateBundle, requested: t.Sequence[str]
                 if not _dns_names.certificate_covers(bundle.dns_names, name):
                     raise UserInputError(
                         f"host_names: the certificate does not cover {name.unicode!r} (it covers: {', '.join(bundle.dns_names) or 'no DNS names'}); "
-                        "remove the name or publish a certificate that includes it")
+                        "remove the name or publish a certificate that includes it"
+                    )
         else:
             if not bundle.dns_names:
                 raise UserInputError("host_names: the certificate has no DNS names; list the host names to publish it for")

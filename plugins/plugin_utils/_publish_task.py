@@ -30,8 +30,10 @@ def _iso(moment: datetime) -> str:
 def check_options(params: t.Mapping[str, t.Any]) -> None:
     """Everything about the options that can be wrong, before any certificate or replica is touched."""
     if params.get("private_key_password") is None and not params["allow_no_private_key_password"]:
-        raise UserInputError("private_key_password: required (the password the CCS provider uses to open every PFX in the store); "
-                             "set it, or set allow_no_private_key_password=true for a store whose files have no password")
+        raise UserInputError(
+            "private_key_password: required (the password the CCS provider uses to open every PFX in the store); "
+            "set it, or set allow_no_private_key_password=true for a store whose files have no password"
+        )
     if params.get("private_key_password") is not None and params["allow_no_private_key_password"]:
         raise UserInputError("allow_no_private_key_password: true contradicts the private_key_password given; remove one of them")
     if params["expiry_warning_days"] < 0:
@@ -64,8 +66,10 @@ def _check_destination(where: str, destination: t.Mapping[str, t.Any]) -> None:
         except ValueError as exc:
             raise UserInputError(f"{where}.path: {exc} for type {kind}") from None
     if kind == "host_unc" and not (destination.get("user_name") and destination.get("password") is not None):
-        raise UserInputError(f"{where}: type host_unc needs user_name and password for the share "
-                             "(the Windows host cannot pass its WinRM logon on to a file server: the double hop)")
+        raise UserInputError(
+            f"{where}: type host_unc needs user_name and password for the share "
+            "(the Windows host cannot pass its WinRM logon on to a file server: the double hop)"
+        )
     if kind == "host_path" and not (ntpath.isabs(path) and ntpath.splitdrive(path)[0]):
         raise UserInputError(f"{where}.path: {path!r} is not an absolute Windows path such as D:\\CCS; use host_unc for a share")
     if kind == "local" and not os.path.isabs(path):
@@ -84,8 +88,13 @@ def build_replica(destination: t.Mapping[str, t.Any], runner: HostOperationRunne
         return Replica(name, kind, path, HostStore(runner, path, user_name=destination["user_name"], password=destination["password"]))
     if kind == "smb":
         try:
-            fs = SmbFileSystem(path, user_name=destination.get("user_name"), password=destination.get("password"),
-                               port=int(destination["port"]), encrypt=bool(destination["encrypt"]))
+            fs = SmbFileSystem(
+                path,
+                user_name=destination.get("user_name"),
+                password=destination.get("password"),
+                port=int(destination["port"]),
+                encrypt=bool(destination["encrypt"]),
+            )
         except StoreError as exc:
             return Replica(name, kind, path, None, setup_error=str(exc))
         return Replica(name, kind, path, FolderStore(fs))
@@ -107,13 +116,16 @@ def make_identify(key_password: str | None) -> t.Callable[[bytes], FileFacts]:
 def build_publication(bundle: _pfx.CertificateBundle, host_names: t.Sequence[t.Any], params: t.Mapping[str, t.Any]) -> Publication:
     not_after = _iso(bundle.not_after)
     thumbprint = bundle.thumbprint.upper()
+    key_password = params.get("private_key_password")
+    # What pfx_encryption() will find in the written files ("none" without a password), so comparisons hold.
+    encryption = _pfx.expected_encryption(key_password, params["encryption"])
     return Publication(
-        files=tuple(DesiredFile(h.file_name.lower(), h.unicode, thumbprint, bundle.identity, not_after, params["encryption"]) for h in host_names),
+        files=tuple(DesiredFile(h.file_name.lower(), h.unicode, thumbprint, bundle.identity, not_after, encryption) for h in host_names),
         thumbprint=thumbprint,
         identity=bundle.identity,
         not_after=not_after,
-        encryption=params["encryption"],
-        key_password=params.get("private_key_password"),
+        encryption=encryption,
+        key_password=key_password,
         prune=bool(params["prune"]),
     )
 
@@ -147,6 +159,8 @@ def run_publish(context: TaskContext, runner: HostOperationRunner, *, replica_fa
         result["warnings"] = list(source.warnings)
     if failed:
         broken = [f"{r['name']}: {r.get('error', 'failed')}" for r in result["replicas"] if r["status"] == "failed"]
-        raise ModuleFailure(f"published to {result['replicas_succeeded']} of {len(replicas)} replicas, "
-                            f"{minimum} required (min_replicas); failed: " + "; ".join(broken), **result)
+        raise ModuleFailure(
+            f"published to {result['replicas_succeeded']} of {len(replicas)} replicas, {minimum} required (min_replicas); failed: " + "; ".join(broken),
+            **result,
+        )
     return result

@@ -101,8 +101,7 @@ class StoreBackend(t.Protocol):
 
 
 def new_manifest() -> dict[str, t.Any]:
-    return {"format": MANIFEST_FORMAT, "generator": "iis.ccs.ccs_cert_publish",
-            "salt": base64.b64encode(os.urandom(16)).decode("ascii"), "files": {}}
+    return {"format": MANIFEST_FORMAT, "generator": "iis.ccs.ccs_cert_publish", "salt": base64.b64encode(os.urandom(16)).decode("ascii"), "files": {}}
 
 
 def parse_manifest(data: bytes | None) -> dict[str, t.Any]:
@@ -113,8 +112,12 @@ def parse_manifest(data: bytes | None) -> dict[str, t.Any]:
         manifest = json.loads(data.decode("utf-8-sig"))
     except ValueError:
         return new_manifest()
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT or not isinstance(manifest.get("files"), dict) \
-            or not isinstance(manifest.get("salt"), str):
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != MANIFEST_FORMAT
+        or not isinstance(manifest.get("files"), dict)
+        or not isinstance(manifest.get("salt"), str)
+    ):
         return new_manifest()
     return manifest
 

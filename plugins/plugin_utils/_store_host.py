@@ -19,16 +19,16 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._store import (
     MANIFEST_NAME,
     TEMP_PREFIX,
     TEMP_SUFFIX,
+    TICKS_PER_SECOND,
     FileStat,
     StoreError,
     StoreListing,
-    TICKS_PER_SECOND,
     StoreWrite,
     Traffic,
     fill_written_stats,
-    serialize_manifest,
     is_our_temp,
     is_pfx_name,
+    serialize_manifest,
     sha256_hex,
 )
 
@@ -86,16 +86,20 @@ class HostStore:
         planned = {name: FileStat(len(data), stamp) for name, data in write.files.items()}
         manifest = dict(write.manifest, files={k: dict(v) for k, v in write.manifest["files"].items()})
         fill_written_stats(manifest, planned)
-        files = [{"name": name, "data": base64.b64encode(data).decode("ascii"), "sha256": sha256_hex(data), "mtime": stamp}
-                 for name, data in write.files.items()]
-        answer = self._run(WRITE_OPERATION, {
-            "files": files,
-            "removes": list(write.removes),
-            "stale_temps": list(write.stale_temps),
-            "manifest_data": base64.b64encode(serialize_manifest(manifest)).decode("ascii"),
-            "temp_prefix": TEMP_PREFIX,
-            "temp_suffix": TEMP_SUFFIX,
-        })
+        files = [
+            {"name": name, "data": base64.b64encode(data).decode("ascii"), "sha256": sha256_hex(data), "mtime": stamp} for name, data in write.files.items()
+        ]
+        answer = self._run(
+            WRITE_OPERATION,
+            {
+                "files": files,
+                "removes": list(write.removes),
+                "stale_temps": list(write.stale_temps),
+                "manifest_data": base64.b64encode(serialize_manifest(manifest)).decode("ascii"),
+                "temp_prefix": TEMP_PREFIX,
+                "temp_suffix": TEMP_SUFFIX,
+            },
+        )
         moved = write.payload_bytes
         self.traffic.pfx_written += moved
         self.traffic.other -= min(self.traffic.other, moved * 4 // 3)

@@ -111,7 +111,7 @@ def _write_new(path: str, data: bytes, port: int) -> None:
         handle.write(data)
 
 
-def _filetime_to_ticks(value: t.Any) -> int:
+def _filetime_to_ticks(value: datetime.datetime) -> int:
     # smbprotocol hands FILETIME fields of a listing over as datetimes, which keep
     # microseconds only; stat() below truncates the same way so both always agree.
     epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)

@@ -158,25 +158,28 @@ def test_share_down_fails_that_replica_only_and_rerun_heals(lab: Lab, corpus: t.
 
 
 def test_share_permissions_and_logon_are_enforced(lab: Lab, corpus: t.Any) -> None:
-    reader = base_args(corpus, destinations=[{"type": "host_unc", "path": SHARE, "name": "fs01", "user_name": r"LAB\svc-ccs",
-                                              "password": "Lab-Reader-Pa55!"}])
+    reader = base_args(corpus, destinations=[{"type": "host_unc", "path": SHARE, "name": "fs01", "user_name": r"LAB\svc-ccs", "password": "Lab-Reader-Pa55!"}])
     result = lab.run(publish_task("publish", **reader)).task("publish")
     assert result["failed"] is True and "denied" in result["replicas"][0]["error"]
-    wrong = base_args(corpus, destinations=[{"type": "host_unc", "path": SHARE, "name": "fs01", "user_name": r"LAB\svc-publish",
-                                             "password": "wrong-password-x"}])
+    wrong = base_args(
+        corpus, destinations=[{"type": "host_unc", "path": SHARE, "name": "fs01", "user_name": r"LAB\svc-publish", "password": "wrong-password-x"}]
+    )
     result = lab.run(publish_task("publish", **wrong)).task("publish")
     assert "user name or password is incorrect" in result["replicas"][0]["error"]
     assert "wrong-password-x" not in json.dumps(result)
 
 
-@pytest.mark.parametrize(("change", "needle"), [
-    ({"destinations": [{"type": "host_unc", "path": SHARE}]}, "double hop"),
-    ({"private_key_password": None}, "private_key_password"),
-    ({"min_replicas": 2}, "min_replicas"),
-    ({"host_names": ["shop.other.test"]}, "host_names"),
-    ({"pfx_password": "not-the-password"}, "pfx_password"),
-    ({"host_names": ["../../windows/system32"]}, "host_names"),
-])
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"destinations": [{"type": "host_unc", "path": SHARE}]}, "double hop"),
+        ({"private_key_password": None}, "private_key_password"),
+        ({"min_replicas": 2}, "min_replicas"),
+        ({"host_names": ["shop.other.test"]}, "host_names"),
+        ({"pfx_password": "not-the-password"}, "pfx_password"),
+        ({"host_names": ["../../windows/system32"]}, "host_names"),
+    ],
+)
 def test_bad_input_fails_before_any_host_operation(lab: Lab, corpus: t.Any, change: dict[str, t.Any], needle: str) -> None:
     args = {k: v for k, v in {**base_args(corpus), **change}.items() if v is not None}
     run = lab.run(publish_task("publish", **args))
@@ -195,8 +198,9 @@ def test_smb_and_local_only_task_runs_on_the_controller(lab: Lab, corpus: t.Any,
   gather_facts: false
   tasks:
     - name: publish
-      iis.ccs.ccs_cert_publish: {json.dumps(base_args(corpus, destinations=[{"type": "local", "path": str(store)}],
-                                                      host_names=["www.example.test"], encryption="aes256"))}
+      iis.ccs.ccs_cert_publish: {
+        json.dumps(base_args(corpus, destinations=[{"type": "local", "path": str(store)}], host_names=["www.example.test"], encryption="aes256"))
+    }
 """)
     assert run.rc == 0, run.stdout + run.stderr
     result = run.task("publish")
@@ -213,8 +217,9 @@ def _canary_material(corpus: t.Any, tmp_path: Path) -> dict[str, t.Any]:
     pfx = tmp_path / "canary.pfx"
     pfx.write_bytes(pkcs12.serialize_key_and_certificates(b"x", key, cert, None, serialization.BestAvailableEncryption(secrets["pfx"].encode())))
     pem_key = tmp_path / "canary.key"
-    pem_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.BestAvailableEncryption(secrets["passphrase"].encode())))
+    pem_key.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(secrets["passphrase"].encode()))
+    )
     inventory = tmp_path / "inventory.yml"
     inventory.write_text((LAB / "inventory.yml").read_text().replace("Lab-Publisher-Pa55!", secrets["share"]))
     return {"secrets": secrets, "pfx": pfx, "key": pem_key, "inventory": inventory}
@@ -222,14 +227,21 @@ def _canary_material(corpus: t.Any, tmp_path: Path) -> dict[str, t.Any]:
 
 def _canary_playbook(corpus: t.Any, material: dict[str, t.Any], local: Path) -> str:
     s = material["secrets"]
-    destinations = [{"type": "host_unc", "path": SHARE, "name": "fs01", "user_name": r"LAB\svc-publish", "password": s["share"]},
-                    {"type": "host_unc", "path": SHARE, "name": "fs01-bad", "user_name": r"LAB\svc-publish", "password": s["share"] + "x"},
-                    {"type": "local", "path": str(local), "name": "mirror"}]
-    pfx_task = {"pfx_path": str(material["pfx"]), "pfx_password": s["pfx"], "private_key_password": s["store"],
-                "destinations": destinations, "min_replicas": 2}
-    pem_task = {"certificate_path": str(corpus.path("leaf-rsa.crt")), "private_key_path": str(material["key"]),
-                "private_key_passphrase": s["passphrase"], "chain_path": str(corpus.path("chain.pem")),
-                "private_key_password": s["store"], "destinations": destinations, "min_replicas": 3}
+    destinations = [
+        {"type": "host_unc", "path": SHARE, "name": "fs01", "user_name": r"LAB\svc-publish", "password": s["share"]},
+        {"type": "host_unc", "path": SHARE, "name": "fs01-bad", "user_name": r"LAB\svc-publish", "password": s["share"] + "x"},
+        {"type": "local", "path": str(local), "name": "mirror"},
+    ]
+    pfx_task = {"pfx_path": str(material["pfx"]), "pfx_password": s["pfx"], "private_key_password": s["store"], "destinations": destinations, "min_replicas": 2}
+    pem_task = {
+        "certificate_path": str(corpus.path("leaf-rsa.crt")),
+        "private_key_path": str(material["key"]),
+        "private_key_passphrase": s["passphrase"],
+        "chain_path": str(corpus.path("chain.pem")),
+        "private_key_password": s["store"],
+        "destinations": destinations,
+        "min_replicas": 3,
+    }
     wrong = dict(pfx_task, pfx_password=s["passphrase"])
     return f"""
 - hosts: web02

@@ -31,8 +31,7 @@ class NoHost:
         raise AssertionError(f"contacted the Windows host for {operation}")
 
 
-def publish(args: t.Mapping[str, t.Any], *, check_mode: bool = False, diff: bool = False,
-            replica_factory: ReplicaFactory = build_replica) -> dict[str, t.Any]:
+def publish(args: t.Mapping[str, t.Any], *, check_mode: bool = False, diff: bool = False, replica_factory: ReplicaFactory = build_replica) -> dict[str, t.Any]:
     validation = ArgumentSpecValidator(**CCS_CERT_PUBLISH).validate(dict(args))
     assert not validation.error_messages, validation.error_messages
     context = TaskContext(validation.validated_parameters, check_mode, diff, "controller", {})

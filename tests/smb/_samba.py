@@ -90,8 +90,7 @@ class SambaServer:
         if os.geteuid() == 0:
             probe = subprocess.run(["id", "-u", self.user], capture_output=True, check=False)
             if probe.returncode != 0:
-                subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", self.user],
-                               check=True, capture_output=True)
+                subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", self.user], check=True, capture_output=True)
             # The share folder sits under a private (0700) temp folder, so file access
             # runs as the owner of that folder (force user) rather than the SMB account.
             self._force_user = "root"
@@ -118,15 +117,15 @@ class SambaServer:
     bind interfaces only = yes
     smb ports = {self.port}
     disable netbios = yes
-    passdb backend = tdbsam:{r / 'private' / 'passdb.tdb'}
-    private dir = {r / 'private'}
-    lock directory = {r / 'lock'}
-    state directory = {r / 'state'}
-    cache directory = {r / 'cache'}
-    pid directory = {r / 'pid'}
-    ncalrpc dir = {r / 'ncalrpc'}
-    binddns dir = {r / 'binddns'}
-    log file = {r / 'log' / 'smbd.log'}
+    passdb backend = tdbsam:{r / "private" / "passdb.tdb"}
+    private dir = {r / "private"}
+    lock directory = {r / "lock"}
+    state directory = {r / "state"}
+    cache directory = {r / "cache"}
+    pid directory = {r / "pid"}
+    ncalrpc dir = {r / "ncalrpc"}
+    binddns dir = {r / "binddns"}
+    log file = {r / "log" / "smbd.log"}
     log level = 1
     load printers = no
     printing = bsd
@@ -147,8 +146,13 @@ class SambaServer:
 
     def _set_password(self) -> None:
         smbpasswd = shutil.which("smbpasswd") or "/usr/bin/smbpasswd"
-        subprocess.run([smbpasswd, "-c", str(self.config_path), "-a", "-s", self.user],
-                       input=f"{self.password}\n{self.password}\n".encode(), env=self._env, check=True, capture_output=True)
+        subprocess.run(
+            [smbpasswd, "-c", str(self.config_path), "-a", "-s", self.user],
+            input=f"{self.password}\n{self.password}\n".encode(),
+            env=self._env,
+            check=True,
+            capture_output=True,
+        )
 
     def start(self) -> None:
         if self.running:
@@ -157,7 +161,9 @@ class SambaServer:
         assert smbd is not None
         self._process = subprocess.Popen(
             ["setsid", smbd, "--foreground", "--no-process-group", "--debug-stdout", "-s", str(self.config_path)],
-            stdout=open(self.root / "log" / "stdout.log", "ab"), stderr=subprocess.STDOUT, env=self._env,
+            stdout=open(self.root / "log" / "stdout.log", "ab"),
+            stderr=subprocess.STDOUT,
+            env=self._env,
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -176,14 +182,15 @@ class SambaServer:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
+        # Drop pooled client sessions while the server still answers; closing them
+        # against a dead server waits for timeouts.
+        _reset_smb_client_cache()
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
-        # Child smbd processes serve open connections; forget pooled client sessions too.
-        _reset_smb_client_cache()
 
     @property
     def running(self) -> bool:

@@ -42,8 +42,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> t.Any:
 
 
 def args(corpus: t.Any, destinations: list[dict[str, t.Any]], leaf: str = "leaf-rsa", **extra: t.Any) -> dict[str, t.Any]:
-    return {"pfx_path": str(corpus.path(f"{leaf}.3des.pfx")), "pfx_password": corpus.PFX_PASSWORD,
-            "private_key_password": STORE_PASSWORD, "destinations": destinations, **extra}
+    return {
+        "pfx_path": str(corpus.path(f"{leaf}.3des.pfx")),
+        "pfx_password": corpus.PFX_PASSWORD,
+        "private_key_password": STORE_PASSWORD,
+        "destinations": destinations,
+        **extra,
+    }
 
 
 def thumbprint_of(path: Path) -> str:
@@ -121,9 +126,11 @@ def faulty_factory(faulty_name: str) -> t.Callable[..., Replica]:
     def build(destination: t.Mapping[str, t.Any], runner: t.Any) -> Replica:
         if destination.get("name") != faulty_name:
             return build_replica(destination, runner)
-        fs = FailingRename(destination["path"], user_name=destination["user_name"], password=destination["password"],
-                           port=destination["port"], encrypt=destination["encrypt"])
+        fs = FailingRename(
+            destination["path"], user_name=destination["user_name"], password=destination["password"], port=destination["port"], encrypt=destination["encrypt"]
+        )
         return Replica(destination["name"], "smb", destination["path"], FolderStore(fs))
+
     return build
 
 
@@ -151,8 +158,12 @@ def test_two_concurrent_publishers_never_leave_a_torn_file(samba_share: SambaSer
         params.write_text(json.dumps(args(corpus, destination, leaf=leaf, host_names=["www.example.test"])))
         jobs.append(params)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
-    processes = [subprocess.Popen([sys.executable, str(Path(__file__).parent / "_publisher.py"), str(p), "6"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True) for p in jobs]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "_publisher.py"), str(p), "6"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True
+        )
+        for p in jobs
+    ]
     seen: set[str] = set()
     problems: list[str] = []
     stop = threading.Event()

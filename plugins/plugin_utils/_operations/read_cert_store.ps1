@@ -15,7 +15,7 @@ if ($Params.user_name) {
     # A non-persistent drive with explicit credentials opens an SMB session for this
     # logon session; later .NET calls on the UNC path reuse it.
     $secure = ConvertTo-SecureString -String ([string]$Params.password) -AsPlainText -Force
-    $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$Params.user_name), $secure
+    $credential = [System.Management.Automation.PSCredential]::new([string]$Params.user_name, $secure)
     $driveName = 'iisccs' + [Guid]::NewGuid().ToString('N')
     $drive = New-PSDrive -Name $driveName -PSProvider FileSystem -Root $root -Credential $credential
 }
@@ -36,8 +36,8 @@ try {
         now = [DateTime]::UtcNow.Ticks - $epochTicks
     }
     if ($answer.exists) {
-        $folder = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $root
-        $listed = New-Object -TypeName System.Collections.ArrayList
+        $folder = [System.IO.DirectoryInfo]::new($root)
+        $listed = [System.Collections.ArrayList]::new()
         foreach ($file in $folder.EnumerateFiles()) {
             $name = $file.Name
             $isPfx = $name.EndsWith('.pfx', [StringComparison]::OrdinalIgnoreCase)

@@ -17,7 +17,7 @@ $epochTicks = 621355968000000000
 $drive = $null
 if ($Params.user_name) {
     $secure = ConvertTo-SecureString -String ([string]$Params.password) -AsPlainText -Force
-    $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$Params.user_name), $secure
+    $credential = [System.Management.Automation.PSCredential]::new([string]$Params.user_name, $secure)
     $driveName = 'iisccs' + [Guid]::NewGuid().ToString('N')
     $drive = New-PSDrive -Name $driveName -PSProvider FileSystem -Root $root -Credential $credential
 }
@@ -43,7 +43,7 @@ function Write-StoreFile([string]$Name, [byte[]]$Bytes) {
     $target = Get-StorePath $Name
     $temp = Get-StorePath ([string]$Params.temp_prefix + [Guid]::NewGuid().ToString('N') + [string]$Params.temp_suffix)
     try {
-        $stream = New-Object -TypeName System.IO.FileStream -ArgumentList $temp, ([System.IO.FileMode]::CreateNew), ([System.IO.FileAccess]::Write)
+        $stream = [System.IO.FileStream]::new($temp, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write)
         try {
             $stream.Write($Bytes, 0, $Bytes.Length)
             $stream.Flush($true)
@@ -94,16 +94,16 @@ try {
         if ($null -eq $file) { continue }
         $bytes = [Convert]::FromBase64String([string]$file.data)
         $target = Write-StoreFile ([string]$file.name) $bytes
-        $mtime = New-Object -TypeName System.DateTime -ArgumentList ([long]$file.mtime + $epochTicks), ([System.DateTimeKind]::Utc)
+        $mtime = [System.DateTime]::new([long]$file.mtime + $epochTicks, [System.DateTimeKind]::Utc)
         [System.IO.File]::SetLastWriteTimeUtc($target, $mtime)
         $back = Get-Sha256Hex ([System.IO.File]::ReadAllBytes($target))
         if ($back -ne [string]$file.sha256) {
             throw "Read-back check of '$($file.name)' failed: the file differs from what was written."
         }
-        $info = New-Object -TypeName System.IO.FileInfo -ArgumentList $target
+        $info = [System.IO.FileInfo]::new($target)
         $written[[string]$file.name] = @{ size = $info.Length; mtime = $info.LastWriteTimeUtc.Ticks - $epochTicks }
     }
-    $removed = New-Object -TypeName System.Collections.ArrayList
+    $removed = [System.Collections.ArrayList]::new()
     foreach ($name in @($Params.removes)) {
         if ($null -eq $name) { continue }
         [System.IO.File]::Delete((Get-StorePath ([string]$name)))

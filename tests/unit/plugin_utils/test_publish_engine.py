@@ -25,15 +25,15 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._store import (
 )
 
 
-def publication(thumbprint: str, names: t.Sequence[str], *, password: str | None = "store-pw", encryption: str = "compatible",
-                prune: bool = False) -> Publication:
+def publication(
+    thumbprint: str, names: t.Sequence[str], *, password: str | None = "store-pw", encryption: str = "compatible", prune: bool = False
+) -> Publication:
     files = tuple(DesiredFile(n, n.removesuffix(".pfx"), thumbprint, "id-" + thumbprint, "2030-01-01T00:00:00Z", encryption) for n in names)
     return Publication(files, thumbprint, "id-" + thumbprint, "2030-01-01T00:00:00Z", encryption, password, prune)
 
 
 def content(pub: Publication) -> bytes:
-    return json.dumps({"thumbprint": pub.thumbprint, "identity": pub.identity, "encryption": pub.encryption,
-                       "password": pub.key_password}).encode()
+    return json.dumps({"thumbprint": pub.thumbprint, "identity": pub.identity, "encryption": pub.encryption, "password": pub.key_password}).encode()
 
 
 def make_identify(password: str | None) -> t.Callable[[bytes], FileFacts]:
@@ -42,6 +42,7 @@ def make_identify(password: str | None) -> t.Callable[[bytes], FileFacts]:
         if doc.get("password") != password:
             return FileFacts(doc.get("thumbprint"), None, None, None)  # cannot open it with the store password
         return FileFacts(doc["thumbprint"], doc["identity"], doc["encryption"], "2030-01-01T00:00:00Z")
+
     return identify
 
 
@@ -58,8 +59,9 @@ class FaultyFs(LocalFileSystem):
         super().replace(source, target)
 
 
-def run(pub: Publication, folders: t.Sequence[Path], *, check_mode: bool = False, fs: t.Sequence[LocalFileSystem] | None = None,
-        min_replicas: int | None = None) -> dict[str, t.Any]:
+def run(
+    pub: Publication, folders: t.Sequence[Path], *, check_mode: bool = False, fs: t.Sequence[LocalFileSystem] | None = None, min_replicas: int | None = None
+) -> dict[str, t.Any]:
     systems = fs or [LocalFileSystem(str(f)) for f in folders]
     replicas = [Replica(f"r{i}", "local", str(folder), FolderStore(system)) for i, (folder, system) in enumerate(zip(folders, systems))]
     outcomes = publish_all(replicas, pub, check_mode=check_mode, identify=make_identify(pub.key_password), pfx_bytes=lambda: content(pub))
@@ -191,7 +193,7 @@ def test_stale_temp_files_of_ours_are_cleaned_fresh_ones_kept(folders: list[Path
     lookalike = folders[0] / "someone-elses.tmp"
     for path in (stale, fresh, lookalike):
         path.write_bytes(b"x")
-    past = (os.path.getmtime(stale) - STALE_TEMP_AGE_SECONDS - 60)
+    past = os.path.getmtime(stale) - STALE_TEMP_AGE_SECONDS - 60
     os.utime(stale, (past, past))
     os.utime(lookalike, (past, past))
     run(publication("AA" * 20, ["a.test.pfx"]), folders)

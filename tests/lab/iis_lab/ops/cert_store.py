@@ -54,8 +54,7 @@ def _ticks(path: Path) -> int:
 @operation("read_cert_store")
 def read_cert_store(ctx: OpContext) -> dict[str, t.Any]:
     folder, _ = _folder(ctx, "read")
-    answer: dict[str, t.Any] = {"exists": folder.is_dir(), "files": [], "manifest": None, "contents": {},
-                                "now": time.time_ns() // 100}
+    answer: dict[str, t.Any] = {"exists": folder.is_dir(), "files": [], "manifest": None, "contents": {}, "now": time.time_ns() // 100}
     if not folder.is_dir():
         return answer
     prefix, suffix = str(ctx.params["temp_prefix"]), str(ctx.params["temp_suffix"])
