@@ -315,7 +315,7 @@ def test_backends_never_give_different_names_for_the_same_input(monkeypatch: pyt
     """The fallback may refuse more (or accept some names IDNA 2008 refuses), but never maps a name elsewhere."""
     rng = random.Random(3)
     pieces = ["www", "example", "com", "*", ".", "-", "xn--", "bcher-kva", "bücher", "ß", "a", "ab", "\u200d", "\u200c", "\u0301"]
-    pieces += ["İ", "Σ", "ς", "例", "ǅ", "Ⅻ", "K", "\u0660", "\u05d0", "ا", "ـ", "·", "l", "1", "é", "ü", "ñ"]
+    pieces += ["İ", "Σ", "ς", "例", "ǅ", "Ⅻ", "K", "\u0660", "\u05d0", "\u0627", "\u0640", "\u00b7", "l", "1", "é", "ü", "ñ"]
     samples = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(4000)]
 
     def outcomes() -> list[HostName | None]:
