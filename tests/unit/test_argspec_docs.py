@@ -31,7 +31,7 @@ def module_spec(module: t.Any) -> tuple[str, Spec]:
         for attribute, value in vars(module).items()
         if attribute.isupper() and isinstance(value, dict) and "argument_spec" in value and value is getattr(_argspecs, attribute, None)
     ]
-    assert len(found) == 1, f"{module.__name__} must import exactly one spec from module_utils/_argspecs.py, found {[a for a, _ in found]}"
+    assert len(found) == 1, f"{module.__name__} must import exactly one spec from module_utils/_argspecs.py, found {[entry[0] for entry in found]}"
     return found[0]
 
 
@@ -77,7 +77,7 @@ def test_there_are_modules() -> None:
 @pytest.mark.parametrize("name", MODULES)
 def test_documented_options_match_the_argument_spec(name: str) -> None:
     module = load_module(name)
-    _, spec = module_spec(module)
+    spec = module_spec(module)[1]
     documentation = yaml.safe_load(module.DOCUMENTATION)
     assert documentation["module"] == name
     problems = option_differences("", documentation.get("options") or {}, spec["argument_spec"])

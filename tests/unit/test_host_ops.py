@@ -45,7 +45,7 @@ def test_command_line_is_identical_for_every_operation_and_parameter() -> None:
     runner = HostOperationRunner(connection, "web01")
     runner.run(OPERATION, {"sections": ["windows"]})
     runner.run(OPERATION, {"sections": ["provider"], "site_names": ["canary-site-7f3a"]})
-    commands = {cmd for cmd, _, _ in connection.calls}
+    commands = {call[0] for call in connection.calls}
     assert commands == {_host_ops.bootstrap_command()}
 
 
@@ -197,4 +197,4 @@ def test_stats_report_what_was_done() -> None:
     stats = runner.stats()
     assert stats["round_trips"] == 2
     assert stats["operations"] == [OPERATION, OPERATION]
-    assert stats["bytes_sent"] == sum(len(data or b"") for _, data, _ in connection.calls)
+    assert stats["bytes_sent"] == sum(len(call[1] or b"") for call in connection.calls)

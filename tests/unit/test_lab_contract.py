@@ -112,8 +112,9 @@ def test_non_ascii_stdin_is_refused() -> None:
 
 
 def test_escaped_non_ascii_stdin_is_accepted() -> None:
-    rc, stdout, _ = execute(in_data=payload(params={"sections": ["sites"], "site_names": ["b\u00fccher"]}))
-    assert rc == 0 and json.loads(stdout)["ok"] is True
+    rc, stdout, stderr = execute(in_data=payload(params={"sections": ["sites"], "site_names": ["b\u00fccher"]}))
+    assert (rc, stderr) == (0, b"")
+    assert json.loads(stdout)["ok"] is True
 
 
 def test_empty_stdin_is_refused() -> None:

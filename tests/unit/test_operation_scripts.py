@@ -106,7 +106,7 @@ def syntax_errors(tree: tree_sitter.Tree) -> list[str]:
 
 def command_uses(tree: tree_sitter.Tree) -> list[CommandUse]:
     uses = []
-    for _, captures in tree_sitter.QueryCursor(_COMMANDS).matches(tree.root_node):
+    for captures in _captures(_COMMANDS, tree):
         command, name = captures["cmd"][0], captures["name"][0]
         parameters = []
         for elements in command.children:
@@ -121,12 +121,12 @@ def command_uses(tree: tree_sitter.Tree) -> list[CommandUse]:
 
 
 def defined_functions(tree: tree_sitter.Tree) -> set[str]:
-    return {_text(name).lower() for _, captures in tree_sitter.QueryCursor(_FUNCTIONS).matches(tree.root_node) for name in captures["name"]}
+    return {_text(name).lower() for captures in _captures(_FUNCTIONS, tree) for name in captures["name"]}
 
 
 def code_without_comments(source: bytes, tree: tree_sitter.Tree) -> str:
     text = bytearray(source)
-    for _, captures in tree_sitter.QueryCursor(_COMMENTS).matches(tree.root_node):
+    for captures in _captures(_COMMENTS, tree):
         for comment in captures["comment"]:
             text[comment.start_byte:comment.end_byte] = b" " * (comment.end_byte - comment.start_byte)
     return text.decode("utf-8", errors="replace")
@@ -184,6 +184,10 @@ def script_problems(name: str, source: bytes, signatures: Signatures) -> list[st
             if parameter.lower() not in known and parameter.lower() not in COMMON_PARAMETERS:
                 problems.append(f"undocumented: {where} -{parameter} is not a listed parameter (full names only, no abbreviations)")
     return problems
+
+
+def _captures(query: tree_sitter.Query, tree: tree_sitter.Tree) -> list[dict[str, list[tree_sitter.Node]]]:
+    return [match[1] for match in tree_sitter.QueryCursor(query).matches(tree.root_node)]
 
 
 def _text(node: tree_sitter.Node) -> str:
@@ -306,7 +310,10 @@ def test_command_uses_sees_every_command_and_parameter() -> None:
 
 def test_signatures_file_is_read_case_insensitively(tmp_path: Path) -> None:
     path = tmp_path / "signatures.yml"
-    path.write_text("Get-Item:\n  doc: https://learn.microsoft.com/en-us/x\n  parameters: [LiteralPath]\nnative:\n  Netsh.exe: {doc: https://learn.microsoft.com/en-us/y}\n")
+    path.write_text(
+        "Get-Item:\n  doc: https://learn.microsoft.com/en-us/x\n  parameters: [LiteralPath]\n"
+        "native:\n  Netsh.exe: {doc: https://learn.microsoft.com/en-us/y}\n"
+    )
     loaded = Signatures.load(path)
     assert loaded.cmdlets == {"get-item": frozenset({"literalpath"})}
     assert loaded.native == frozenset({"netsh.exe"})
