@@ -50,7 +50,7 @@ def test_farm_builds_every_node_and_a_second_run_changes_nothing(lab: Lab) -> No
     store = lab.state_dir / "fs01.fs" / "d" / "CCS"
     assert sorted(p.name.lower() for p in store.glob("*.pfx")) == sorted(f"{h}.pfx" for h in HOST_NAMES)
     for host in WEB_NODES:
-        info = first.task("Read the CCS state of the node", host)
+        info = first.task("iis.ccs.web_node : Read the CCS state of the node", host)
         assert info["provider"]["enabled"] is True
         assert info["provider"]["store_location"].lower() == "\\\\fs01\\ccs"
         assert 443 in info["httpsys"]["ccs_ports"]
