@@ -24,7 +24,8 @@ NETWORK = {
     "accounts": {"LAB\\svc-ccs": PASSWORD, "LAB\\svc-other": "Other-Pa55"},
     "shares": [{"unc": "\\\\fs01\\ccs", "host": "fs01", "path": "D:\\CCS", "read": ["LAB\\svc-ccs"]}],
 }
-ENABLE = {"action": "enable", "module": "IISAdministration", "store_location": "\\\\fs01\\ccs", "user_name": "LAB\\svc-ccs", "password": PASSWORD, "private_key_password": KEY}
+ENABLE = {"action": "enable", "module": "IISAdministration", "store_location": "\\\\fs01\\ccs", "user_name": "LAB\\svc-ccs",
+          "password": PASSWORD, "private_key_password": KEY}
 
 
 @pytest.fixture(autouse=True)
