@@ -64,7 +64,8 @@ options:
     default: true
   exclusive:
     description:
-      - With O(state=present), also remove the site's other HTTPS bindings on O(port) (any IP address or host name).
+      - With O(state=present), also remove the site's other HTTPS bindings on O(port) (any IP address or host name),
+        after the wanted bindings are in place. Ignored with O(state=absent).
     type: bool
     default: false
   disable_http2:
