@@ -29,7 +29,8 @@ def test_molecule_default_scenario_passes_with_zero_changes_on_the_second_run(tm
                           text=True, timeout=900, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-8000:]
-    assert "idempotence" in output and "Idempotence completed successfully" in output, output[-8000:]
-    assert "Verify the store on the file server" in output
+    for step in ("converge", "idempotence", "verify"):
+        assert f"[default > {step}] Executed: Successful" in output, output[-8000:]
+    assert "Verify the store on the file server" in output and "One PFX file per published host name" in output
     # destroy ran last: nothing is left behind in the run's folder.
     assert not (tmp_path / "molecule" / "lab-state").exists()
