@@ -20,30 +20,38 @@ import typing as t
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
-from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 from ansible_collections.iis.ccs.plugins.plugin_utils._dns_names import HostName, certificate_covers
+
+# ansible-test's import check (and a controller without cryptography) must be able to load this
+# module; using it then fails with CertificateError saying what to install.
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+except ImportError as _import_error:  # pragma: no cover - the test environments have cryptography
+    CRYPTOGRAPHY_IMPORT_ERROR: ImportError | None = _import_error
+else:
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+
+if t.TYPE_CHECKING:
+    PrivateKey = (
+        rsa.RSAPrivateKey
+        | ec.EllipticCurvePrivateKey
+        | dsa.DSAPrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey
+        | x25519.X25519PrivateKey
+        | x448.X448PrivateKey
+    )
 
 PfxEncryption = t.Literal["compatible", "aes256"]
 PfxEncryptionFound = t.Literal["compatible", "aes256", "none", "other"]
-PrivateKey = (
-    rsa.RSAPrivateKey
-    | ec.EllipticCurvePrivateKey
-    | dsa.DSAPrivateKey
-    | ed25519.Ed25519PrivateKey
-    | ed448.Ed448PrivateKey
-    | x25519.X25519PrivateKey
-    | x448.X448PrivateKey
-)
 
 MINIMUM_RSA_BITS = 2048
 SUPPORTED_CURVES = ("secp256r1", "secp384r1", "secp521r1")
-_CURVE_LABELS = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 # Windows' own PFX exports use 2000 iterations; more makes each on-demand CCS load slower for little gain.
 KDF_ROUNDS = 2048
 
@@ -78,11 +86,13 @@ class CertificateBundle:
 
 def thumbprint(certificate: x509.Certificate) -> str:
     """SHA-1 of the DER certificate, uppercase hex, as Windows shows it."""
+    _require_cryptography()
     return certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - identifier, not security
 
 
 def load_pfx(data: bytes, password: str | None, *, option: str = "pfx_path", password_option: str = "pfx_password") -> CertificateBundle:
     """Read a PFX (PKCS#12); distinguishes a wrong password from a damaged file."""
+    _require_cryptography()
     loaded = _load_pkcs12(data, password, option=option, password_option=password_option)
     if loaded.key is None:
         raise CertificateError(f"{option}: the PFX holds no private key; export it with its private key")
@@ -93,7 +103,7 @@ def load_pfx(data: bytes, password: str | None, *, option: str = "pfx_path", pas
             raise CertificateError(f"{option}: the PFX holds no certificate; export the certificate together with its private key")
         raise CertificateError(f"{option}: the private key in the PFX does not belong to any certificate in it; export the certificate with its own key")
     others = [cert for cert in certificates if cert is not leaf]
-    return _bundle(leaf, t.cast(PrivateKey, loaded.key), others, source_option=option, key_option=option)
+    return _bundle(leaf, t.cast("PrivateKey", loaded.key), others, source_option=option, key_option=option)
 
 
 def load_pem(
@@ -108,6 +118,7 @@ def load_pem(
     passphrase_option: str = "private_key_passphrase",
 ) -> CertificateBundle:
     """Read PEM (or DER) certificate, key and optional chain; certificate_pem may be a fullchain."""
+    _require_cryptography()
     certificates = _load_certificates(certificate_pem, certificate_option)
     key = _load_private_key(private_key_pem, passphrase, private_key_option, passphrase_option)
     leaf = _leaf_for_key(certificates, key)
@@ -142,6 +153,7 @@ def export_pfx(bundle: CertificateBundle, password: str | None, encryption: PfxE
     Without a password the PFX is written unencrypted (cryptography cannot encrypt with an
     empty password); pfx_encryption() reports such a file as "none".
     """
+    _require_cryptography()
     protection: serialization.KeySerializationEncryption
     if password is None:
         protection = serialization.NoEncryption()
@@ -150,7 +162,7 @@ def export_pfx(bundle: CertificateBundle, password: str | None, encryption: PfxE
     else:
         protection = _pfx_protection(encryption, password.encode("utf-8"))
     name = friendly_name.encode("utf-8") if friendly_name else None
-    key = t.cast(pkcs12.PKCS12PrivateKeyTypes, bundle.private_key)
+    key = t.cast("pkcs12.PKCS12PrivateKeyTypes", bundle.private_key)
     return pkcs12.serialize_key_and_certificates(name, key, bundle.certificate, list(bundle.chain) or None, protection)
 
 
@@ -189,6 +201,14 @@ def pfx_encryption(data: bytes) -> PfxEncryptionFound:
 
 
 # ---------------------------------------------------------------- loading
+
+
+def _require_cryptography() -> None:
+    if CRYPTOGRAPHY_IMPORT_ERROR is not None:
+        raise CertificateError(
+            "the Python package 'cryptography' (41 or later) is needed on the Ansible controller to handle certificates; "
+            f"install it in the controller's Python environment ({CRYPTOGRAPHY_IMPORT_ERROR})"
+        )
 
 
 def _load_pkcs12(data: bytes, password: str | None, *, option: str, password_option: str) -> pkcs12.PKCS12KeyAndCertificates:
@@ -232,7 +252,7 @@ def _load_private_key(data: bytes, passphrase: str | None, option: str, passphra
     secret = passphrase.encode("utf-8") if passphrase else None
     loader = serialization.load_pem_private_key if b"-----BEGIN" in data else serialization.load_der_private_key
     try:
-        return t.cast(PrivateKey, loader(data, secret))
+        return t.cast("PrivateKey", loader(data, secret))
     except TypeError:
         if secret is None:
             raise CertificateError(f"{passphrase_option}: the private key is encrypted; give {passphrase_option}") from None

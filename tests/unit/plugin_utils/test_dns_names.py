@@ -293,8 +293,8 @@ def test_random_input_is_either_refused_or_safe(backend: str) -> None:
     pieces = ["www", "example", "com", "*", ".", "..", "-", "_", "xn--", "bcher-kva", "bücher", "ß", "con", "nul", "com1", "1", "0x7f"]
     pieces += list(" \t\n\r\x00\x7f'\"$()`;/\\:|<>?%~!@#&=+,[]{}") + ["\u202e", "\u200d", "\uff0f", "\u3002", "\u0301", "İ", "Σ", "例", "😀"]
     accepted = 0
-    for _ in range(3000):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+    for _attempt in range(3000):
+        text = "".join(rng.choice(pieces) for _piece in range(rng.randint(0, 8)))
         try:
             host = parse_host_name(text)
         except HostNameError as error:
@@ -316,7 +316,7 @@ def test_backends_never_give_different_names_for_the_same_input(monkeypatch: pyt
     rng = random.Random(3)
     pieces = ["www", "example", "com", "*", ".", "-", "xn--", "bcher-kva", "bücher", "ß", "a", "ab", "\u200d", "\u200c", "\u0301"]
     pieces += ["İ", "Σ", "ς", "例", "ǅ", "Ⅻ", "K", "\u0660", "\u05d0", "\u0627", "\u0640", "\u00b7", "l", "1", "é", "ü", "ñ"]
-    samples = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(4000)]
+    samples = ["".join(rng.choice(pieces) for _piece in range(rng.randint(1, 6))) for _sample in range(4000)]
 
     def outcomes() -> list[HostName | None]:
         results: list[HostName | None] = []

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import random
+import subprocess
+import sys
 import typing as t
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -150,7 +153,7 @@ def test_errors_never_hold_secrets(cert_corpus: t.Any) -> None:
 def test_corrupted_pfx_only_ever_raises_certificate_error(cert_corpus: t.Any) -> None:
     good = cert_corpus.read("leaf-rsa.3des.pfx")
     rng = random.Random(1234)
-    for _ in range(200):
+    for _attempt in range(200):
         data = bytearray(good)
         for _flip in range(rng.randint(1, 4)):
             data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
@@ -414,3 +417,27 @@ def test_corpus_openssl_legacy_files_really_use_rc2_and_3des(cert_corpus: t.Any)
 def test_corpus_idn_certificate_uses_a_labels(cert_corpus: t.Any) -> None:
     san = cert_corpus.certificate("idn").extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["*.xn--bcher-kva.example", "xn--bcher-kva.example"]
+
+
+def test_module_loads_without_cryptography(cert_corpus: t.Any) -> None:
+    """ansible-test's import check has no cryptography: loading must work, use must say what to install."""
+    code = """
+import sys
+sys.modules["cryptography"] = None  # makes every "import cryptography..." raise ImportError
+sys.path[:0] = [COLLECTIONS]
+from ansible_collections.iis.ccs.plugins.plugin_utils import _pfx
+assert _pfx.CRYPTOGRAPHY_IMPORT_ERROR is not None
+print(_pfx.pfx_encryption(open(PFX, "rb").read()))
+try:
+    _pfx.load_pfx(b"x", "pw")
+except _pfx.CertificateError as error:
+    print(error)
+"""
+    collections = str(Path(__file__).resolve().parents[3] / "tests" / "output" / "collections")
+    pfx = str(cert_corpus.path("leaf-rsa.3des.pfx"))
+    completed = subprocess.run(
+        [sys.executable, "-c", code.replace("COLLECTIONS", repr(collections)).replace("PFX", repr(pfx))], capture_output=True, text=True, check=True
+    )
+    lines = completed.stdout.splitlines()
+    assert lines[0] == "compatible"
+    assert lines[1].startswith("the Python package 'cryptography' (41 or later) is needed on the Ansible controller")
