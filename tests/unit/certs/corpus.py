@@ -38,7 +38,7 @@ no-eku                    no EKU extension at all (allowed for any use)
 cn-only                   no SAN extension; CN www.example.test
 rsa-1024                  RSA 1024 (weak)
 ec-secp256k1              EC secp256k1 (a curve SChannel does not offer)
-ed25519                   Ed25519 leaf (IIS cannot use it; no PFX files, PEM only)
+ed25519                   Ed25519 leaf (IIS cannot use it; PFX files only where cryptography can write them)
 self-signed               self-signed RSA 2048, SAN self.example.test (no chain needed)
 ========================  ==========================================================
 
@@ -208,7 +208,7 @@ def build_corpus(directory: Path, *, openssl: str | None = "openssl") -> CertCor
 def openssl_pkcs12_info(openssl: str, pfx: Path, password: str, *, legacy: bool = False) -> str:
     """Output of ``openssl pkcs12 -info -noout`` (algorithm lines go to stderr in OpenSSL 3)."""
     command = [openssl, "pkcs12", "-info", "-noout", "-in", str(pfx), "-passin", f"pass:{password}"]
-    if legacy:
+    if legacy and _openssl_is_3(openssl):
         command.append("-legacy")
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
@@ -306,11 +306,13 @@ def _write_leaf_files(
     (directory / f"{spec.name}.key").write_bytes(_key_pem(key))
     (directory / f"{spec.name}.key.enc").write_bytes(_key_pem(key, KEY_PASSPHRASE))
     _write_pem(directory / f"{spec.name}.fullchain.pem", certificate, *([] if spec.self_signed else [intermediate]))
-    if spec.key == "ed25519":
-        return  # PKCS#12 writers refuse Ed25519 keys
     chain = [] if spec.self_signed else [intermediate, root]
-    _write_pfx(directory / f"{spec.name}.3des.pfx", key, certificate, chain, "3des")
-    _write_pfx(directory / f"{spec.name}.aes256.pfx", key, certificate, chain, "aes256")
+    try:
+        _write_pfx(directory / f"{spec.name}.3des.pfx", key, certificate, chain, "3des")
+        _write_pfx(directory / f"{spec.name}.aes256.pfx", key, certificate, chain, "aes256")
+    except (TypeError, ValueError):
+        if spec.key != "ed25519":
+            raise  # only older cryptography releases refuse Ed25519 keys in PKCS#12
 
 
 def _write_special_pfx(
@@ -332,12 +334,21 @@ def _write_special_pfx(
     (directory / "empty.pfx").write_bytes(b"")
 
 
+def _openssl_is_3(openssl: str) -> bool:
+    version = subprocess.run([openssl, "version"], capture_output=True, text=True, check=True).stdout
+    return not version.startswith(("OpenSSL 1.", "OpenSSL 0.", "LibreSSL"))
+
+
 def _write_openssl_pfx(openssl: str, directory: Path, name: str) -> None:
-    _openssl_export(openssl, directory, name, f"{name}.openssl-legacy.pfx", PFX_PASSWORD, ["-legacy"])
+    # OpenSSL 1.x has no -legacy option: its default already is the legacy scheme (RC2-40, 3DES, SHA-1).
+    legacy = ["-legacy"] if _openssl_is_3(openssl) else []
+    _openssl_export(openssl, directory, name, f"{name}.openssl-legacy.pfx", PFX_PASSWORD, legacy)
     _openssl_export(
         openssl, directory, name, f"{name}.openssl-3des.pfx", PFX_PASSWORD, ["-certpbe", "PBE-SHA1-3DES", "-keypbe", "PBE-SHA1-3DES", "-macalg", "sha1"]
     )
-    _openssl_export(openssl, directory, name, f"{name}.openssl-aes256.pfx", PFX_PASSWORD, [])
+    # OpenSSL 3's default is PBES2/AES-256-CBC with a SHA-256 MAC; 1.x must be asked for it.
+    aes = [] if _openssl_is_3(openssl) else ["-certpbe", "AES-256-CBC", "-keypbe", "AES-256-CBC", "-macalg", "sha256"]
+    _openssl_export(openssl, directory, name, f"{name}.openssl-aes256.pfx", PFX_PASSWORD, aes)
 
 
 def _openssl_export(openssl: str, directory: Path, name: str, output: str, password: str, extra: Sequence[str]) -> None:

@@ -255,8 +255,10 @@ def test_validation_refuses(cert_corpus: t.Any, name: str, hosts: list[str], mes
         validate_bundle(bundle, _hosts(*hosts), now=NOW, expiry_warning_days=30)
 
 
-@pytest.mark.parametrize("name", ["expired", "not-yet-valid", "no-server-auth", "rsa-1024", "ec-secp256k1"])
+@pytest.mark.parametrize("name", ["expired", "not-yet-valid", "no-server-auth", "rsa-1024", "ec-secp256k1", "ed25519"])
 def test_validation_of_pfx_names_the_pfx_option(cert_corpus: t.Any, name: str) -> None:
+    if not (cert_corpus.directory / f"{name}.3des.pfx").exists():
+        pytest.skip(f"this cryptography version cannot write {name} keys to PKCS#12")
     bundle = load_pfx(cert_corpus.read(f"{name}.3des.pfx"), cert_corpus.PFX_PASSWORD, option="pfx_content")
     with pytest.raises(CertificateError, match=r"^pfx_content: "):
         validate_bundle(bundle, _hosts("www.example.test"), now=NOW, expiry_warning_days=30)
