@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import ntpath
 import random
 import re
+import typing as t
 import unicodedata
 
 import pytest
@@ -333,3 +335,12 @@ def test_backends_never_give_different_names_for_the_same_input(monkeypatch: pyt
     both = [(a, b) for a, b in zip(with_idna, fallback, strict=True) if a is not None and b is not None]
     assert len(both) > 100
     assert all(a == b for a, b in both)
+
+
+def test_corpus_hostile_host_names_are_all_refused(cert_corpus: t.Any) -> None:
+    # The same list other modules' tests use (tests/unit/certs/corpus.py and hostile-host-names.json).
+    names = json.loads(cert_corpus.read("hostile-host-names.json"))
+    assert names == list(cert_corpus.HOSTILE_HOST_NAMES) and len(names) > 30
+    for text in names:
+        with pytest.raises(HostNameError):
+            parse_host_name(text)
