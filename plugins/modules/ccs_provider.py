@@ -109,6 +109,7 @@ attributes:
   platform:
     description: Target is a Windows host.
     platforms: windows
+    support: full
 notes:
   - "Secrets and idempotency: IIS stores both passwords encrypted with the machine key and randomly padded, so they cannot be
     read back or compared. iis.ccs keeps no reversible copy of any secret. When it applies secrets it writes, under

@@ -66,7 +66,8 @@ def _observed_after(answer: t.Mapping[str, t.Any], provider_plan: ProviderPlan) 
         return provider_plan.after
     raw = {"provider": observed, "provider_record": None, "features": answer.get("features") or {}}
     state = HostState.from_raw(raw)
-    assert state.provider is not None and state.features is not None
+    if state.provider is None or state.features is None:
+        return provider_plan.after
     after = describe(state.provider, state.features.ccs_installed)
     # Which secrets were re-applied cannot be read back, only that they are set.
     for name in ("password", "private_key_password"):

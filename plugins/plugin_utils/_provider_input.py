@@ -114,7 +114,7 @@ def validate_store_location(path: str) -> str:
         return "\\\\" + "\\".join(parts)
     if not _DRIVE_PATH.match(path):
         raise UserInputError(f"store_location: '{path}' is not an absolute path; {fix}")
-    parts = [p for p in path[3:].rstrip("\\").split("\\")]
+    parts = path[3:].rstrip("\\").split("\\")
     if parts == [""]:
         return path[:3]
     if not all(parts):
@@ -142,11 +142,11 @@ def validate_user_name(name: str) -> str:
     if _CONTROL.search(name) or any(fragment in name for fragment in _CODE_FRAGMENTS):
         raise UserInputError(f"user_name: contains a control character or '$(' which no account name has; {fix}")
     if "\\" in name:
-        domain, _, account = name.partition("\\")
+        domain, account = name.split("\\", 1)
         if not _DOMAIN_NAME.match(domain):
             raise UserInputError(f"user_name: '{domain}' is not a valid domain name; {fix}")
     elif "@" in name:
-        account, _, domain = name.rpartition("@")
+        account, domain = name.rsplit("@", 1)
         if domain == "." or not _DOMAIN_NAME.match(domain) or "." not in domain:
             raise UserInputError(f"user_name: '{domain}' is not a valid DNS domain for a user@domain name; {fix}")
     else:

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 from ansible_collections.iis.ccs.plugins.plugin_utils import _secret_record
 from ansible_collections.iis.ccs.plugins.plugin_utils._action_base import UserInputError
-from ansible_collections.iis.ccs.plugins.plugin_utils._host_state import DEFAULT_POLLING_INTERVAL, SERVER_RELEASES, HostState, ProviderState
+from ansible_collections.iis.ccs.plugins.plugin_utils._host_state import (
+    DEFAULT_POLLING_INTERVAL,
+    SERVER_RELEASES,
+    FeatureInfo,
+    HostState,
+    ProviderState,
+    WindowsInfo,
+)
 from ansible_collections.iis.ccs.plugins.plugin_utils._provider_input import ProviderRequest
 
 SERVER_FEATURES = {"iis": "Web-Server", "ccs": "Web-CertProvider"}
@@ -65,14 +72,19 @@ def supported_platform_warning(state: HostState) -> list[str]:
     ]
 
 
+def _sections(state: HostState) -> tuple[WindowsInfo, FeatureInfo, ProviderState]:
+    if state.windows is None or state.features is None or state.provider is None:
+        raise ValueError("the host state must include the windows, features and provider sections")
+    return state.windows, state.features, state.provider
+
+
 def plan(request: ProviderRequest, state: HostState) -> ProviderPlan:
     """The steps that bring the host to the request, or no steps when it is already there."""
-    assert state.features is not None and state.provider is not None and state.windows is not None
-    provider = state.provider
-    before = describe(provider, state.features.ccs_installed)
+    windows, features, provider = _sections(state)
+    before = describe(provider, features.ccs_installed)
     warnings = supported_platform_warning(state)
     if request.state == "enabled":
-        return _plan_enabled(request, state, before, warnings)
+        return _plan_enabled(request, windows, features, provider, before, warnings)
     steps: list[Step] = []
     if request.state == "disabled" and provider.enabled:
         steps.append(Step("disable", "disable the provider, keeping its settings (Disable-IISCentralCertProvider)"))
@@ -90,13 +102,12 @@ def plan(request: ProviderRequest, state: HostState) -> ProviderPlan:
     return ProviderPlan(tuple(steps), False, "not_applicable", before, after, tuple(warnings))
 
 
-def _plan_enabled(request: ProviderRequest, state: HostState, before: dict[str, t.Any], warnings: list[str]) -> ProviderPlan:
-    assert state.features is not None and state.provider is not None and state.windows is not None
-    provider = state.provider
-    client = state.windows.installation_type.lower() == "client"
+def _plan_enabled(request: ProviderRequest, windows: WindowsInfo, features: FeatureInfo, provider: ProviderState,
+                  before: dict[str, t.Any], warnings: list[str]) -> ProviderPlan:
+    client = windows.installation_type.lower() == "client"
     names = CLIENT_FEATURES if client else SERVER_FEATURES
     steps: list[Step] = []
-    feature_steps = _feature_steps(request, state, names, client)
+    feature_steps = _feature_steps(request, features, names, client)
 
     secrets = _secret_status(request, provider)
     path_changed = _normal_path(provider.store_location) != _normal_path(request.store_location)
@@ -166,9 +177,7 @@ def _plan_enabled(request: ProviderRequest, state: HostState, before: dict[str, 
     return ProviderPlan(tuple(steps), secrets_applied, secrets.reason if secrets_applied else "unchanged", before, after, tuple(warnings))
 
 
-def _feature_steps(request: ProviderRequest, state: HostState, names: t.Mapping[str, str], client: bool) -> list[Step]:
-    assert state.features is not None
-    features = state.features
+def _feature_steps(request: ProviderRequest, features: FeatureInfo, names: t.Mapping[str, str], client: bool) -> list[Step]:
     to_install: list[str] = []
     if not features.iis_installed:
         if not request.install_iis:
