@@ -136,7 +136,10 @@ def _split_and_convert(text: str, *, option: str) -> tuple[list[str], list[str]]
         raise _error(option, text, f"it is {len(text)} characters long; the limit is {MAX_NAME_LENGTH}", "shorten the name")
     _check_not_ip_address(text, option)
     _check_characters(text, option)
-    name = unicodedata.normalize("NFC", text).lower()
+    # Character by character: str.lower() on the whole text applies the Greek final-sigma rule,
+    # which would lower the first label of "SAS" and "SAS.gr" (in Greek capitals) differently.
+    # UTS #46 maps capital sigma (U+03A3) to small sigma (U+03C3) always, and so does this.
+    name = unicodedata.normalize("NFC", "".join(char.lower() for char in text))
     if name.endswith("."):
         name = name[:-1]
     if not name:

@@ -24,6 +24,9 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._dns_names import (
 WINDOWS_FORBIDDEN = set('<>:"/\\|?*')
 DEVICE_STEMS = {"con", "prn", "aux", "nul"} | {f"{s}{d}" for s in ("com", "lpt") for d in "123456789"}
 
+GREEK_CAPS = "\u03a3\u0391\u03a3"
+GREEK_SMALL = "\u03c3\u03b1\u03c3"
+
 HOSTILE_NAMES = [
     "",
     ".",
@@ -130,6 +133,9 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         ("console.example.com", "console.example.com", "console.example.com", "console.example.com.pfx", False),
         ("www.con.example.com", "www.con.example.com", "www.con.example.com", "www.con.example.com.pfx", False),
         ("*.co.uk", "*.co.uk", "*.co.uk", "_.co.uk.pfx", True),
+        # Capital sigma always becomes small sigma (U+03C3), never final sigma, as in UTS #46.
+        (f"{GREEK_CAPS}.gr", "xn--mxa9ab.gr", f"{GREEK_SMALL}.gr", f"{GREEK_SMALL}.gr.pfx", False),
+        (f"www.{GREEK_CAPS}", "www.xn--mxa9ab", f"www.{GREEK_SMALL}", f"www.{GREEK_SMALL}.pfx", False),
     ],
 )
 def test_valid_names_are_normalised(backend: str, text: str, ascii: str, unicode: str, file_name: str, wildcard: bool) -> None:
