@@ -11,6 +11,7 @@ write only when something must change (never in check mode).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish_plan import (
@@ -20,6 +21,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._publish_plan import (
     FileFacts,
     Publication,
     ReplicaPlan,
+    candidate_names,
     files_to_identify,
     plan_replica,
 )
@@ -81,7 +83,8 @@ def publish_replica(replica: Replica, publication: Publication, *, check_mode: b
         return ReplicaOutcome(replica, ok=False, error=replica.setup_error or "not reachable")
     backend = replica.backend
     try:
-        listing = backend.read()
+        # Without prune only this certificate's own files matter: look those up instead of listing everything.
+        listing = backend.read(None if publication.prune else functools.partial(candidate_names, publication))
         unknown = files_to_identify(publication, listing)
         facts = {name: identify(data) for name, data in backend.fetch(unknown).items()} if unknown else {}
         plan = plan_replica(publication, listing, facts)

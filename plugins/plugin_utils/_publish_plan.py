@@ -89,22 +89,32 @@ def _by_lower(listing: StoreListing) -> dict[str, str]:
     return {name.lower(): name for name in listing.pfx}
 
 
-def lineage_thumbprints(publication: Publication, manifest: t.Mapping[str, t.Any], listing: StoreListing) -> set[str]:
+def lineage_thumbprints(publication: Publication, manifest: t.Mapping[str, t.Any]) -> set[str]:
     """Thumbprints whose files belong to this certificate's line: the current one and the ones it supersedes.
 
     A superseded thumbprint is one our manifest recorded for a file that this
     publication (re)writes. Files of other certificates published to the same
     store by other tasks never share it, so they are never touched.
     """
-    entries = manifest["files"]
-    actual = _by_lower(listing)
+    entries = {name.lower(): entry for name, entry in manifest["files"].items()}
     found = {publication.thumbprint.upper()}
     for wanted in publication.files:
-        name = actual.get(wanted.file_name, wanted.file_name)
-        entry = entries.get(name)
+        entry = entries.get(wanted.file_name)
         if entry and entry.get("thumbprint"):
             found.add(str(entry["thumbprint"]).upper())
     return found
+
+
+def candidate_names(publication: Publication, manifest_data: bytes | None) -> list[str]:
+    """The only files a run without prune can act on: its own names and the files of its certificate line.
+
+    Lets a store look up a handful of files instead of listing a folder of thousands.
+    """
+    manifest = parse_manifest(manifest_data)
+    lineage = lineage_thumbprints(publication, manifest)
+    names = {f.file_name for f in publication.files}
+    names.update(name for name, entry in manifest["files"].items() if str(entry.get("thumbprint", "")).upper() in lineage)
+    return sorted(names)
 
 
 def files_to_identify(publication: Publication, listing: StoreListing) -> list[str]:
@@ -120,7 +130,7 @@ def files_to_identify(publication: Publication, listing: StoreListing) -> list[s
             continue
         if lower in wanted:
             needed.append(name)
-        elif entry and str(entry.get("thumbprint", "")).upper() in lineage_thumbprints(publication, manifest, listing):
+        elif entry and str(entry.get("thumbprint", "")).upper() in lineage_thumbprints(publication, manifest):
             needed.append(name)
     return needed
 
@@ -132,7 +142,7 @@ def plan_replica(publication: Publication, listing: StoreListing, facts: t.Mappi
     files: dict[str, dict[str, t.Any]] = {}
     fingerprint = password_fingerprint(publication.key_password, str(manifest["salt"]))
     actual = _by_lower(listing)
-    lineage = lineage_thumbprints(publication, old, listing)
+    lineage = lineage_thumbprints(publication, old)
     wanted = {f.file_name: f for f in publication.files}
     actions: dict[str, str] = {}
     write_names: dict[str, str] = {}
@@ -192,6 +202,11 @@ def plan_replica(publication: Publication, listing: StoreListing, facts: t.Mappi
         if name in removals:
             before[name] = {"thumbprint": thumbprint, "not_after": entry.get("not_after") if entry else None}
 
+    if listing.examined is not None:
+        # Only some files were looked at: every other record stays exactly as it was.
+        for name, entry in old["files"].items():
+            if name.lower() not in listing.examined and name not in files:
+                files[name] = entry
     manifest["files"] = files
     manifest_changed = _comparable(files) != _comparable(old["files"]) or (listing.manifest is None and bool(files))
     return ReplicaPlan(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import fnmatch
 import hashlib
 import hmac
 import json
@@ -53,6 +54,8 @@ class StoreListing:
     temps: dict[str, FileStat]
     manifest: bytes | None
     now: int  # the store side's clock, in ticks, to age temp files
+    # Lowercase names that were looked up one by one, or None when pfx lists the whole folder.
+    examined: frozenset[str] | None = None
 
     def stale_temps(self) -> list[str]:
         limit = self.now - STALE_TEMP_AGE_SECONDS * TICKS_PER_SECOND
@@ -87,10 +90,14 @@ class Traffic:
     round_trips: int = 0
 
 
+# Given the manifest's bytes, the only file names a run can act on (see candidate_names).
+Candidates = t.Callable[[bytes | None], t.Sequence[str]]
+
+
 class StoreBackend(t.Protocol):
     traffic: Traffic
 
-    def read(self) -> StoreListing: ...
+    def read(self, candidates: Candidates | None = None) -> StoreListing: ...
 
     def fetch(self, names: t.Sequence[str]) -> dict[str, bytes]: ...
 
@@ -123,7 +130,8 @@ def parse_manifest(data: bytes | None) -> dict[str, t.Any]:
 
 
 def serialize_manifest(manifest: t.Mapping[str, t.Any]) -> bytes:
-    return json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False).encode("utf-8")
+    # Compact: every run reads the whole record, and it grows with the number of files in the store.
+    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def password_fingerprint(password: str | None, salt: str) -> str:
@@ -167,7 +175,7 @@ def sha256_hex(data: bytes) -> str:
 class FileSystem(t.Protocol):
     """The few file primitives a folder store needs; wrap one to inject faults in tests."""
 
-    def list(self) -> dict[str, FileStat]: ...
+    def list(self, pattern: str = "*") -> dict[str, FileStat]: ...  # files matching a DOS wildcard pattern
 
     def read(self, name: str) -> bytes | None: ...  # None when absent
 
@@ -177,7 +185,7 @@ class FileSystem(t.Protocol):
 
     def remove(self, name: str) -> None: ...
 
-    def stat(self, name: str) -> FileStat: ...
+    def stat(self, name: str) -> FileStat: ...  # FileNotFoundError when absent
 
 
 class FolderStore:
@@ -187,16 +195,35 @@ class FolderStore:
         self.fs = fs
         self.traffic = Traffic()
 
-    def read(self) -> StoreListing:
+    def read(self, candidates: Candidates | None = None) -> StoreListing:
+        """The whole folder, or with candidates only the files that matter (a few lookups instead of a big listing)."""
         self.traffic.round_trips += 1
-        entries = self.fs.list()
         manifest = self.fs.read(MANIFEST_NAME)
-        self.traffic.other += len(manifest or b"") + 64 * len(entries)
+        now = int(time.time() * TICKS_PER_SECOND)
+        if candidates is None:
+            entries = self.fs.list()
+            self.traffic.other += len(manifest or b"") + 64 * len(entries)
+            return StoreListing(
+                pfx={n: s for n, s in entries.items() if is_pfx_name(n)},
+                temps={n: s for n, s in entries.items() if is_our_temp(n)},
+                manifest=manifest,
+                now=now,
+            )
+        names = [n for n in candidates(manifest) if is_pfx_name(n)]
+        found: dict[str, FileStat] = {}
+        for name in names:
+            try:
+                found[name] = self.fs.stat(name)
+            except FileNotFoundError:
+                continue
+        temps = self.fs.list(TEMP_PREFIX + "*" + TEMP_SUFFIX)
+        self.traffic.other += len(manifest or b"") + 64 * (len(names) + len(temps))
         return StoreListing(
-            pfx={n: s for n, s in entries.items() if is_pfx_name(n)},
-            temps={n: s for n, s in entries.items() if is_our_temp(n)},
+            pfx=found,
+            temps={n: s for n, s in temps.items() if is_our_temp(n)},
             manifest=manifest,
-            now=int(time.time() * TICKS_PER_SECOND),
+            now=now,
+            examined=frozenset(n.lower() for n in names),
         )
 
     def fetch(self, names: t.Sequence[str]) -> dict[str, bytes]:
@@ -263,13 +290,13 @@ class LocalFileSystem:
     def _full(self, name: str) -> str:
         return os.path.join(self.path, name)
 
-    def list(self) -> dict[str, FileStat]:
+    def list(self, pattern: str = "*") -> dict[str, FileStat]:
         if not os.path.isdir(self.path):
             raise StoreError(f"the folder {self.path} does not exist")
         found = {}
         with os.scandir(self.path) as entries:
             for entry in entries:
-                if entry.is_file():
+                if entry.is_file() and fnmatch.fnmatch(entry.name.lower(), pattern.lower()):
                     stat = entry.stat()
                     found[entry.name] = FileStat(stat.st_size, stat.st_mtime_ns // 100)
         return found
@@ -299,5 +326,7 @@ class LocalFileSystem:
             pass
 
     def stat(self, name: str) -> FileStat:
+        if not os.path.isdir(self.path):
+            raise StoreError(f"the folder {self.path} does not exist")
         stat = os.stat(self._full(name))
         return FileStat(stat.st_size, stat.st_mtime_ns // 100)

@@ -20,6 +20,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._store import (
     TEMP_PREFIX,
     TEMP_SUFFIX,
     TICKS_PER_SECOND,
+    Candidates,
     FileStat,
     StoreError,
     StoreListing,
@@ -58,7 +59,10 @@ class HostStore:
             raise StoreError(f"{self.path}: unexpected answer from {operation}")
         return answer
 
-    def read(self) -> StoreListing:
+    def read(self, candidates: Candidates | None = None) -> StoreListing:
+        # The host lists the folder natively and cheaply in the same round trip as the
+        # manifest, so candidates (which need the manifest first) are not used here.
+        del candidates
         answer = self._run(READ_OPERATION, {"fetch": [], "temp_prefix": TEMP_PREFIX, "temp_suffix": TEMP_SUFFIX})
         if not answer.get("exists"):
             raise StoreError(f"the folder {self.path} does not exist")

@@ -62,10 +62,11 @@ class SmbFileSystem:
                 raise FileNotFoundError(str(args[0])) from None
             raise StoreError(f"{what} failed on {self.server}: {_describe(exc)}") from None
 
-    def list(self) -> dict[str, FileStat]:
+    def list(self, pattern: str = "*") -> dict[str, FileStat]:
         found: dict[str, FileStat] = {}
         try:
-            entries = self._call("listing", lambda p, port: list(smbclient.scandir(p, port=port)), self.path)
+            # The server filters by pattern, so looking for our temp files costs one small request.
+            entries = self._call("listing", lambda p, port: list(smbclient.scandir(p, search_pattern=pattern, port=port)), self.path)
         except FileNotFoundError:
             raise StoreError(f"the folder {self.path} does not exist") from None
         for entry in entries:

@@ -198,3 +198,31 @@ def test_stale_temp_files_of_ours_are_cleaned_fresh_ones_kept(folders: list[Path
     os.utime(lookalike, (past, past))
     run(publication("AA" * 20, ["a.test.pfx"]), folders)
     assert not stale.exists() and fresh.exists() and lookalike.exists()
+
+
+class CountingFs(LocalFileSystem):
+    """Counts full listings, to prove a run without prune looks up its own files only."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.patterns: list[str] = []
+
+    def list(self, pattern: str = "*") -> dict[str, t.Any]:
+        self.patterns.append(pattern)
+        return super().list(pattern)
+
+
+def test_without_prune_only_own_files_are_looked_up_and_other_records_survive(folders: list[Path]) -> None:
+    for index in range(5):
+        run(publication(f"{index:02d}" * 20, [f"site{index}.test.pfx"]), folders)
+    counting = [CountingFs(str(f)) for f in folders]
+    renewed = run(publication("EE" * 20, ["site0.test.pfx"]), folders, fs=counting)
+    assert renewed["files"][0]["action"] == "updated"
+    assert all(fs.patterns == [f"{TEMP_PREFIX}*{TEMP_SUFFIX}"] for fs in counting)  # never a full listing
+    manifest = json.loads((folders[0] / MANIFEST_NAME).read_text())
+    assert sorted(manifest["files"]) == [f"site{i}.test.pfx" for i in range(5)]
+    assert manifest["files"]["site3.test.pfx"]["thumbprint"] == "03" * 20
+    pruning = [CountingFs(str(f)) for f in folders]
+    run(publication("EE" * 20, ["site0.test.pfx"], prune=True), folders, fs=pruning)
+    assert pruning[0].patterns == ["*"]
+    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "site0.test.pfx"]
