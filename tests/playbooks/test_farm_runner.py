@@ -69,7 +69,7 @@ def test_runner_job_events_and_artifacts_hold_no_canary(lab: Lab) -> None:
 def test_vvvv_diff_and_check_output_hold_no_canary(lab: Lab) -> None:
     inventory, extra_vars = canary_farm(lab)
     check = lab.run(FARM, inventory=inventory, extra_vars=extra_vars, check=True, diff=True, verbosity=4)
-    assert check.rc == 0, check.stdout[-4000:]
+    assert check.rc == 0, check.stdout[-4000:] + check.stderr[-4000:]
     build = lab.run(FARM, inventory=inventory, extra_vars=extra_vars, diff=True, verbosity=4)
     assert build.rc == 0, build.stdout[-4000:]
     again = lab.run(FARM, inventory=inventory, extra_vars={**extra_vars, "ccs_update_secrets": "always"}, diff=True, verbosity=4)
