@@ -23,8 +23,9 @@ description:
     than 15 minutes, named C(.iis-ccs-tmp-*.tmp)) are removed on the next write."
   - "Each store folder keeps a small record, C(.iis-ccs-manifest.json), with per file the host name, thumbprint, a certificate
     identity, not-after date, encryption, size, modification time and a salted one-way fingerprint of the key password
-    (never a secret). An unchanged re-publish reads only the folder listing and this record and moves no PFX bytes; a file whose
-    size or time no longer matches the record is read and identified."
+    (never a secret). An unchanged re-publish reads this record and the size and time of this certificate's own files (the
+    whole folder listing only with O(prune=true), and for C(host_path)/C(host_unc), where the host lists the folder in the same
+    round trip) and moves no PFX bytes; a file whose size or time no longer matches the record is read and identified."
   - "Renewal: a file whose certificate identity, encryption or key password differs is replaced. A host name no longer
     published loses its file only when the file still holds the certificate recorded for it (the superseded certificate of one
     of this task's host names, or the current one). Files this collection did not publish are never touched unless O(prune=true)."
