@@ -103,7 +103,7 @@ def create(out_dir: Path, pfx_password: str = DEFAULT_PFX_PASSWORD, force: bool 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--pfx-password", default=DEFAULT_PFX_PASSWORD)
     parser.add_argument("--force", action="store_true", help="renew the certificates even when they exist")

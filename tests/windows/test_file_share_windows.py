@@ -82,7 +82,7 @@ def test_file_share_role_least_privilege_and_idempotent(windows_host, tmp_path: 
         assert "ReadAndExecute" in ntfs[READ.lower()]["rights"] and "Modify" not in ntfs[READ.lower()]["rights"]
         assert "Modify" in ntfs[MODIFY.lower()]["rights"]
         share = {(entry["who"].lower(), entry["type"]): entry["right"] for entry in result["share"]}
-        assert not [who for who, _ in share if who in BROAD], json.dumps(result["share"])
+        assert not [who for who, _type in share if who in BROAD], json.dumps(result["share"])
         assert share[(READ.lower(), "Allow")] == "Read"
         assert share[(MODIFY.lower(), "Allow")] == "Change"
         assert result["encrypt"] is True
