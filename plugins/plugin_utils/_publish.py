@@ -101,6 +101,10 @@ def publish_replica(replica: Replica, publication: Publication, *, check_mode: b
             )
     except (StoreError, OSError) as exc:
         return ReplicaOutcome(replica, ok=False, error=str(exc))
+    finally:
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()
     return ReplicaOutcome(replica, ok=True, plan=plan)
 
 

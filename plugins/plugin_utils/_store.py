@@ -255,6 +255,11 @@ class FolderStore:
         self.traffic.other += len(data)
         return written
 
+    def close(self) -> None:
+        close = getattr(self.fs, "close", None)
+        if close is not None:
+            close()
+
     def _atomic_write(self, name: str, data: bytes) -> None:
         temp = new_temp_name()
         try:

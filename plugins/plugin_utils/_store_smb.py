@@ -37,11 +37,14 @@ class SmbFileSystem:
         self.port = port
         self._session = {"username": user_name, "password": password, "port": port, "encrypt": encrypt}
         self._registered = False
+        # A private pool: each destination logs on with its own credentials, never riding on a
+        # session another destination (or an earlier password) opened to the same server.
+        self._pool: dict[str, t.Any] = {}
 
     def _connect(self) -> None:
         if not self._registered:
             try:
-                smbclient.register_session(self.server, connection_timeout=10, **self._session)
+                smbclient.register_session(self.server, connection_timeout=10, connection_cache=self._pool, **self._session)
             except Exception as exc:  # noqa: BLE001 - logon failures, refused connections, timeouts
                 raise StoreError(f"cannot connect to {self.server}:{self.port}: {_describe(exc)}") from None
             self._registered = True
@@ -52,7 +55,7 @@ class SmbFileSystem:
     def _call(self, what: str, func: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
         self._connect()
         try:
-            return func(*args, port=self.port, **kwargs)
+            return func(*args, port=self.port, connection_cache=self._pool, **kwargs)
         except FileNotFoundError:
             raise
         except StoreError:
@@ -62,11 +65,22 @@ class SmbFileSystem:
                 raise FileNotFoundError(str(args[0])) from None
             raise StoreError(f"{what} failed on {self.server}: {_describe(exc)}") from None
 
+    def close(self) -> None:
+        try:
+            smbclient.reset_connection_cache(fail_on_error=False, connection_cache=self._pool)
+        except Exception:  # noqa: BLE001 - closing a dead connection must not fail the task
+            pass
+        self._registered = False
+
     def list(self, pattern: str = "*") -> dict[str, FileStat]:
         found: dict[str, FileStat] = {}
         try:
             # The server filters by pattern, so looking for our temp files costs one small request.
-            entries = self._call("listing", lambda p, port: list(smbclient.scandir(p, search_pattern=pattern, port=port)), self.path)
+            entries = self._call(
+                "listing",
+                lambda p, port, connection_cache: list(smbclient.scandir(p, search_pattern=pattern, port=port, connection_cache=connection_cache)),
+                self.path,
+            )
         except FileNotFoundError:
             raise StoreError(f"the folder {self.path} does not exist") from None
         for entry in entries:
@@ -102,13 +116,13 @@ class SmbFileSystem:
         return FileStat(int(result.st_size), int(result.st_mtime_ns) // 1000 * 10)
 
 
-def _read_all(path: str, port: int) -> bytes:
-    with smbclient.open_file(path, mode="rb", port=port) as handle:
+def _read_all(path: str, port: int, connection_cache: dict[str, t.Any]) -> bytes:
+    with smbclient.open_file(path, mode="rb", port=port, connection_cache=connection_cache) as handle:
         return t.cast(bytes, handle.read())
 
 
-def _write_new(path: str, data: bytes, port: int) -> None:
-    with smbclient.open_file(path, mode="xb", port=port) as handle:
+def _write_new(path: str, data: bytes, port: int, connection_cache: dict[str, t.Any]) -> None:
+    with smbclient.open_file(path, mode="xb", port=port, connection_cache=connection_cache) as handle:
         handle.write(data)
 
 
