@@ -155,40 +155,46 @@ function Write-SecretRecord($Step) {
 $performed = @()
 $restartNeeded = $false
 foreach ($step in @($Params.steps)) {
-    switch ([string]$step.action) {
-        'check_access' {
-            Test-StoreAccess $step
+    try {
+        switch ([string]$step.action) {
+            'check_access' {
+                Test-StoreAccess $step
+            }
+            'install_features' {
+                if (Install-Feature $step) { $restartNeeded = $true }
+            }
+            'enable' {
+                Enable-Provider $step
+            }
+            'set' {
+                Set-Provider $step
+            }
+            'clear_private_key_password' {
+                Clear-WebCentralCertProvider -PrivateKeyPassword
+            }
+            'disable' {
+                Disable-IISCentralCertProvider
+            }
+            'clear' {
+                Clear-IISCentralCertProvider -Force
+            }
+            'set_polling_interval' {
+                $null = New-ItemProperty -LiteralPath $providerKey -Name PollingInterval -PropertyType DWord -Value ([int]$step.polling_interval) -Force
+            }
+            'write_record' {
+                Write-SecretRecord $step
+            }
+            'delete_record' {
+                if (Test-Path -LiteralPath $recordKey) { Remove-Item -LiteralPath $recordKey -Recurse -Force }
+            }
+            default {
+                throw "configure_provider: unknown step '$($step.action)'"
+            }
         }
-        'install_features' {
-            if (Install-Feature $step) { $restartNeeded = $true }
-        }
-        'enable' {
-            Enable-Provider $step
-        }
-        'set' {
-            Set-Provider $step
-        }
-        'clear_private_key_password' {
-            Clear-WebCentralCertProvider -PrivateKeyPassword
-        }
-        'disable' {
-            Disable-IISCentralCertProvider
-        }
-        'clear' {
-            Clear-IISCentralCertProvider -Force
-        }
-        'set_polling_interval' {
-            $null = New-ItemProperty -LiteralPath $providerKey -Name PollingInterval -PropertyType DWord -Value ([int]$step.polling_interval) -Force
-        }
-        'write_record' {
-            Write-SecretRecord $step
-        }
-        'delete_record' {
-            if (Test-Path -LiteralPath $recordKey) { Remove-Item -LiteralPath $recordKey -Recurse -Force }
-        }
-        default {
-            throw "configure_provider: unknown step '$($step.action)'"
-        }
+    } catch {
+        # Windows has no transaction here: say which steps had already been applied.
+        if ($performed.Count -eq 0) { throw }
+        throw "$(Get-InnermostMessage $_) (steps already applied: $($performed -join ', '))"
     }
     $performed += [string]$step.action
 }

@@ -169,3 +169,10 @@ def test_access_check_on_an_offline_file_server(lab_dir: Path) -> None:
     set_offline_hosts(["fs01"])
     with pytest.raises(WindowsError_, match="^store_location: .*The network path was not found"):
         run(web(), {"action": "check_access", "store_location": "\\\\fs01\\ccs", "user_name": "LAB\\svc-ccs", "password": PASSWORD})
+
+
+def test_a_failure_after_earlier_steps_names_the_steps_already_applied() -> None:
+    state = web(["Web-Server"])
+    with pytest.raises(WindowsError_, match=r"^Credential is invalid\. \(steps already applied: install_features\)$"):
+        run(state, {"action": "install_features", "names": ["Web-CertProvider"], "method": "server"}, {**ENABLE, "password": "wrong"})
+    assert model.ccs_installed(state) and provider(state) == {}

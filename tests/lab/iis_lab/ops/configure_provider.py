@@ -210,7 +210,12 @@ def configure_provider(ctx: OpContext) -> dict[str, t.Any]:
         handler = _STEPS.get(str(step.get("action")))
         if handler is None:
             raise WindowsError_(f"configure_provider: unknown step '{step.get('action')}'", "System.Management.Automation.RuntimeException")
-        handler(ctx, step)
+        try:
+            handler(ctx, step)
+        except WindowsError_ as exc:
+            if not performed:
+                raise
+            raise WindowsError_(f"{exc.message} (steps already applied: {', '.join(performed)})", "System.Management.Automation.RuntimeException") from exc
         performed.append(step["action"])
     installed = model.iis_installed(ctx.state)
     return {
