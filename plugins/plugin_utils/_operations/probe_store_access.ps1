@@ -22,7 +22,7 @@ function Test-StoreAccess($Step) {
     $authority = $null
     $account = $user
     if ($user.Contains('\')) {
-        $authority, $account = $user.Split([char]'\', 2)
+        $authority, $account = $user.Split([char[]]@('\'), 2)
         if ($authority -eq '.' -or $authority -eq [System.Environment]::MachineName) {
             $contextType = [System.DirectoryServices.AccountManagement.ContextType]::Machine
             $authority = [System.Environment]::MachineName
