@@ -7,6 +7,7 @@ stop the roll-out before the next batch.
 
 from __future__ import annotations
 
+import json
 import sys
 import typing as t
 
@@ -119,3 +120,20 @@ def test_verification_names_the_node_and_what_is_missing(lab: Lab) -> None:
     assert failed, run.stdout[-3000:]
     message = str(failed[-1]["result"])
     assert "web01" in message and "Default Web Site" in message and "*:443:shop.contoso.test" in message
+
+
+def test_a_provider_failure_shows_the_module_message_without_the_secret(lab: Lab) -> None:
+    wrong = "Wrong-Canary-Pa55-4c1e!"
+    run = lab.run(FARM, extra_vars=farm_vars(lab, ccs_store_password=wrong), verbosity=3)
+    assert run.rc != 0
+    failed = [r for r in run.results if r["status"] == "failed"]
+    # The provider task's own output is hidden (no_log, ignored); the check after it fails with the module's message.
+    assert [(r["host"], r["task"]) for r in failed] == [
+        ("web01", "iis.ccs.web_node : Enable the central certificate provider"),
+        ("web01", "iis.ccs.web_node : Check the provider was configured"),
+    ]
+    assert "msg" not in failed[0]["result"] or "censored" in json.dumps(failed[0]["result"])
+    message = failed[1]["result"]["msg"]
+    assert message.startswith("web01: ") and "censored" not in message and len(message) > 20, message
+    assert wrong not in run.stdout + run.stderr + json.dumps(run.results)
+    assert lab.oplog("web02") == [] and lab.oplog("web03") == []
