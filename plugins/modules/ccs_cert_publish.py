@@ -21,8 +21,8 @@ description:
   - "Each file is written to a unique temporary name in the same folder, renamed over the old file and read back. A failure at
     any point leaves the old file in place and removes the temporary file; temporary files of earlier, interrupted runs (older
     than 15 minutes, named C(.iis-ccs-tmp-*.tmp)) are removed on the next write."
-  - "Each store folder keeps a small record, C(.iis-ccs-manifest.json), with per file the host name, thumbprint, a certificate
-    identity, not-after date, encryption, size, modification time and a salted one-way fingerprint of the key password
+  - "Each store folder keeps a small record, C(.iis-ccs-manifest.json), with per file the host name, thumbprint, a digest of the
+    certificate identity (certificate, key and chain), not-after date, encryption, size, modification time and a salted one-way fingerprint of the key password
     (never a secret). An unchanged re-publish reads this record and the size and time of this certificate's own files (the
     whole folder listing only with O(prune=true), and for C(host_path)/C(host_unc), where the host lists the folder in the same
     round trip) and moves no PFX bytes; a file whose size or time no longer matches the record is read and identified."
@@ -112,7 +112,7 @@ options:
         type: str
       user_name:
         description:
-          - Account for the share (C(host_unc) required, C(smb) optional: without it smbprotocol uses Kerberos).
+          - "Account for the share (C(host_unc) required, C(smb) optional: without it smbprotocol uses Kerberos)."
         type: str
       password:
         description:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import ntpath
 import os
 import typing as t
@@ -101,6 +102,11 @@ def build_replica(destination: t.Mapping[str, t.Any], runner: HostOperationRunne
     return Replica(name, kind, path, FolderStore(LocalFileSystem(path)))
 
 
+def identity_digest(bundle: _pfx.CertificateBundle) -> str:
+    """A short stand-in for the bundle identity (certificate, key, chain): the manifest holds one per file."""
+    return hashlib.sha256(bundle.identity.encode("ascii")).hexdigest()[:32]
+
+
 def make_identify(key_password: str | None) -> t.Callable[[bytes], FileFacts]:
     def identify(data: bytes) -> FileFacts:
         try:
@@ -108,7 +114,7 @@ def make_identify(key_password: str | None) -> t.Callable[[bytes], FileFacts]:
         except _pfx.CertificateError:
             # Not openable with the store password (or not a PFX): never ours as it stands.
             return FileFacts(None, None, None, None)
-        return FileFacts(bundle.thumbprint.upper(), bundle.identity, _pfx.pfx_encryption(data), _iso(bundle.not_after))
+        return FileFacts(bundle.thumbprint.upper(), identity_digest(bundle), _pfx.pfx_encryption(data), _iso(bundle.not_after))
 
     return identify
 
@@ -116,13 +122,14 @@ def make_identify(key_password: str | None) -> t.Callable[[bytes], FileFacts]:
 def build_publication(bundle: _pfx.CertificateBundle, host_names: t.Sequence[t.Any], params: t.Mapping[str, t.Any]) -> Publication:
     not_after = _iso(bundle.not_after)
     thumbprint = bundle.thumbprint.upper()
+    identity = identity_digest(bundle)
     key_password = params.get("private_key_password")
     # What pfx_encryption() will find in the written files ("none" without a password), so comparisons hold.
     encryption = _pfx.expected_encryption(key_password, params["encryption"])
     return Publication(
-        files=tuple(DesiredFile(h.file_name.lower(), h.unicode, thumbprint, bundle.identity, not_after, encryption) for h in host_names),
+        files=tuple(DesiredFile(h.file_name.lower(), h.unicode, thumbprint, identity, not_after, encryption) for h in host_names),
         thumbprint=thumbprint,
-        identity=bundle.identity,
+        identity=identity,
         not_after=not_after,
         encryption=encryption,
         key_password=key_password,

@@ -138,7 +138,7 @@ def password_fingerprint(password: str | None, salt: str) -> str:
     """A salted, slow one-way fingerprint: tells a rotated key password apart without storing it."""
     material = b"\x00none" if password is None else b"\x01" + password.encode("utf-8")
     digest = hashlib.pbkdf2_hmac("sha256", material, base64.b64decode(salt), _FINGERPRINT_ITERATIONS)
-    return "pbkdf2-sha256:" + digest.hex()
+    return "pbkdf2:" + digest.hex()[:32]
 
 
 def fingerprints_equal(left: str | None, right: str | None) -> bool:

@@ -178,3 +178,19 @@ def test_exported_files_identify_as_the_published_certificate(cert_corpus: t.Any
     assert publication.encryption == (encryption if password else "none")
     if password is not None:
         assert make_identify("another-password")(data).identity is None  # a rotated store password cannot open it
+
+
+def test_identity_tells_chain_and_key_apart(cert_corpus: t.Any) -> None:
+    def identity(name: str) -> str:
+        values = pfx(cert_corpus, name)
+        source = prepare(values, now=NOW)
+        return build_publication(source.bundle, source.host_names, values).identity
+
+    full, again, no_chain, other = (
+        identity("leaf-rsa.3des.pfx"),
+        identity("leaf-rsa.aes256.pfx"),
+        identity("leaf-rsa.nochain.3des.pfx"),
+        identity("leaf-ec.3des.pfx"),
+    )
+    assert full == again  # same certificate, key and chain in a differently encrypted PFX
+    assert len({full, no_chain, other}) == 3
