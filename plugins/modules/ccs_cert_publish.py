@@ -27,8 +27,10 @@ description:
     whole folder listing only with O(prune=true), and for C(host_path)/C(host_unc), where the host lists the folder in the same
     round trip) and moves no PFX bytes; a file whose size or time no longer matches the record is read and identified."
   - "Renewal: a file whose certificate identity, encryption or key password differs is replaced. A host name no longer
-    published loses its file only when the file still holds the certificate recorded for it (the superseded certificate of one
-    of this task's host names, or the current one). Files this collection did not publish are never touched unless O(prune=true)."
+    published loses its file only when the file still holds the certificate our record shows for it and that certificate is
+    superseded by this task (our record showed it for one of this task's host names before). Narrowing O(host_names) of an
+    unchanged certificate therefore keeps the other files (use O(prune)), and two tasks publishing the same certificate for
+    different host names never remove each other's files. Files this collection did not publish are never touched unless O(prune=true)."
   - Runs on the controller as an action plugin. Destinations of type C(host_path) and C(host_unc) go through the task's
     Windows host (one round trip to read, one more only when something changes). C(smb) and C(local) destinations are
     reached from the controller; a task with only those never contacts its host, so it can run with C(delegate_to=localhost).

@@ -90,18 +90,21 @@ def _by_lower(listing: StoreListing) -> dict[str, str]:
 
 
 def lineage_thumbprints(publication: Publication, manifest: t.Mapping[str, t.Any]) -> set[str]:
-    """Thumbprints whose files belong to this certificate's line: the current one and the ones it supersedes.
+    """Thumbprints this publication supersedes: those our manifest recorded for the files it (re)writes.
 
-    A superseded thumbprint is one our manifest recorded for a file that this
-    publication (re)writes. Files of other certificates published to the same
-    store by other tasks never share it, so they are never touched.
+    Only files still holding one of them are removed when their host name is no
+    longer published. The current thumbprint is deliberately not included: two
+    tasks publishing the same certificate for different host names must not
+    remove each other's files. Files of other certificates never share a
+    superseded thumbprint, so they are never touched.
     """
     entries = {name.lower(): entry for name, entry in manifest["files"].items()}
-    found = {publication.thumbprint.upper()}
+    found: set[str] = set()
     for wanted in publication.files:
         entry = entries.get(wanted.file_name)
         if entry and entry.get("thumbprint"):
             found.add(str(entry["thumbprint"]).upper())
+    found.discard(publication.thumbprint.upper())
     return found
 
 
@@ -123,6 +126,7 @@ def files_to_identify(publication: Publication, listing: StoreListing) -> list[s
     entries = manifest["files"]
     actual = _by_lower(listing)
     wanted = {f.file_name for f in publication.files}
+    lineage = lineage_thumbprints(publication, manifest)
     needed = []
     for lower, name in sorted(actual.items()):
         entry = entries.get(name)
@@ -130,7 +134,7 @@ def files_to_identify(publication: Publication, listing: StoreListing) -> list[s
             continue
         if lower in wanted:
             needed.append(name)
-        elif entry and str(entry.get("thumbprint", "")).upper() in lineage_thumbprints(publication, manifest):
+        elif entry and str(entry.get("thumbprint", "")).upper() in lineage:
             needed.append(name)
     return needed
 
@@ -167,7 +171,8 @@ def plan_replica(publication: Publication, listing: StoreListing, facts: t.Mappi
         entry = old["files"].get(name)
         stat = listing.pfx[name]
         if _trusted(entry, stat):
-            assert entry is not None
+            if entry is None:  # _trusted() never trusts a file without a manifest entry
+                raise AssertionError(f"no manifest entry for trusted file {name!r}")
             known = FileFacts(entry.get("thumbprint"), entry.get("identity"), entry.get("encryption"), entry.get("not_after"))
             password_ok = fingerprints_equal(entry.get("key_password"), fingerprint)
         else:

@@ -226,3 +226,11 @@ def test_without_prune_only_own_files_are_looked_up_and_other_records_survive(fo
     run(publication("EE" * 20, ["site0.test.pfx"], prune=True), folders, fs=pruning)
     assert pruning[0].patterns == ["*"]
     assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "site0.test.pfx"]
+
+
+def test_same_certificate_split_over_two_tasks_never_flip_flops(folders: list[Path]) -> None:
+    first, second = publication("AA" * 20, ["a.test.pfx"]), publication("AA" * 20, ["b.test.pfx"])
+    run(first, folders)
+    run(second, folders)
+    assert run(first, folders)["removed"] == [] and run(second, folders)["changed"] is False
+    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "a.test.pfx", "b.test.pfx"]
