@@ -137,5 +137,5 @@ def _filetime_to_ticks(value: datetime.datetime) -> int:
 
 def _describe(exc: BaseException) -> str:
     if HAS_SMBPROTOCOL and isinstance(exc, SMBException):
-        return type(exc).__name__ + ": " + str(exc).split("\n")[0][:300]
+        return type(exc).__name__ + ": " + str(exc).split("\n", maxsplit=1)[0][:300]
     return type(exc).__name__ + ": " + str(exc)[:300]

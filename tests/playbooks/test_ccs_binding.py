@@ -252,7 +252,7 @@ def test_lab_refuses_extended_flags_on_old_builds_even_if_the_controller_did_not
     seed(lab, build=14393)
     monkeypatch.setenv("IIS_LAB_STATE_DIR", str(lab.state_dir))
     steps = [{"action": "add_binding", "protocol": "https", "binding_information": "*:443:x.example.com", "ssl_flags": 7}]
-    _rc, out, _ = emulator.execute(
+    _rc, out, _err = emulator.execute(
         "web01", {}, {}, _host_ops.bootstrap_command(), _host_ops.encode_payload("apply_bindings", {"site": "Default Web Site", "steps": steps})
     )
     answer = json.loads(out)
@@ -439,7 +439,7 @@ def test_lab_refuses_to_add_the_ccs_entry_twice(lab, monkeypatch):
     seed(lab, httpsys={"ccs": ["0.0.0.0:443"]})
     monkeypatch.setenv("IIS_LAB_STATE_DIR", str(lab.state_dir))
     ops = _host_ops.encode_payload("apply_bindings", {"site": "Default Web Site", "steps": [{"action": "ensure_ccs_entry", "port": 443}]})
-    _, out, _ = emulator.execute("web01", {}, {}, _host_ops.bootstrap_command(), ops)
+    _rc, out, _err = emulator.execute("web01", {}, {}, _host_ops.bootstrap_command(), ops)
     assert json.loads(out)["result"]["steps"][0]["outcome"] == "present"
     from iis_lab.errors import WindowsError_
     from iis_lab.network import Network
@@ -475,7 +475,7 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize(("args", "option"), BAD_INPUT, ids=[f"{o}-{i}" for i, (_, o) in enumerate(BAD_INPUT)])
+@pytest.mark.parametrize(("args", "option"), BAD_INPUT, ids=[f"{case[1]}-{i}" for i, case in enumerate(BAD_INPUT)])
 def test_bad_input_fails_before_contacting_the_host(lab, args, option):
     seed(lab)
     before = lab.snapshot()

@@ -257,15 +257,15 @@ def test_missing_iis_fails_clearly_or_is_installed_when_asked(lab: Lab) -> None:
 # --- bad input that only the host can detect: the previous configuration stays untouched ---------------------
 
 HOST_BAD_INPUT = [
-    ("wrong password", {"password": "Wrong-Pa55!"}, "password: the account 'LAB\\svc-ccs' could not log on at this node to read "
-                                                       "'\\\\fs01\\ccs': The user name or password is incorrect."),
+    ("wrong password", {"password": "Wrong-Pa55!"},
+     "password: the account 'LAB\\svc-ccs' could not log on at this node to read '\\\\fs01\\ccs': The user name or password is incorrect."),
     ("unknown account", {"user_name": "LAB\\nobody"}, "password: the account 'LAB\\nobody' could not log on"),
     ("account without read access", {"user_name": "LAB\\svc-web", "password": "Web-Pa55!"},
      "store_location: the account 'LAB\\svc-web' could not read '\\\\fs01\\ccs' from this node: Access to the path '\\\\fs01\\ccs' is denied."),
-    ("unreachable share", {"store_location": "\\\\fs02\\ccs"}, "store_location: the account 'LAB\\svc-ccs' could not read '\\\\fs02\\ccs' "
-                                                              "from this node: The network name cannot be found."),
-    ("missing folder", {"store_location": SHARE + "\\missing"}, "store_location: the account 'LAB\\svc-ccs' could not read "
-                                                              "'\\\\fs01\\ccs\\missing' from this node: Could not find a part of the path"),
+    ("unreachable share", {"store_location": "\\\\fs02\\ccs"},
+     "store_location: the account 'LAB\\svc-ccs' could not read '\\\\fs02\\ccs' from this node: The network name cannot be found."),
+    ("missing folder", {"store_location": SHARE + "\\missing"},
+     "store_location: the account 'LAB\\svc-ccs' could not read '\\\\fs01\\ccs\\missing' from this node: Could not find a part of the path"),
     ("missing local folder", {"store_location": "C:\\NoSuchStore"}, "store_location: the account 'LAB\\svc-ccs' could not read 'C:\\NoSuchStore'"),
 ]
 
@@ -279,9 +279,9 @@ def test_host_detected_bad_input_fails_before_anything_changes(lab: Lab) -> None
     ok(lab.run(playbook({"enable": provider_args()}), inventory=path))
     before = lab.snapshot()
     since = len(lab.oplog("web01"))
-    tasks = [{name: {**provider_args(**changes), "ignore_errors": True}} for name, changes, _ in HOST_BAD_INPUT]
+    tasks = [{name: {**provider_args(**changes), "ignore_errors": True}} for name, changes, _message in HOST_BAD_INPUT]
     run = lab.run(playbook(*tasks, boot=False), inventory=path)
-    for name, _, message in HOST_BAD_INPUT:
+    for name, _changes, message in HOST_BAD_INPUT:
         result = run.task(name, "web01")
         assert result["failed"] is True, name
         assert message in result["msg"], (name, result["msg"])

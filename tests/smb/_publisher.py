@@ -43,7 +43,7 @@ def publish(args: t.Mapping[str, t.Any], *, check_mode: bool = False, diff: bool
 
 def main() -> None:
     args = json.loads(Path(sys.argv[1]).read_text())
-    for _ in range(int(sys.argv[2])):
+    for _attempt in range(int(sys.argv[2])):
         result = publish(args)
         if result.get("failed"):
             print(json.dumps(result["replicas"]), flush=True)

@@ -54,7 +54,7 @@ def args(corpus: t.Any, destinations: list[dict[str, t.Any]], leaf: str = "leaf-
 def thumbprint_of(path: Path) -> str:
     from cryptography.hazmat.primitives import hashes
 
-    _, cert, _ = pkcs12.load_key_and_certificates(path.read_bytes(), STORE_PASSWORD.encode())
+    cert = pkcs12.load_key_and_certificates(path.read_bytes(), STORE_PASSWORD.encode())[1]
     assert cert is not None
     return cert.fingerprint(hashes.SHA1()).hex().upper()
 

@@ -59,7 +59,7 @@ def test_add_rerun_flags_and_remove_on_real_iis(windows_host, site):
             assert found[f"*:443:{name}"]["ssl_flags"] == 3
         assert 443 in info["httpsys"]["ccs_ports"]
 
-        again, _ = run(windows_host, site=site, host_names=names)
+        again = run(windows_host, site=site, host_names=names)[0]
         assert again["changed"] is False and again["round_trips"] == 1
 
         if info["windows"]["build"] >= 17763:

@@ -98,7 +98,7 @@ def test_good_user_names_are_accepted(name: str) -> None:
 @pytest.mark.parametrize("password", ["it's \"$(whoami)\" `; echo", "Pa55;word$", "пароль-ünïcode"])
 def test_hostile_characters_in_secrets_are_data_not_errors(password: str) -> None:
     # Secrets travel as JSON data and are never built into code, so any printable character is a valid password.
-    request, _ = parse_request({**GOOD, "password": password, "private_key_password": password})
+    request = parse_request({**GOOD, "password": password, "private_key_password": password})[0]
     assert (request.password, request.private_key_password) == (password, password)
 
 

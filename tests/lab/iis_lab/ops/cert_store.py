@@ -53,7 +53,7 @@ def _ticks(path: Path) -> int:
 
 @operation("read_cert_store")
 def read_cert_store(ctx: OpContext) -> dict[str, t.Any]:
-    folder, _ = _folder(ctx, "read")
+    folder = _folder(ctx, "read")[0]
     answer: dict[str, t.Any] = {"exists": folder.is_dir(), "files": [], "manifest": None, "contents": {}, "now": time.time_ns() // 100}
     if not folder.is_dir():
         return answer
@@ -91,7 +91,7 @@ def _write_atomically(ctx: OpContext, folder: Path, name: str, data: bytes) -> P
 
 @operation("write_cert_store")
 def write_cert_store(ctx: OpContext) -> dict[str, t.Any]:
-    folder, _ = _folder(ctx, "change")
+    folder = _folder(ctx, "change")[0]
     if not folder.is_dir():
         raise WindowsError_(f"The store folder '{ctx.params['path']}' does not exist.", "System.Management.Automation.RuntimeException")
     prefix, suffix = str(ctx.params["temp_prefix"]), str(ctx.params["temp_suffix"])
