@@ -279,3 +279,20 @@ def test_canary_secrets_never_appear_in_ansible_runner_artifacts(lab: Lab, corpu
     text = lab.run_runner(_canary_playbook(corpus, material, local), inventory=material["inventory"])
     assert "pfx_password" in text  # the wrong-password task ran and reported
     assert_secrets_absent(text, material["secrets"].values())
+
+
+def test_host_fault_between_write_and_rename_keeps_old_file_and_no_temp(lab: Lab, corpus: t.Any) -> None:
+    assert lab.run(publish_task("publish", **base_args(corpus))).rc == 0
+    store = fs01_store(lab)
+    old = (store / "www.example.test.pfx").read_bytes()
+    renewal = publish_task("publish", **base_args(corpus, pfx_path=str(corpus.path("leaf-ec.3des.pfx"))))
+    # The lab's emulation of write_cert_store fails this file's rename after writing its temp file.
+    run = lab.run(renewal, env={"IIS_LAB_FAIL_RENAME": "www.example.test.pfx"})
+    assert run.rc != 0
+    result = run.task("publish")
+    assert "being used by another process" in result["replicas"][0]["error"]
+    assert (store / "www.example.test.pfx").read_bytes() == old
+    assert not [p.name for p in store.iterdir() if p.name.startswith(".iis-ccs-tmp-")]
+    healed = lab.run(renewal).task("publish")
+    assert healed["files"][0]["action"] == "updated"
+    assert healed["removed"] == [{"file_name": "example.test.pfx", "replicas": {"fs01": "removed"}}]
