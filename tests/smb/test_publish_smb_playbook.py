@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "playbooks"))
 
 from _lab import Lab, assert_secrets_absent  # noqa: E402
 from _samba import SambaServer  # noqa: E402
-from test_publish_smb import corpus  # noqa: E402,F401  pylint: disable=unused-import  (module-scoped corpus fixture)
+# The module-scoped corpus fixture, shared with test_publish_smb.
+from test_publish_smb import corpus  # noqa: E402,F401  # pylint: disable=unused-import
 
 
 @pytest.fixture
