@@ -205,7 +205,7 @@ _STEPS: dict[str, t.Callable[[OpContext, t.Mapping[str, t.Any]], None]] = {
 
 @operation("configure_provider")
 def configure_provider(ctx: OpContext) -> dict[str, t.Any]:
-    performed = []
+    performed: list[str] = []
     for step in ctx.params.get("steps") or []:
         handler = _STEPS.get(str(step.get("action")))
         if handler is None:
