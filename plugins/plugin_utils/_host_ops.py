@@ -19,10 +19,16 @@ import typing as t
 from dataclasses import dataclass, field
 
 OPERATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_operations")
+LIBRARY_DIR = os.path.join(OPERATIONS_DIR, "_library")
+
+# An operation declares the shared function files it needs in its header: "# Uses: registry, store_access".
+_USES_LINE = re.compile(r"^# Uses: *(.+)$", re.MULTILINE)
 
 # The bootstrap reads the payload from stdin ($input works for winrm/ssh process
 # stdin and for psrp pipeline input alike), runs the operation as a script block
-# with the parameters object as its only argument, and writes exactly one line of
+# with the parameters object as its only argument (after dot-sourcing the shared
+# functions the operation declared, so they are defined once in the collection and
+# visible to the operation), and writes exactly one line of
 # JSON. Non-ASCII characters are escaped to \uXXXX so the answer survives any
 # console code page on the way back.
 BOOTSTRAP = "\n".join(
@@ -31,6 +37,7 @@ BOOTSTRAP = "\n".join(
         "$ProgressPreference = 'SilentlyContinue'",
         "try {",
         "    $payload = ($input | Out-String) | ConvertFrom-Json",
+        "    if ($payload.library) { . ([ScriptBlock]::Create($payload.library)) }",
         "    $result = & ([ScriptBlock]::Create($payload.script)) $payload.params",
         "    $answer = @{ ok = $true; result = $result }",
         "} catch {",
@@ -90,10 +97,38 @@ def load_operation_script(operation: str) -> str:
         return handle.read()
 
 
+def library_names() -> list[str]:
+    return sorted(name[:-4] for name in os.listdir(LIBRARY_DIR) if name.endswith(".ps1"))
+
+
+def operation_libraries(operation: str) -> list[str]:
+    """The shared function files an operation declares, in the order it declares them."""
+    match = _USES_LINE.search(load_operation_script(operation))
+    names = [name.strip() for name in match.group(1).split(",")] if match else []
+    unknown = sorted(set(names) - set(library_names()))
+    if unknown:
+        raise ValueError(f"operation '{operation}' uses unknown library {unknown}")
+    return names
+
+
+def load_operation_library(operation: str) -> str:
+    """The shared functions an operation needs, as one script to dot-source before it runs."""
+    texts = []
+    for name in operation_libraries(operation):
+        with open(os.path.join(LIBRARY_DIR, name + ".ps1"), encoding="ascii") as handle:
+            texts.append(handle.read())
+    return "\n".join(texts)
+
+
 def encode_payload(operation: str, params: t.Mapping[str, t.Any]) -> bytes:
     # ensure_ascii turns IDN host names and paths into \uXXXX escapes, which
     # ConvertFrom-Json decodes, so the stdin code page of the host never matters.
-    payload = {"operation": operation, "script": load_operation_script(operation), "params": dict(params)}
+    payload = {
+        "operation": operation,
+        "library": load_operation_library(operation),
+        "script": load_operation_script(operation),
+        "params": dict(params),
+    }
     return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 

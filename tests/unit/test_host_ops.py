@@ -76,6 +76,7 @@ def test_payload_is_ascii_json_with_the_shipped_script() -> None:
     document = json.loads(payload)
     assert document == {
         "operation": OPERATION,
+        "library": _host_ops.load_operation_library(OPERATION),
         "script": _host_ops.load_operation_script(OPERATION),
         "params": {"sections": ["windows"]},
     }
@@ -198,3 +199,21 @@ def test_stats_report_what_was_done() -> None:
     assert stats["round_trips"] == 2
     assert stats["operations"] == [OPERATION, OPERATION]
     assert stats["bytes_sent"] == sum(len(call[1] or b"") for call in connection.calls)
+
+
+def test_shared_functions_travel_beside_the_script_and_are_the_declared_files() -> None:
+    # read_host_state declares "# Uses: registry": the shared file goes in "library", dot-sourced
+    # by the bootstrap before the operation runs, never pasted into the operation's own text.
+    assert _host_ops.operation_libraries(OPERATION) == ["registry"]
+    library = _host_ops.load_operation_library(OPERATION)
+    assert library.startswith("# iis.ccs library: registry")
+    assert "function Read-RegistryKey" in library
+    assert "function Read-RegistryKey" not in _host_ops.load_operation_script(OPERATION)
+    assert ". ([ScriptBlock]::Create($payload.library))" in _host_ops.BOOTSTRAP
+
+
+def test_unknown_library_is_refused(monkeypatch) -> None:
+    script = _host_ops.load_operation_script(OPERATION).replace("# Uses: registry", "# Uses: registry, nowhere")
+    monkeypatch.setattr(_host_ops, "load_operation_script", lambda operation: script)
+    with pytest.raises(ValueError, match="unknown library"):
+        _host_ops.operation_libraries(OPERATION)

@@ -29,9 +29,11 @@ def lab_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def payload(operation: str = OPERATION, script: str | None = None, params: dict[str, object] | None = None) -> bytes:
+def payload(operation: str = OPERATION, script: str | None = None, params: dict[str, object] | None = None,
+            library: str | None = None) -> bytes:
     document = {
         "operation": operation,
+        "library": _host_ops.load_operation_library(OPERATION) if library is None else library,
         "script": _host_ops.load_operation_script(OPERATION) if script is None else script,
         "params": params if params is not None else {"sections": ["windows"]},
     }
@@ -126,3 +128,9 @@ def test_script_without_emulation_is_refused(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delitem(OPERATIONS, OPERATION)
     with pytest.raises(LabProtocolError, match="no emulation"):
         execute()
+
+
+def test_emulator_rejects_modified_shared_functions() -> None:
+    library = _host_ops.load_operation_library(OPERATION) + "\nfunction Get-Date { 'tampered' }\n"
+    with pytest.raises(LabProtocolError, match="shared functions"):
+        execute(in_data=payload(library=library))

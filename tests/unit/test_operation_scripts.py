@@ -17,10 +17,13 @@ import tree_sitter
 import tree_sitter_pwsh
 import yaml
 
+from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
+
 REPO = Path(__file__).resolve().parents[2]
 OPERATIONS_DIR = REPO / "plugins" / "plugin_utils" / "_operations"
 SIGNATURES_FILE = Path(__file__).resolve().parent / "powershell" / "cmdlet_signatures.yml"
 SCRIPTS = sorted(OPERATIONS_DIR.glob("*.ps1"))
+LIBRARIES = sorted((OPERATIONS_DIR / "_library").glob("*.ps1"))
 
 DOC_URL = re.compile(r"^https://learn\.microsoft\.com/[a-z]{2}-[a-z]{2}/\S+$")
 
@@ -135,11 +138,7 @@ def code_without_comments(source: bytes, tree: tree_sitter.Tree) -> str:
 def header_problems(name: str, source: str) -> list[str]:
     """The documented header: '# iis.ccs operation: <name>', a description, '# Params:', then param($Params)."""
     lines = source.splitlines()
-    comments = []
-    for line in lines:
-        if not line.startswith("#"):
-            break
-        comments.append(line)
+    comments = _header_comments(lines)
     problems = []
     if not comments or comments[0].strip() != f"# iis.ccs operation: {name}":
         problems.append(f"the first line must be '# iis.ccs operation: {name}'")
@@ -153,13 +152,45 @@ def header_problems(name: str, source: str) -> list[str]:
     return problems
 
 
-def script_problems(name: str, source: bytes, signatures: Signatures) -> list[str]:
+def library_header_problems(name: str, source: str) -> list[str]:
+    """A shared function file: '# iis.ccs library: <name>', a description, then functions only (no param block)."""
+    comments = _header_comments(source.splitlines())
+    problems = []
+    if not comments or comments[0].strip() != f"# iis.ccs library: {name}":
+        problems.append(f"the first line must be '# iis.ccs library: {name}'")
+    if len(comments) < 2:
+        problems.append("the header comment must say what the functions are shared for")
+    if re.search(r"^\s*param\s*\(", source, re.IGNORECASE | re.MULTILINE):
+        problems.append("a library defines functions only; it takes no parameters")
+    return problems
+
+
+def _header_comments(lines: list[str]) -> list[str]:
+    comments = []
+    for line in lines:
+        if not line.startswith("#"):
+            break
+        comments.append(line)
+    return comments
+
+
+def library_functions(operation: str) -> set[str]:
+    """Functions an operation gets from the shared files it declares with '# Uses:'."""
+    functions: set[str] = set()
+    for name in _host_ops.operation_libraries(operation):
+        functions |= defined_functions(parse((OPERATIONS_DIR / "_library" / f"{name}.ps1").read_bytes()))
+    return functions
+
+
+def script_problems(name: str, source: bytes, signatures: Signatures, provided: frozenset[str] | set[str] = frozenset(),
+                    library: bool = False) -> list[str]:
     tree = parse(source)
     problems = [f"syntax: {error}" for error in syntax_errors(tree)]
-    problems += header_problems(name, source.decode("utf-8", errors="replace"))
+    text = source.decode("utf-8", errors="replace")
+    problems += library_header_problems(name, text) if library else header_problems(name, text)
     code = code_without_comments(source, tree)
     problems += [f"forbidden: {why}" for pattern, why in FORBIDDEN_TEXT if pattern.search(code)]
-    local = defined_functions(tree)
+    local = defined_functions(tree) | set(provided)
     for use in command_uses(tree):
         key = use.name.lower()
         where = f"line {use.line}: {use.name}"
@@ -203,11 +234,26 @@ def test_there_are_operation_scripts() -> None:
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[path.stem for path in SCRIPTS])
 def test_operation_script_is_clean(script: Path) -> None:
-    problems = script_problems(script.stem, script.read_bytes(), Signatures.load())
+    problems = script_problems(script.stem, script.read_bytes(), Signatures.load(), provided=library_functions(script.stem))
     assert not problems, f"{script.name}:\n  " + "\n  ".join(problems)
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=[path.stem for path in SCRIPTS])
+@pytest.mark.parametrize("library", LIBRARIES, ids=[path.stem for path in LIBRARIES])
+def test_library_is_clean(library: Path) -> None:
+    problems = script_problems(library.stem, library.read_bytes(), Signatures.load(), library=True)
+    assert not problems, f"_library/{library.name}:\n  " + "\n  ".join(problems)
+
+
+def test_every_library_is_used_and_defines_functions_no_operation_redefines() -> None:
+    used = {name for script in SCRIPTS for name in _host_ops.operation_libraries(script.stem)}
+    assert used == {path.stem for path in LIBRARIES}, "a shared function file no operation uses is dead code"
+    for script in SCRIPTS:
+        own = defined_functions(parse(script.read_bytes()))
+        shadowed = own & library_functions(script.stem)
+        assert not shadowed, f"{script.name} redefines shared functions {sorted(shadowed)}: call the shared ones"
+
+
+@pytest.mark.parametrize("script", SCRIPTS + LIBRARIES, ids=[path.stem for path in SCRIPTS + LIBRARIES])
 def test_operation_script_is_ascii(script: Path) -> None:
     # Scripts travel inside an ASCII JSON payload and Windows PowerShell 5.1 reads BOM-less files as ANSI.
     script.read_bytes().decode("ascii")
@@ -230,7 +276,7 @@ def test_signatures_file_is_well_formed_and_sorted() -> None:
 def test_every_listed_cmdlet_is_used() -> None:
     # A stale entry would let a later script use a cmdlet nobody checked the documentation of.
     used: set[str] = set()
-    for script in SCRIPTS:
+    for script in SCRIPTS + LIBRARIES:
         used |= {use.name.lower() for use in command_uses(parse(script.read_bytes()))}
     signatures = Signatures.load()
     unused = sorted((set(signatures.cmdlets) | signatures.native) - used)

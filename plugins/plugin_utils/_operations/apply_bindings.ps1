@@ -6,6 +6,7 @@
 # so IIS sees additions, conversions and removals at once. HTTP.sys entries are
 # changed with netsh, each only after checking whether it exists (netsh fails on
 # adding an entry twice or deleting a missing one).
+# Uses: registry
 # Params: site (string), steps (array, applied in order), each step one of:
 #   ensure_ccs_entry {port}; add_binding {binding_information, ssl_flags};
 #   convert_binding / set_binding_flags {protocol, binding_information, ssl_flags};
@@ -18,10 +19,6 @@ $IisAppId = '{4dc3e181-e14b-4a21-b022-59fc669b0914}'
 $HttpParameters = 'HKLM:\SYSTEM\CurrentControlSet\Services\HTTP\Parameters'
 $ProviderKey = 'HKLM:\SOFTWARE\Microsoft\IIS\CentralCertProvider'
 $CentralCertStoreFlag = 2
-
-function Get-SubkeyNames([string]$Path) {
-    return @(Get-ChildItem -LiteralPath $Path -ErrorAction SilentlyContinue | ForEach-Object { $_.PSChildName })
-}
 
 function Get-EndpointPort([string]$Endpoint) {
     return $Endpoint.Substring($Endpoint.LastIndexOf(':') + 1)

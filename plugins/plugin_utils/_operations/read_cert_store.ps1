@@ -4,6 +4,7 @@
 # name, size and last-write time of every *.pfx file and of our own temporary files,
 # the publish manifest (base64), and the content (base64) of the files named in fetch.
 # Nothing is written. Times are 100 ns ticks since 1970-01-01 UTC.
+# Uses: store_folder
 # Params: path, user_name and password (optional: share credentials for a UNC path),
 #         manifest_name, fetch (array of plain file names), temp_prefix, temp_suffix.
 param($Params)
@@ -18,13 +19,6 @@ if ($Params.user_name) {
     $credential = [System.Management.Automation.PSCredential]::new([string]$Params.user_name, $secure)
     $driveName = 'iisccs' + [Guid]::NewGuid().ToString('N')
     $drive = New-PSDrive -Name $driveName -PSProvider FileSystem -Root $root -Credential $credential
-}
-
-function Get-StorePath([string]$Name) {
-    if ([string]::IsNullOrEmpty($Name) -or $Name.IndexOfAny([char[]]'\/:') -ge 0 -or $Name -eq '.' -or $Name -eq '..') {
-        throw "Refusing the file name '$Name': not a plain file name inside the store folder."
-    }
-    return [System.IO.Path]::Combine($root, $Name)
 }
 
 try {
@@ -47,13 +41,13 @@ try {
             }
         }
         $answer.files = $listed.ToArray()
-        $manifestPath = Get-StorePath ([string]$Params.manifest_name)
+        $manifestPath = Get-StorePath $root ([string]$Params.manifest_name)
         if ([System.IO.File]::Exists($manifestPath)) {
             $answer.manifest = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($manifestPath))
         }
         foreach ($name in @($Params.fetch)) {
             if ($null -eq $name) { continue }
-            $full = Get-StorePath ([string]$name)
+            $full = Get-StorePath $root ([string]$name)
             if ([System.IO.File]::Exists($full)) {
                 $answer.contents[[string]$name] = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($full))
             }

@@ -5,31 +5,13 @@
 # interprets them. Secrets are never returned: for the two machine-encrypted
 # provider secrets only a SHA-256 digest of the stored ciphertext is returned,
 # which lets the controller notice that someone re-set them outside Ansible.
+# Uses: registry
 # Params: sections (array of windows|features|provider|sites|httpsys),
 #         site_names (optional array: only these sites).
 param($Params)
 
 $wanted = @($Params.sections)
 $answer = @{}
-
-function Read-RegistryKey([string]$Path) {
-    $key = Get-Item -LiteralPath $Path -ErrorAction SilentlyContinue
-    if ($null -eq $key) { return $null }
-    $values = @{}
-    foreach ($name in $key.GetValueNames()) { $values[$name] = $key.GetValue($name) }
-    return $values
-}
-
-function Get-TextDigest($Text) {
-    if ([string]::IsNullOrEmpty($Text)) { return $null }
-    $sha = [System.Security.Cryptography.SHA256]::Create()
-    $bytes = $sha.ComputeHash([System.Text.Encoding]::UTF8.GetBytes([string]$Text))
-    return [System.BitConverter]::ToString($bytes).Replace('-', '').ToLowerInvariant()
-}
-
-function Get-SubkeyNames([string]$Path) {
-    return @(Get-ChildItem -LiteralPath $Path -ErrorAction SilentlyContinue | ForEach-Object { $_.PSChildName })
-}
 
 if ($wanted -contains 'windows') {
     $version = Read-RegistryKey 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'

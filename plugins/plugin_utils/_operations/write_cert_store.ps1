@@ -6,6 +6,7 @@
 # file stays. Each written file gets the last-write time the controller recorded in
 # the manifest and is read back and compared by SHA-256. Then listed files are
 # removed, our stale temporary files deleted, and the manifest replaced the same way.
+# Uses: store_folder
 # Params: path, user_name and password (optional: share credentials for a UNC path),
 #         files (array of {name, data (base64), sha256, mtime}), removes (array of
 #         names), stale_temps (array of names), manifest_name, manifest_data (base64),
@@ -22,13 +23,6 @@ if ($Params.user_name) {
     $drive = New-PSDrive -Name $driveName -PSProvider FileSystem -Root $root -Credential $credential
 }
 
-function Get-StorePath([string]$Name) {
-    if ([string]::IsNullOrEmpty($Name) -or $Name.IndexOfAny([char[]]'\/:') -ge 0 -or $Name -eq '.' -or $Name -eq '..') {
-        throw "Refusing the file name '$Name': not a plain file name inside the store folder."
-    }
-    return [System.IO.Path]::Combine($root, $Name)
-}
-
 function Get-Sha256Hex([byte[]]$Bytes) {
     $sha = [System.Security.Cryptography.SHA256]::Create()
     try {
@@ -40,8 +34,8 @@ function Get-Sha256Hex([byte[]]$Bytes) {
 }
 
 function Write-StoreFile([string]$Name, [byte[]]$Bytes) {
-    $target = Get-StorePath $Name
-    $temp = Get-StorePath ([string]$Params.temp_prefix + [Guid]::NewGuid().ToString('N') + [string]$Params.temp_suffix)
+    $target = Get-StorePath $root $Name
+    $temp = Get-StorePath $root ([string]$Params.temp_prefix + [Guid]::NewGuid().ToString('N') + [string]$Params.temp_suffix)
     try {
         $stream = [System.IO.FileStream]::new($temp, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write)
         try {
@@ -82,7 +76,7 @@ try {
         $stale = [string]$name
         if ($stale.StartsWith([string]$Params.temp_prefix) -and $stale.EndsWith([string]$Params.temp_suffix)) {
             try {
-                [System.IO.File]::Delete((Get-StorePath $stale))
+                [System.IO.File]::Delete((Get-StorePath $root $stale))
             }
             catch {
                 $null = $_  # another publisher may be cleaning up too
@@ -106,7 +100,7 @@ try {
     $removed = [System.Collections.ArrayList]::new()
     foreach ($name in @($Params.removes)) {
         if ($null -eq $name) { continue }
-        [System.IO.File]::Delete((Get-StorePath ([string]$name)))
+        [System.IO.File]::Delete((Get-StorePath $root ([string]$name)))
         $null = $removed.Add([string]$name)
     }
     $null = Write-StoreFile ([string]$Params.manifest_name) ([Convert]::FromBase64String([string]$Params.manifest_data))

@@ -40,6 +40,8 @@ def parse_payload(in_data: bytes | None) -> tuple[str, dict[str, t.Any]]:
         raise LabProtocolError(f"unknown operation {operation!r}: no such script is shipped")
     if payload.get("script") != _host_ops.load_operation_script(operation):
         raise LabProtocolError(f"the script sent for {operation!r} is not the shipped one")
+    if payload.get("library") != _host_ops.load_operation_library(operation):
+        raise LabProtocolError(f"the shared functions sent for {operation!r} are not the ones it declares")
     if operation not in OPERATIONS:
         raise LabProtocolError(f"the lab has no emulation of operation {operation!r}")
     return operation, dict(payload.get("params") or {})

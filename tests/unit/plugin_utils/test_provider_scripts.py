@@ -5,21 +5,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
+
 OPERATIONS = Path(__file__).resolve().parents[3] / "plugins" / "plugin_utils" / "_operations"
 
 
-def function_text(script: str, name: str) -> str:
-    source = (OPERATIONS / script).read_text(encoding="ascii")
-    match = re.search(rf"^function {name}\b.*?^}}$", source, re.MULTILINE | re.DOTALL)
-    assert match, f"{name} not found in {script}"
-    return match.group(0)
-
-
-def test_access_check_is_the_same_in_configure_and_probe() -> None:
-    for name in ("Test-StoreAccess", "Get-InnermostMessage"):
-        assert function_text("configure_provider.ps1", name) == function_text("probe_store_access.ps1", name)
+def test_configure_and_probe_share_one_access_check() -> None:
+    # Check mode must probe exactly what apply checks: both take Test-StoreAccess from the
+    # same shared file, and neither keeps a copy of its own.
+    for operation in ("configure_provider", "probe_store_access"):
+        assert "store_access" in _host_ops.operation_libraries(operation)
+        assert not re.search(r"^function Test-StoreAccess", _host_ops.load_operation_script(operation), re.MULTILINE)
+    assert "function Test-StoreAccess" in (OPERATIONS / "_library" / "store_access.ps1").read_text(encoding="ascii")
 
 
 def test_the_prompting_credential_cmdlets_are_never_used() -> None:
-    for script in ("configure_provider.ps1", "probe_store_access.ps1"):
+    for script in ("configure_provider.ps1", "probe_store_access.ps1", "_library/store_access.ps1"):
         assert "CentralCertProviderCredential" not in (OPERATIONS / script).read_text(encoding="ascii")
