@@ -202,9 +202,9 @@ def test_stats_report_what_was_done() -> None:
 
 
 def test_shared_functions_travel_beside_the_script_and_are_the_declared_files() -> None:
-    # read_host_state declares "# Uses: registry": the shared file goes in "library", dot-sourced
+    # read_host_state declares "# Uses: registry, bindings": the shared files go in "library", dot-sourced
     # by the bootstrap before the operation runs, never pasted into the operation's own text.
-    assert _host_ops.operation_libraries(OPERATION) == ["registry"]
+    assert _host_ops.operation_libraries(OPERATION) == ["registry", "bindings"]
     library = _host_ops.load_operation_library(OPERATION)
     assert library.startswith("# iis.ccs library: registry")
     assert "function Read-RegistryKey" in library

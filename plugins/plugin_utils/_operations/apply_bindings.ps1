@@ -6,7 +6,7 @@
 # so IIS sees additions, conversions and removals at once. HTTP.sys entries are
 # changed with netsh, each only after checking whether it exists (netsh fails on
 # adding an entry twice or deleting a missing one).
-# Uses: registry
+# Uses: registry, bindings
 # Params: site (string), steps (array, applied in order), each step one of:
 #   ensure_ccs_entry {port}; add_binding {binding_information, ssl_flags};
 #   convert_binding / set_binding_flags {protocol, binding_information, ssl_flags};
@@ -85,19 +85,6 @@ function Get-CcsSitesOnPort($Manager, [int]$Port) {
         }
     }
     return $users
-}
-
-function Get-RawBindings($Site) {
-    return @(foreach ($binding in $Site.Bindings) {
-        $hash = $binding.CertificateHash
-        @{
-            protocol = $binding.Protocol
-            binding_information = $binding.BindingInformation
-            ssl_flags = [int]$binding.GetAttributeValue('sslFlags')
-            certificate_hash = if ($hash) { [System.BitConverter]::ToString($hash).Replace('-', '') } else { '' }
-            certificate_store = [string]$binding.CertificateStoreName
-        }
-    })
 }
 
 $assembly = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\Microsoft.Web.Administration.dll'
@@ -179,8 +166,8 @@ return @{
     steps = $report
     site = @{ name = $site.Name; id = [long]$site.Id; bindings = @(Get-RawBindings $site) }
     httpsys = @{
-        ip = Get-SubkeyNames "$HttpParameters\SslBindingInfo"
-        sni = Get-SubkeyNames "$HttpParameters\SslSniBindingInfo"
-        ccs = Get-SubkeyNames "$HttpParameters\SslCcsBindingInfo"
+        ip = @(Get-SubkeyNames "$HttpParameters\SslBindingInfo")
+        sni = @(Get-SubkeyNames "$HttpParameters\SslSniBindingInfo")
+        ccs = @(Get-SubkeyNames "$HttpParameters\SslCcsBindingInfo")
     }
 }

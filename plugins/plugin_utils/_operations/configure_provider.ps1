@@ -127,21 +127,10 @@ foreach ($step in @($Params.steps)) {
     $performed += [string]$step.action
 }
 
-$provider = Read-RegistryKey $providerKey
-$public = $null
-if ($null -ne $provider) {
-    $public = @{}
-    foreach ($name in @('Enabled', 'CertStoreLocation', 'UserName', 'PollingInterval')) {
-        if ($provider.ContainsKey($name)) { $public[$name] = $provider[$name] }
-    }
-    $public['PasswordDigest'] = Get-TextDigest $provider['Password']
-    $public['PrivateKeyPasswordDigest'] = Get-TextDigest $provider['PrivateKeyPassword']
-}
-
 return @{
     steps = $performed
     reboot_required = $restartNeeded
-    provider = $public
+    provider = Get-ProviderView
     features = @{
         inetstp = Read-RegistryKey 'HKLM:\SOFTWARE\Microsoft\InetStp'
         components = Read-RegistryKey 'HKLM:\SOFTWARE\Microsoft\InetStp\Components'

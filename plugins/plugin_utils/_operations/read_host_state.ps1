@@ -5,7 +5,7 @@
 # interprets them. Secrets are never returned: for the two machine-encrypted
 # provider secrets only a SHA-256 digest of the stored ciphertext is returned,
 # which lets the controller notice that someone re-set them outside Ansible.
-# Uses: registry
+# Uses: registry, bindings
 # Params: sections (array of windows|features|provider|sites|httpsys),
 #         site_names (optional array: only these sites).
 param($Params)
@@ -32,17 +32,7 @@ if ($wanted -contains 'features') {
 }
 
 if ($wanted -contains 'provider') {
-    $provider = Read-RegistryKey 'HKLM:\SOFTWARE\Microsoft\IIS\CentralCertProvider'
-    $public = $null
-    if ($null -ne $provider) {
-        $public = @{}
-        foreach ($name in @('Enabled', 'CertStoreLocation', 'UserName', 'PollingInterval')) {
-            if ($provider.ContainsKey($name)) { $public[$name] = $provider[$name] }
-        }
-        $public['PasswordDigest'] = Get-TextDigest $provider['Password']
-        $public['PrivateKeyPasswordDigest'] = Get-TextDigest $provider['PrivateKeyPassword']
-    }
-    $answer.provider = $public
+    $answer.provider = Get-ProviderView
     $answer.provider_record = Read-RegistryKey 'HKLM:\SOFTWARE\iis.ccs\CentralCertProvider'
 }
 
@@ -55,17 +45,7 @@ if ($wanted -contains 'sites') {
         $only = @($Params.site_names | Where-Object { $_ })
         foreach ($site in $manager.Sites) {
             if ($only.Count -gt 0 -and -not ($only -contains $site.Name)) { continue }
-            $bindings = @(foreach ($binding in $site.Bindings) {
-                $hash = $binding.CertificateHash
-                @{
-                    protocol = $binding.Protocol
-                    binding_information = $binding.BindingInformation
-                    ssl_flags = [int]$binding.GetAttributeValue('sslFlags')
-                    certificate_hash = if ($hash) { [System.BitConverter]::ToString($hash).Replace('-', '') } else { '' }
-                    certificate_store = [string]$binding.CertificateStoreName
-                }
-            })
-            $sites += @{ name = $site.Name; id = [long]$site.Id; bindings = $bindings }
+            $sites += @{ name = $site.Name; id = [long]$site.Id; bindings = @(Get-RawBindings $site) }
         }
     }
     $answer.sites = $sites
@@ -74,9 +54,9 @@ if ($wanted -contains 'sites') {
 if ($wanted -contains 'httpsys') {
     $base = 'HKLM:\SYSTEM\CurrentControlSet\Services\HTTP\Parameters'
     $answer.httpsys = @{
-        ip = Get-SubkeyNames "$base\SslBindingInfo"
-        sni = Get-SubkeyNames "$base\SslSniBindingInfo"
-        ccs = Get-SubkeyNames "$base\SslCcsBindingInfo"
+        ip = @(Get-SubkeyNames "$base\SslBindingInfo")
+        sni = @(Get-SubkeyNames "$base\SslSniBindingInfo")
+        ccs = @(Get-SubkeyNames "$base\SslCcsBindingInfo")
     }
 }
 

@@ -16,11 +16,11 @@ param($Params)
 $root = [string]$Params.path
 $epochTicks = 621355968000000000
 $drive = $null
-if ($Params.user_name) {
-    $secure = ConvertTo-SecureString -String ([string]$Params.password) -AsPlainText -Force
-    $credential = [System.Management.Automation.PSCredential]::new([string]$Params.user_name, $secure)
-    $driveName = 'iisccs' + [Guid]::NewGuid().ToString('N')
-    $drive = New-PSDrive -Name $driveName -PSProvider FileSystem -Root $root -Credential $credential
+$credential = Get-StoreCredential $Params
+if ($null -ne $credential) {
+    # A non-persistent drive with explicit credentials opens an SMB session for this
+    # logon session; later .NET calls on the UNC path reuse it.
+    $drive = New-PSDrive -Name ('iisccs' + [Guid]::NewGuid().ToString('N')) -PSProvider FileSystem -Root $root -Credential $credential
 }
 
 function Get-Sha256Hex([byte[]]$Bytes) {

@@ -1,7 +1,8 @@
 # iis.ccs library: registry
 # Shared functions for operations that read the registry: every value of a key as a
 # hashtable, SHA-256 digests of stored ciphertext (never the value itself), and the
-# names of a key's subkeys (HTTP.sys keeps one subkey per SSL endpoint).
+# names of a key's subkeys (HTTP.sys keeps one subkey per SSL endpoint), and the
+# provider configuration as the controller reads it, secrets reduced to digests.
 
 function Read-RegistryKey([string]$Path) {
     $key = Get-Item -LiteralPath $Path -ErrorAction SilentlyContinue
@@ -20,4 +21,18 @@ function Get-TextDigest($Text) {
 
 function Get-SubkeyNames([string]$Path) {
     return @(Get-ChildItem -LiteralPath $Path -ErrorAction SilentlyContinue | ForEach-Object { $_.PSChildName })
+}
+
+function Get-ProviderView {
+    # The machine-encrypted secrets never leave the host: only digests of their ciphertext,
+    # which change whenever anyone re-sets them.
+    $provider = Read-RegistryKey 'HKLM:\SOFTWARE\Microsoft\IIS\CentralCertProvider'
+    if ($null -eq $provider) { return $null }
+    $view = @{}
+    foreach ($name in @('Enabled', 'CertStoreLocation', 'UserName', 'PollingInterval')) {
+        if ($provider.ContainsKey($name)) { $view[$name] = $provider[$name] }
+    }
+    $view['PasswordDigest'] = Get-TextDigest $provider['Password']
+    $view['PrivateKeyPasswordDigest'] = Get-TextDigest $provider['PrivateKeyPassword']
+    return $view
 }
