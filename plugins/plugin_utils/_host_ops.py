@@ -28,7 +28,9 @@ _USES_LINE = re.compile(r"^# Uses: *(.+)$", re.MULTILINE)
 # stdin and for psrp pipeline input alike), runs the operation as a script block
 # with the parameters object as its only argument (after dot-sourcing the shared
 # functions the operation declared, so they are defined once in the collection and
-# visible to the operation), and writes exactly one line of
+# visible to the operation), keeps only its last output object (the hashtable it
+# returns; a cmdlet that also writes to the pipeline on some Windows release must not
+# turn the answer into a list), and writes exactly one line of
 # JSON. Non-ASCII characters are escaped to \uXXXX so the answer survives any
 # console code page on the way back.
 BOOTSTRAP = "\n".join(
@@ -38,7 +40,7 @@ BOOTSTRAP = "\n".join(
         "try {",
         "    $payload = ($input | Out-String) | ConvertFrom-Json",
         "    if ($payload.library) { . ([ScriptBlock]::Create($payload.library)) }",
-        "    $result = & ([ScriptBlock]::Create($payload.script)) $payload.params",
+        "    $result = @(& ([ScriptBlock]::Create($payload.script)) $payload.params)[-1]",
         "    $answer = @{ ok = $true; result = $result }",
         "} catch {",
         "    $answer = @{ ok = $false; error = @{",

@@ -33,6 +33,9 @@ function Test-CcsEntry([int]$Port) {
 
 function Invoke-Netsh([string[]]$Arguments) {
     # An argument array, never a command string: nothing from the parameters is parsed as code.
+    # Windows PowerShell 5.1 turns a native program's stderr line into a terminating error under
+    # ErrorActionPreference Stop; relax it here so the exit code and full text decide instead.
+    $ErrorActionPreference = 'Continue'
     $output = netsh.exe @Arguments 2>&1 | Out-String
     if ($LASTEXITCODE -ne 0) {
         throw ('netsh ' + ($Arguments -join ' ') + ' failed: ' + $output.Trim())
