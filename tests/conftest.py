@@ -1,10 +1,14 @@
-"""Make the checkout importable as ansible_collections.iis.ccs for every test."""
+"""Make the checkout importable as ansible_collections.iis.ccs for every test; share the certificate corpus."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
+import types
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 COLLECTIONS = REPO / "tests" / "output" / "collections"
@@ -25,3 +29,19 @@ _link_collection()
 for path in (str(COLLECTIONS), str(REPO / "tests" / "lab")):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+
+_CORPUS_FILE = REPO / "tests" / "unit" / "certs" / "corpus.py"
+
+
+@pytest.fixture(scope="session")
+def cert_corpus_module() -> types.ModuleType:
+    """tests/unit/certs/corpus.py; tests/ is not a package, so it is loaded by path under one fixed name."""
+    name = "iis_ccs_cert_corpus"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, _CORPUS_FILE)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -3,9 +3,7 @@ check mode, diff, idempotency, replica failure and healing, and canary secrets a
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import typing as t
 from pathlib import Path
 
@@ -15,26 +13,14 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from _lab import LAB, Lab, assert_secrets_absent
 
-REPO = Path(__file__).resolve().parents[2]
 STORE_PASSWORD = "Store-Key-Pw-canary-7f3a"
 SHARE = r"\\fs01\ccs"
 PUBLISHER = {"user_name": r"LAB\svc-publish", "password": "Lab-Publisher-Pa55!"}
 
 
-def _corpus_module() -> t.Any:
-    name = "iis_ccs_cert_corpus"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "unit" / "certs" / "corpus.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> t.Any:
-    return _corpus_module().build_corpus(tmp_path_factory.mktemp("publish-corpus"), openssl=None)
+def corpus(cert_corpus_module: t.Any, tmp_path_factory: pytest.TempPathFactory) -> t.Any:
+    return cert_corpus_module.build_corpus(tmp_path_factory.mktemp("publish-corpus"), openssl=None)
 
 
 @pytest.fixture(autouse=True)

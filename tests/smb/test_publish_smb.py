@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,24 +20,12 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._publish_task import build
 from ansible_collections.iis.ccs.plugins.plugin_utils._store import MANIFEST_NAME, TEMP_PREFIX, FolderStore
 from ansible_collections.iis.ccs.plugins.plugin_utils._store_smb import SmbFileSystem
 
-REPO = Path(__file__).resolve().parents[2]
 STORE_PASSWORD = "Smb-Store-Key-Pw-1"
 
 
-def _corpus_module() -> t.Any:
-    name = "iis_ccs_cert_corpus"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "unit" / "certs" / "corpus.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> t.Any:
-    return _corpus_module().build_corpus(tmp_path_factory.mktemp("smb-corpus"), openssl=None)
+def corpus(cert_corpus_module: t.Any, tmp_path_factory: pytest.TempPathFactory) -> t.Any:
+    return cert_corpus_module.build_corpus(tmp_path_factory.mktemp("smb-corpus"), openssl=None)
 
 
 def args(corpus: t.Any, destinations: list[dict[str, t.Any]], leaf: str = "leaf-rsa", **extra: t.Any) -> dict[str, t.Any]:
