@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ansible_collections.iis.ccs.plugins.plugin_utils import _ssl_flags
 from ansible_collections.iis.ccs.plugins.plugin_utils._action_base import UserInputError
-from ansible_collections.iis.ccs.plugins.plugin_utils._dns_names import HostNameError, parse_host_name
+from ansible_collections.iis.ccs.plugins.plugin_utils._dns_names import HostName, HostNameError, parse_host_name
 
 # Option name -> sslFlags bit it manages (applicationHost.config values).
 FLAG_OPTIONS: dict[str, int] = {
@@ -32,16 +32,9 @@ _SITE_NAME_FORBIDDEN = set("\\/?;:@&=+$,|\"<>*`'")
 
 
 @dataclass(frozen=True)
-class HostNameEntry:
-    ascii: str
-    unicode: str
-    is_wildcard: bool
-
-
-@dataclass(frozen=True)
 class BindingRequest:
     site: str
-    host_names: tuple[HostNameEntry, ...]
+    host_names: tuple[HostName, ...]
     state: str
     port: int
     ip: str
@@ -94,11 +87,11 @@ def parse_site_name(value: t.Any) -> str:
     return text
 
 
-def parse_host_names(value: t.Any) -> tuple[HostNameEntry, ...]:
+def parse_host_names(value: t.Any) -> tuple[HostName, ...]:
     items = list(value or [])
     if not items:
         raise UserInputError("host_names: list at least one host name; CCS bindings need a host name to pick the certificate file.")
-    seen: dict[str, HostNameEntry] = {}
+    seen: dict[str, HostName] = {}
     for item in items:
         text = "" if item is None else str(item)
         if not text.strip():
@@ -107,9 +100,8 @@ def parse_host_names(value: t.Any) -> tuple[HostNameEntry, ...]:
             parsed = parse_host_name(text, allow_wildcard=True, option="host_names")
         except HostNameError as exc:
             raise UserInputError(str(exc)) from exc
-        # The A-label is what clients send in SNI and Host, so bindings carry that form.
-        key = parsed.ascii.lower()
-        seen.setdefault(key, HostNameEntry(ascii=key, unicode=parsed.unicode, is_wildcard=parsed.is_wildcard))
+        # The A-label (already lowercase) is what clients send in SNI and Host, so bindings carry that form.
+        seen.setdefault(parsed.ascii, parsed)
     return tuple(seen.values())
 
 
