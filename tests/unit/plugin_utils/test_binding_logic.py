@@ -51,18 +51,24 @@ def context(check_mode: bool = False, **params: t.Any) -> TaskContext:
     return TaskContext(params=validated.validated_parameters, check_mode=check_mode, diff=True, host="web", task_vars={})
 
 
-def test_a_change_made_by_someone_else_between_read_and_apply_is_not_reported_as_ours(lab_dir):
-    seed(lab_dir)
+def racing_runner(host_names: list[str]) -> HostOperationRunner:
+    """A runner whose apply round trip is preceded by another, identical run that completes first."""
     connection = LabConnection("web")
     runner = HostOperationRunner(connection, "web")
 
     def race() -> None:
-        # Just before the apply round trip, another run adds the same binding and ccs entry.
         if runner.round_trips == 1:
             connection.before_each = None
-            manage_bindings(context(host_names=["www.example.com"]), HostOperationRunner(LabConnection("web"), "web"))
+            manage_bindings(context(host_names=host_names), HostOperationRunner(LabConnection("web"), "web"))
 
     connection.before_each = race
+    return runner
+
+
+def test_a_change_made_by_someone_else_between_read_and_apply_is_not_reported_as_ours(lab_dir):
+    seed(lab_dir)
+    # Just before the apply round trip, another run adds the same binding and ccs entry.
+    runner = racing_runner(["www.example.com"])
     with pytest.raises(Exception, match="duplicate collection entry"):
         manage_bindings(context(host_names=["www.example.com"]), runner)
     # IIS refused the duplicate and nothing was committed twice.
@@ -72,15 +78,7 @@ def test_a_change_made_by_someone_else_between_read_and_apply_is_not_reported_as
 
 def test_outcomes_drive_changed_when_only_the_ccs_entry_was_already_there(lab_dir):
     seed(lab_dir, bindings=[{"protocol": "https", "binding_information": "*:443:www.example.com", "ssl_flags": 3}])
-    connection = LabConnection("web")
-    runner = HostOperationRunner(connection, "web")
-
-    def race() -> None:
-        if runner.round_trips == 1:
-            connection.before_each = None
-            manage_bindings(context(host_names=["www.example.com"]), HostOperationRunner(LabConnection("web"), "web"))
-
-    connection.before_each = race
+    runner = racing_runner(["www.example.com"])
     result = manage_bindings(context(host_names=["www.example.com"]), runner)
     assert result["actions"] == [{"action": "ensure_ccs_entry", "port": 443, "outcome": "present"}]
     assert result["changed"] is False and result["round_trips"] == 2
