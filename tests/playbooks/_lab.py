@@ -1,4 +1,11 @@
-"""Helpers for playbook tests: real ansible-playbook and ansible-runner runs against fresh emulated hosts."""
+"""Helpers for playbook tests: real ansible-playbook and ansible-runner runs against fresh emulated hosts.
+
+Every run goes through one of two transports, so one suite covers both:
+
+- ``plugin``: the lab's iis_lab connection plugin hands exec_command to the emulator in-process;
+- ``winrm``: ansible-core's own winrm connection (pywinrm, NTLM over HTTP with message
+  encryption) talks to the lab's WinRM endpoints (tests/lab/winrm-lab), one per test.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +17,12 @@ import sys
 import typing as t
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "tests" / "lab"
 BIN = Path(sys.executable).parent
+TRANSPORTS = ("plugin", "winrm")
 
 
 @dataclasses.dataclass
@@ -36,6 +46,7 @@ class PlaybookRun:
 @dataclasses.dataclass
 class Lab:
     root: Path
+    transport: str = "plugin"
 
     @property
     def state_dir(self) -> Path:
@@ -49,9 +60,52 @@ class Lab:
             ANSIBLE_NOCOLOR="1",
             ANSIBLE_FORCE_COLOR="0",
             PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            # The lab's endpoints are on loopback: never through a proxy from the environment.
+            NO_PROXY=_with_loopback(env.get("NO_PROXY")),
+            no_proxy=_with_loopback(env.get("no_proxy")),
         )
         env.update(extra or {})
         return env
+
+    # -- WinRM transport -----------------------------------------------------
+    def inventory_for_run(self, inventory: Path | None) -> Path:
+        """The inventory as this lab's transport reaches it (for winrm: converted, endpoints running)."""
+        source = inventory or LAB / "inventory.yml"
+        if self.transport == "plugin":
+            return source
+        from iis_lab.inventory import load, to_winrm, write_lab_hosts
+        from iis_lab.winrm_lab import read_endpoints
+
+        data = load(source)
+        os.environ["IIS_LAB_STATE_DIR"] = str(self.state_dir)
+        hosts = write_lab_hosts(data)
+        endpoints = read_endpoints()
+        if not endpoints or not set(hosts) <= set(endpoints["hosts"]):
+            self.winrm_lab("start")
+            endpoints = read_endpoints()
+            assert endpoints, "winrm-lab start returned but its endpoints are not running"
+        path = self.root / f"inventory-winrm-{len(list(self.root.glob('inventory-winrm-*.yml')))}.yml"
+        path.write_text(yaml.safe_dump(to_winrm(data, endpoints["hosts"], endpoints["http_port"]), sort_keys=False), encoding="utf-8")
+        return path
+
+    def winrm_lab(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """tests/lab/winrm-lab, for this lab's state folder, on the Python running the tests."""
+        env = self.env({"IIS_LAB_PYTHON": sys.executable, "IIS_LAB_WINRM_HTTP_PORT": "0", "IIS_LAB_WINRM_HTTPS_PORT": "0"})
+        proc = subprocess.run([str(LAB / "winrm-lab"), *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert proc.returncode == 0 or args == ("status",), f"winrm-lab {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+        return proc
+
+    def traffic(self) -> list[dict[str, t.Any]]:
+        """Every HTTP exchange the WinRM endpoints served, in order."""
+        path = self.state_dir / "winrm" / "traffic.jsonl"
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+    def set_faults(self, **faults: t.Any) -> None:
+        """Inject lab faults (tests/lab/iis_lab/faults.py); no arguments clears them."""
+        from iis_lab.faults import set_faults
+
+        os.environ["IIS_LAB_STATE_DIR"] = str(self.state_dir)
+        set_faults(**faults)
 
     def run(self, playbook: str | Path, *, inventory: Path | None = None, extra_vars: t.Mapping[str, t.Any] | None = None,
             check: bool = False, diff: bool = False, verbosity: int = 0, limit: str | None = None,
@@ -62,7 +116,7 @@ class Lab:
             playbook = path
         results_file = self.root / "results.jsonl"
         results_file.unlink(missing_ok=True)
-        args = [str(BIN / "ansible-playbook"), "-i", str(inventory or LAB / "inventory.yml"), str(playbook)]
+        args = [str(BIN / "ansible-playbook"), "-i", str(self.inventory_for_run(inventory)), str(playbook)]
         if extra_vars:
             # A file, not an argument: Linux caps one argument at 128 KiB and tests pass large lists.
             vars_file = self.root / "extra-vars.json"
@@ -90,7 +144,7 @@ class Lab:
         (private / "project").mkdir(parents=True)
         (private / "inventory").mkdir()
         (private / "project" / "playbook.yml").write_text(playbook, encoding="utf-8")
-        (private / "inventory" / "hosts.yml").write_text((inventory or LAB / "inventory.yml").read_text(encoding="utf-8"), encoding="utf-8")
+        (private / "inventory" / "hosts.yml").write_text(self.inventory_for_run(inventory).read_text(encoding="utf-8"), encoding="utf-8")
         env = {k: v for k, v in self.env().items() if k.startswith(("ANSIBLE_", "IIS_LAB_")) or k in ("PATH", "HOME")}
         env["ANSIBLE_CALLBACK_PLUGINS"] = str(LAB / "callback_plugins")
         env["ANSIBLE_CONNECTION_PLUGINS"] = str(LAB / "connection_plugins")
@@ -112,8 +166,8 @@ class Lab:
     def snapshot(self) -> dict[str, bytes]:
         """Every byte of lab state except operation logs, for 'check mode changed nothing' assertions."""
         files: dict[str, bytes] = {}
-        for path in sorted(self.state_dir.rglob("*")):
-            if path.is_file() and not path.name.endswith(".lock"):
+        for path in self.host_state_files():
+            if not path.name.endswith(".lock"):
                 data = path.read_bytes()
                 if path.suffix == ".json" and path.parent == self.state_dir:
                     state = json.loads(data)
@@ -123,11 +177,20 @@ class Lab:
                 files[str(path.relative_to(self.state_dir))] = data
         return files
 
+    def host_state_files(self) -> list[Path]:
+        """What the emulated hosts keep, without the lab's own bookkeeping (WinRM endpoints, host definitions, faults)."""
+        return [path for path in sorted(self.state_dir.rglob("*"))
+                if path.is_file() and path.relative_to(self.state_dir).parts[0] not in ("winrm", "lab-hosts.json", "faults.json")]
+
     def set_offline(self, *hosts: str) -> None:
         from iis_lab.network import set_offline_hosts
 
         os.environ["IIS_LAB_STATE_DIR"] = str(self.state_dir)
         set_offline_hosts(hosts)
+
+
+def _with_loopback(no_proxy: str | None) -> str:
+    return ",".join(p for p in ((no_proxy or ""), "127.0.0.0/8", "localhost") if p)
 
 
 def assert_secrets_absent(text: str, secrets: t.Iterable[str]) -> None:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import sys
+import typing as t
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _lab import Lab  # noqa: E402
+from _lab import TRANSPORTS, Lab  # noqa: E402
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Lab:
+@pytest.fixture(params=TRANSPORTS)
+def lab(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> t.Iterator[Lab]:
+    """Fresh emulated hosts, reached through each transport in turn: one suite, two transports."""
     (tmp_path / "state").mkdir()
-    return Lab(tmp_path)
+    monkeypatch.setenv("IIS_LAB_STATE_DIR", str(tmp_path / "state"))
+    lab = Lab(tmp_path, transport=request.param)
+    yield lab
+    if lab.transport == "winrm":
+        lab.winrm_lab("stop")

@@ -273,7 +273,9 @@ def test_host_fault_between_write_and_rename_keeps_old_file_and_no_temp(lab: Lab
     old = (store / "www.example.test.pfx").read_bytes()
     renewal = publish_task("publish", **base_args(corpus, pfx_path=str(corpus.path("leaf-ec.3des.pfx"))))
     # The lab's emulation of write_cert_store fails this file's rename after writing its temp file.
-    run = lab.run(renewal, env={"IIS_LAB_FAIL_RENAME": "www.example.test.pfx"})
+    lab.set_faults(rename_fails=["www.example.test.pfx"])
+    run = lab.run(renewal)
+    lab.set_faults()
     assert run.rc != 0
     result = run.task("publish")
     assert "being used by another process" in result["replicas"][0]["error"]

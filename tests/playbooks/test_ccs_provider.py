@@ -391,5 +391,6 @@ def test_canary_secrets_never_appear_at_vvvv_in_check_diff_or_runner_artifacts(l
     assert "ccs_provider" in artifacts and "round_trips" in artifacts
     assert_secrets_absent(artifacts, secrets)
     # The emulated host keeps secrets only machine-encrypted.
-    for path in lab.state_dir.rglob("*.json"):
-        assert_secrets_absent(path.read_text(encoding="utf-8"), secrets)
+    for path in lab.host_state_files():
+        if path.suffix == ".json":
+            assert_secrets_absent(path.read_text(encoding="utf-8"), secrets)

@@ -39,7 +39,7 @@ from ansible.plugins.connection import ConnectionBase
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from iis_lab import emulator  # noqa: E402
+from iis_lab import emulator, faults  # noqa: E402
 from iis_lab.errors import LabProtocolError  # noqa: E402
 
 
@@ -61,9 +61,13 @@ class Connection(ConnectionBase):
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         host = self.get_option("lab_host")
         try:
-            return emulator.execute(host, self.get_option("lab_profile"), self.get_option("lab_network"), cmd, in_data)
+            answer = emulator.execute(host, self.get_option("lab_profile"), self.get_option("lab_network"), cmd, in_data)
         except LabProtocolError as exc:
             raise AnsibleConnectionFailure(f"iis_lab: {exc}") from exc
+        if faults.take_connection_drop(host, emulator.operation_of(in_data)):
+            # What a transport library raises when the peer resets the connection mid-command.
+            raise ConnectionResetError(104, "Connection reset by peer (iis_lab fault injection)")
+        return answer
 
     def put_file(self, in_path: str, out_path: str) -> None:
         raise AnsibleConnectionFailure("iis_lab: file transfer is not part of the iis.ccs protocol")

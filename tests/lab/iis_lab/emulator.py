@@ -14,6 +14,7 @@ import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
 
+from . import faults
 from .errors import LabProtocolError, WindowsError_
 from .network import Network
 from .ops import OPERATIONS, OpContext
@@ -47,10 +48,21 @@ def parse_payload(in_data: bytes | None) -> tuple[str, dict[str, t.Any]]:
     return operation, dict(payload.get("params") or {})
 
 
+def operation_of(in_data: bytes | None) -> str:
+    """The operation a payload asks for, or "" (for logs and fault injection; execute checks it properly)."""
+    try:
+        return str(json.loads(in_data or b"{}").get("operation") or "")
+    except (ValueError, AttributeError):
+        return ""
+
+
 def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.Mapping[str, t.Any] | None,
             cmd: str, in_data: bytes | None) -> tuple[int, bytes, bytes]:
     if decode_command(cmd) != _host_ops.BOOTSTRAP:
         raise LabProtocolError("the encoded bootstrap differs from the collection's")
+    if faults.powershell_blocked(host):
+        return 1, b"", _clixml_error("This script contains malicious content and has been blocked by your antivirus software.",
+                                     "ParserError: (:) [], ParseException", "ScriptContainedMaliciousContent")
     operation, params = parse_payload(in_data)
     network = Network(network_config)
     with HostStore(host, profile).locked() as state:
@@ -62,3 +74,36 @@ def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.
         state["oplog"].append({"seq": len(state["oplog"]) + 1, "operation": operation, "ok": answer["ok"], "events": context.events})
     line = json.dumps(answer, ensure_ascii=True, separators=(",", ":"))
     return 0, (line + "\r\n").encode("ascii"), b""
+
+
+_CLIXML_PROGRESS = (
+    '<Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN>'
+    '<MS><I64 N="SourceId">1</I64><PR N="Record"><AV>Preparing modules for first use.</AV><AI>0</AI><Nil /><PI>-1</PI>'
+    '<PC>-1</PC><T>Completed</T><SR>-1</SR><SD> </SD></PR></MS></Obj>'
+)
+
+
+def _clixml_error(message: str, category: str, error_id: str) -> bytes:
+    """What powershell.exe writes to a redirected stderr when an error escapes the script: the
+    first-use progress record, then the error view one line per string, CR LF escaped."""
+    lines = ["At line:1 char:1", "+ $ErrorActionPreference = 'Stop'", "+ ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~", message,
+             f"    + CategoryInfo          : {category}", f"    + FullyQualifiedErrorId : {error_id}", " "]
+    strings = "".join(f'<S S="Error">{_clixml_escape(line)}_x000D__x000A_</S>' for line in lines)
+    document = f'<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">{_CLIXML_PROGRESS}{strings}</Objs>'
+    return ("#< CLIXML\r\n" + document).encode("utf-8")
+
+
+def _clixml_escape(text: str) -> str:
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("_x", "_x005F_x")
+    # Characters outside the BMP travel as two escaped UTF-16 surrogates, as .NET writes them.
+    return "".join(_escape_char(c) for c in escaped)
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    if code > 0xFFFF:
+        high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
+        return f"_x{high:04X}__x{low:04X}_"
+    if code < 0x20:
+        return f"_x{code:04X}_"
+    return char

@@ -29,6 +29,10 @@ class Network:
         self.offline_hosts = {str(h).lower() for h in offline}
 
     # -- accounts -----------------------------------------------------------
+    def canonical_account(self, name: str) -> str:
+        """LAB\\user, user@lab.local and user@LAB all name the same domain account."""
+        return self._canonical_domain_name(name)
+
     def _canonical_domain_name(self, name: str) -> str:
         name = name.strip()
         if "@" in name:

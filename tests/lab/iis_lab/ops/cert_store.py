@@ -16,6 +16,7 @@ import typing as t
 import uuid
 from pathlib import Path
 
+from .. import faults
 from ..errors import WindowsError_
 from . import OpContext, operation
 
@@ -78,7 +79,7 @@ def _write_atomically(ctx: OpContext, folder: Path, name: str, data: bytes) -> P
     try:
         with open(temp, "xb") as handle:
             handle.write(data)
-        if os.environ.get("IIS_LAB_FAIL_RENAME") == name:
+        if faults.rename_fails(name):
             # Lab fault injection: the host fails between writing the temp file and the rename.
             raise WindowsError_("The process cannot access the file because it is being used by another process.", "System.IO.IOException")
         os.replace(temp, target)
