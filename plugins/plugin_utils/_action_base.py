@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.iis.ccs.plugins.plugin_utils._host_ops import HostOperationError, HostOperationRunner
+from ansible_collections.iis.ccs.plugins.plugin_utils._host_ops import HostConnectionLost, HostOperationError, HostOperationRunner
 
 
 class UserInputError(Exception):
@@ -80,6 +81,9 @@ class CcsActionBase(ActionBase):
         except ModuleFailure as exc:
             result.update(exc.result)
             result.update(failed=True, msg=str(exc))
+        except HostConnectionLost as exc:
+            # Ansible's own verdict for a broken connection: the host is unreachable for the rest of the play.
+            raise AnsibleConnectionFailure(str(exc)) from exc
         except HostOperationError as exc:
             result.update(failed=True, msg=str(exc), operation=exc.operation)
         result.setdefault("changed", False)

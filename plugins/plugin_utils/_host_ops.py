@@ -77,6 +77,10 @@ class HostOperationError(Exception):
         super().__init__(f"operation '{operation}' failed on host '{host}': {message}")
 
 
+class HostConnectionLost(HostOperationError):
+    """The connection broke while an operation was under way: it may or may not have run."""
+
+
 class ConnectionLike(t.Protocol):
     def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
         raise NotImplementedError  # a body pylint can read: "..." would look like "returns None"
@@ -196,7 +200,16 @@ class HostOperationRunner:
 
     def run(self, operation: str, params: t.Mapping[str, t.Any] | None = None) -> t.Any:
         in_data = encode_payload(operation, params or {})
-        rc, stdout, stderr = self.connection.exec_command(bootstrap_command(), in_data=in_data, sudoable=False)
+        try:
+            rc, stdout, stderr = self.connection.exec_command(bootstrap_command(), in_data=in_data, sudoable=False)
+        except OSError as exc:
+            # Socket errors, and requests' ConnectionError (an OSError) from the winrm plugin,
+            # which lets them through unwrapped.
+            raise HostConnectionLost(
+                operation, self.host,
+                f"the connection was lost before the host answered ({type(exc).__name__}: {exc}). The operation may or may "
+                "not have completed on the host; run the play again, iis.ccs operations converge.",
+            ) from exc
         self.round_trips += 1
         self.bytes_sent += len(in_data)
         self.bytes_received += len(stdout) + len(stderr)

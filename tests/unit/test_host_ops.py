@@ -217,3 +217,33 @@ def test_unknown_library_is_refused(monkeypatch) -> None:
     monkeypatch.setattr(_host_ops, "load_operation_script", lambda operation: script)
     with pytest.raises(ValueError, match="unknown library"):
         _host_ops.operation_libraries(OPERATION)
+
+
+class BrokenConnection:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        raise self.error
+
+
+def test_a_connection_lost_mid_operation_says_the_operation_may_have_run() -> None:
+    import requests
+
+    for error in (ConnectionResetError(104, "Connection reset by peer"),
+                  requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected('Remote end closed connection'))")):
+        runner = HostOperationRunner(BrokenConnection(error), "web01")
+        with pytest.raises(_host_ops.HostConnectionLost) as caught:
+            runner.run("read_host_state", {"sections": ["windows"]})
+        assert caught.value.operation == "read_host_state" and caught.value.host == "web01"
+        assert "the connection was lost before the host answered" in str(caught.value)
+        assert type(error).__name__ in str(caught.value) and "may or may not have completed" in str(caught.value)
+
+
+def test_other_connection_errors_are_not_mistaken_for_a_lost_connection() -> None:
+    # The connection plugin's own failures (AnsibleConnectionFailure: auth, unreachable) pass through unchanged.
+    from ansible.errors import AnsibleConnectionFailure
+
+    runner = HostOperationRunner(BrokenConnection(AnsibleConnectionFailure("ntlm: the specified credentials were rejected")), "web01")
+    with pytest.raises(AnsibleConnectionFailure, match="credentials were rejected"):
+        runner.run("read_host_state", {"sections": ["windows"]})
