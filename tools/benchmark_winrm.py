@@ -1,0 +1,493 @@
+#!/usr/bin/env python
+"""Round trips and bytes per module run over real WinRM (not a timed test).
+
+Starts the lab's WinRM endpoints (tests/lab/winrm-lab, free ports, a temporary state folder)
+and runs each module as its own one-task ansible-playbook run through ansible-core's winrm
+connection (pywinrm, NTLM over HTTP with message encryption), then the whole playbooks/farm.yml
+against fresh hosts, and reports what each run cost on the wire:
+
+    tools/benchmark_winrm.py [--only ccs_info,ccs_provider,ccs_binding,ccs_cert_publish,farm] [--json] [--keep] [--python PY]
+
+  ccs_info          web01, default gather
+  ccs_provider      web01, enable with the ccs_farm store and account (changing, then unchanged)
+  ccs_binding       web01, the ccs_farm binding of Default Web Site (changing, then unchanged)
+  ccs_cert_publish  fs01, the first ccs_farm certificate to host_path D:\\CCS (changing, then unchanged)
+  farm              playbooks/farm.yml on the whole lab farm (first build, then unchanged re-run)
+
+Module arguments come from the ccs_farm group variables of tests/lab/inventory-winrm.yml (the
+tasks reference those variables), certificates from tools/lab_farm_certs.py. Runs a module needs
+first (fs01 booted for the provider's store check, the provider enabled for a binding) are run
+as unmeasured setup when that module was not selected.
+
+Per run: operations (the modules' round_trips; the hosts' operation logs where no_log hides a
+result, as in farm.yml), WinRM shells and commands, HTTP requests in total and by kind
+(authentication, shell create/delete, command, stdin send, receive, signal), bytes on the wire
+(HTTP requests and responses with headers, from the endpoints' traffic log) and the stdin
+payload bytes. The payload is counted where ansible-core's winrm connection takes it
+(Connection.exec_command, wrapped in the ansible-playbook process this script starts) and
+checked against the SHA-256 the endpoint logs for the stdin it received.
+
+Exit status 1 when a run failed or the traffic does not add up (a command without its
+operation, an unexpected HTTP action, a payload the endpoint did not receive as sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import typing as t
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LAB = REPO / "tests" / "lab"
+INVENTORY = LAB / "inventory-winrm.yml"
+FARM = REPO / "playbooks" / "farm.yml"
+MODULES = ("ccs_info", "ccs_provider", "ccs_binding", "ccs_cert_publish", "farm")
+_LAUNCH = "--ansible-playbook-logging-stdin"  # internal: run ansible-playbook with the stdin log
+
+# HTTP actions of the endpoints' traffic log, by what they are for.
+GROUPS = {
+    "auth-challenge": "authentication", "auth-negotiate": "authentication", "auth-complete": "authentication",
+    "auth-rejected": "authentication",
+    "create": "shell", "delete": "shell",
+    "command": "command",
+    "send": "send",
+    "receive": "receive",
+    "signal": "signal",
+}
+GROUP_ORDER = ("authentication", "shell", "command", "send", "receive", "signal", "other")
+
+# The tasks use the inventory's ccs_farm variables (the values tests/playbooks and farm.yml use).
+PROVIDER_ARGS = {
+    "state": "enabled",
+    "store_location": "{{ ccs_store_location }}",
+    "user_name": "{{ ccs_store_user_name }}",
+    "password": "{{ ccs_store_password }}",
+    "private_key_password": "{{ ccs_private_key_password }}",
+}
+BINDING_ARGS = {"site": "{{ ccs_bindings[0].site }}", "host_names": "{{ ccs_bindings[0].host_names }}"}
+PUBLISH_ARGS = {
+    "pfx_path": "{{ ccs_certificates[0].pfx_path }}",
+    "pfx_password": "{{ ccs_certificates[0].pfx_password }}",
+    "host_names": "{{ ccs_certificates[0].host_names }}",
+    "private_key_password": "{{ ccs_private_key_password }}",
+    "destinations": "{{ ccs_publish_destinations }}",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    module: str
+    run: str
+    host: str
+    action: str | None = None  # iis.ccs.<module>; None: the farm playbook
+    args: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+    requires: tuple[str, ...] = ()  # setup facts needed first: "fs01" (booted), "provider" (enabled on web01)
+    provides: tuple[str, ...] = ()
+
+
+INFO = Step("ccs_info", "read", "web01", "iis.ccs.ccs_info")
+BOOT_FS01 = Step("setup", "boot fs01", "fs01", "iis.ccs.ccs_info", {"gather": ["windows"]}, provides=("fs01",))
+PROVIDER = Step("ccs_provider", "changing", "web01", "iis.ccs.ccs_provider", PROVIDER_ARGS, requires=("fs01",), provides=("provider",))
+BINDING = Step("ccs_binding", "changing", "web01", "iis.ccs.ccs_binding", BINDING_ARGS, requires=("provider",))
+PUBLISH = Step("ccs_cert_publish", "changing", "fs01", "iis.ccs.ccs_cert_publish", PUBLISH_ARGS, provides=("fs01",))
+SETUP = {"fs01": BOOT_FS01, "provider": dataclasses.replace(PROVIDER, module="setup", run="enable provider")}
+
+
+def module_steps(selected: t.Collection[str]) -> list[Step]:
+    steps: list[Step] = []
+    if "ccs_info" in selected:
+        steps.append(INFO)
+    for step, name in ((PROVIDER, "ccs_provider"), (BINDING, "ccs_binding"), (PUBLISH, "ccs_cert_publish")):
+        if name in selected:
+            steps += [step, dataclasses.replace(step, run="unchanged")]
+    return steps
+
+
+# -- ansible-playbook with the stdin of every WinRM command logged ----------------------------
+def launch_ansible_playbook(argv: list[str]) -> None:
+    """ansible-playbook, with ansible-core's winrm Connection.exec_command noting each stdin payload it sends.
+
+    Patched in this process before the plugin loader first loads the plugin (it reuses the
+    module already imported), so forked workers inherit it; nothing sent on the wire changes."""
+    from ansible.cli.playbook import main as playbook_main
+    from ansible.plugins.connection import winrm
+
+    log_path = os.environ["IIS_BENCH_STDIN_LOG"]
+    original = winrm.Connection.exec_command
+
+    def exec_command(self: t.Any, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        data = in_data or b""
+        try:
+            operation = str(json.loads(data).get("operation") or "") if data else ""
+        except ValueError:
+            operation = ""
+        rc, stdout, stderr = original(self, cmd, in_data, sudoable)
+        record = {"host": str(getattr(self, "_winrm_host", "")), "operation": operation, "stdin_bytes": len(data),
+                  "stdin_sha256": hashlib.sha256(data).hexdigest(), "stdout_bytes": len(stdout), "stderr_bytes": len(stderr)}
+        with open(log_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        return rc, stdout, stderr
+
+    winrm.Connection.exec_command = exec_command
+    sys.argv = ["ansible-playbook", *argv]
+    playbook_main()
+
+
+# -- the lab -------------------------------------------------------------------------------------
+class WinrmLab:
+    """winrm-lab endpoints for one state folder: start, run playbooks against them, stop."""
+
+    def __init__(self, root: Path, python: str) -> None:
+        self.root = root
+        self.state = root / "state"
+        self.state.mkdir(parents=True)
+        self.python = python
+        self.port = 0
+        self.traffic_lines = 0
+        self.started = False
+        self.count = 0
+
+    def env(self, extra: t.Mapping[str, str] | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        loopback = "127.0.0.0/8,localhost"
+        env.update(
+            IIS_LAB_STATE_DIR=str(self.state),
+            IIS_LAB_PYTHON=self.python,
+            IIS_LAB_WINRM_HTTP_PORT="0",
+            IIS_LAB_WINRM_HTTPS_PORT="0",
+            ANSIBLE_CONFIG=str(LAB / "ansible.cfg"),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_FORCE_COLOR="0",
+            ANSIBLE_RETRY_FILES_ENABLED="0",
+            # The endpoints are on loopback: never through a proxy from the environment.
+            NO_PROXY=",".join(p for p in (env.get("NO_PROXY"), loopback) if p),
+            no_proxy=",".join(p for p in (env.get("no_proxy"), loopback) if p),
+        )
+        env.update(extra or {})
+        return env
+
+    def winrm_lab(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(LAB / "winrm-lab"), *args], capture_output=True, text=True, env=self.env(), timeout=120, check=False)
+
+    def start(self) -> None:
+        self.started = True
+        proc = self.winrm_lab("start", "-i", str(INVENTORY))
+        if proc.returncode != 0:
+            raise RuntimeError(f"winrm-lab start failed:\n{proc.stdout}{proc.stderr}")
+        endpoints = json.loads((self.state / "winrm" / "endpoints.json").read_text(encoding="utf-8"))
+        self.port = int(endpoints["http_port"])
+        # The inventory's ansible_host must be the address each endpoint listens on.
+        import yaml
+
+        inventory = yaml.safe_load(INVENTORY.read_text(encoding="utf-8"))
+        wanted: dict[str, str] = {}
+
+        def walk(group: t.Mapping[str, t.Any]) -> None:
+            for name, host_vars in (group.get("hosts") or {}).items():
+                if (host_vars or {}).get("ansible_host"):
+                    wanted[name] = str(host_vars["ansible_host"])
+            for child in (group.get("children") or {}).values():
+                walk(child or {})
+
+        walk(inventory.get("all") or {})
+        if any(endpoints["hosts"].get(name) != address for name, address in wanted.items()):
+            raise RuntimeError(f"endpoints {endpoints['hosts']} do not listen where {INVENTORY.name} says the hosts are: {wanted}")
+
+    def stop(self) -> None:
+        if self.started:
+            self.winrm_lab("stop")
+            self.started = False
+
+    def traffic(self) -> list[dict[str, t.Any]]:
+        path = self.state / "winrm" / "traffic.jsonl"
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+    def oplogs(self) -> dict[str, list[dict[str, t.Any]]]:
+        logs = {}
+        for path in sorted(self.state.glob("*.json")):
+            if path.name != "lab-hosts.json":
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(data, dict) and "oplog" in data:
+                    logs[path.stem] = list(data["oplog"])
+        return logs
+
+    def playbook(self, plays: t.Any) -> Path:
+        import yaml
+
+        self.count += 1
+        path = self.root / f"playbook-{self.count}.yml"
+        path.write_text(yaml.safe_dump(plays, sort_keys=False), encoding="utf-8")
+        return path
+
+    def measure(self, step: Step, playbook: Path, extra_vars: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """One ansible-playbook run and what it added to the traffic log, the operation logs and the stdin log."""
+        self.count += 1
+        results_file, stdin_log, vars_file = (self.root / f"{name}-{self.count}.jsonl" for name in ("results", "stdin", "vars"))
+        vars_file.write_text(json.dumps({"ansible_port": self.port, **extra_vars}), encoding="utf-8")
+        traffic_before, oplog_before = len(self.traffic()), {h: len(log) for h, log in self.oplogs().items()}
+        args = [self.python, str(Path(__file__).resolve()), _LAUNCH, "-i", str(INVENTORY), "-e", f"@{vars_file}", str(playbook)]
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=str(self.root), timeout=900, check=False,
+                              env=self.env({"IIS_LAB_RESULTS_FILE": str(results_file), "IIS_BENCH_STDIN_LOG": str(stdin_log)}))
+        traffic = self.traffic()[traffic_before:]
+        oplog = {h: log[oplog_before.get(h, 0):] for h, log in self.oplogs().items()}
+        results = _json_lines(results_file)
+        sent = _json_lines(stdin_log)
+        return summarise(step, proc, traffic, oplog, results, sent)
+
+
+def _json_lines(path: Path) -> list[dict[str, t.Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def task_playbook(step: Step) -> list[dict[str, t.Any]]:
+    return [{"name": f"{step.module} {step.run}", "hosts": step.host, "gather_facts": False,
+             "tasks": [{"name": step.module, str(step.action): dict(step.args)}]}]
+
+
+# -- figures -----------------------------------------------------------------------------------------
+def _round_trips(result: t.Mapping[str, t.Any]) -> tuple[int, int, int]:
+    """(round_trips reported, results that report them, results no_log hid) of one task result, loops included."""
+    if "censored" in result:
+        return 0, 0, 1
+    if isinstance(result.get("results"), list):
+        totals = [_round_trips(item) for item in result["results"] if isinstance(item, dict)]
+        return sum(x[0] for x in totals), sum(x[1] for x in totals), sum(x[2] for x in totals)
+    if isinstance(result.get("round_trips"), int):
+        return result["round_trips"], 1, 0
+    return 0, 0, 0
+
+
+def summarise(step: Step, proc: subprocess.CompletedProcess[str], traffic: list[dict[str, t.Any]],
+              oplog: t.Mapping[str, list[dict[str, t.Any]]], results: list[dict[str, t.Any]], sent: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    problems: list[str] = []
+    if proc.returncode != 0:
+        problems.append(f"ansible-playbook exited {proc.returncode}: {(proc.stdout + proc.stderr)[-3000:]}")
+    failed = [f"{r['host']}: {r['task']}" for r in results if r["status"] in ("failed", "unreachable")]
+    if failed:
+        problems.append(f"failed tasks: {failed}")
+
+    actions = collections.Counter(str(record.get("action")) for record in traffic)
+    groups = dict.fromkeys(GROUP_ORDER, 0)
+    for action, count in actions.items():
+        groups[GROUPS.get(action, "other")] += count
+    if groups["other"]:
+        problems.append(f"unexpected HTTP actions: { {a: n for a, n in actions.items() if a not in GROUPS} }")
+
+    # Per WinRM command: its requests, in the order the endpoints served them.
+    commands: dict[str, dict[str, t.Any]] = {}
+    for record in traffic:
+        command_id = record.get("command_id")
+        if not command_id:
+            continue
+        entry = commands.setdefault(command_id, {"host": record["host"], "command_id": command_id, "command": 0, "send": 0, "stdin_chunks": 0,
+                                                 "stdin_sha256": None, "receive": 0, "signal": 0, "request_bytes": 0, "response_bytes": 0})
+        entry[record["action"]] = entry.get(record["action"], 0) + 1
+        entry["request_bytes"] += record["request_bytes"]
+        entry["response_bytes"] += record["response_bytes"]
+        if record.get("stdin_sha256"):
+            entry["stdin_chunks"], entry["stdin_sha256"] = record["stdin_chunks"], record["stdin_sha256"]
+    by_sha = {s["stdin_sha256"]: s for s in sent}
+    for entry in commands.values():
+        payload = by_sha.get(entry["stdin_sha256"] or "")
+        if payload is None:
+            problems.append(f"command {entry['command_id']} on {entry['host']}: the endpoint's stdin matches no payload the connection sent")
+        entry.update(operation=payload["operation"] if payload else "", stdin_bytes=payload["stdin_bytes"] if payload else 0,
+                     stdout_bytes=payload["stdout_bytes"] + payload["stderr_bytes"] if payload else 0)
+    received = {e["stdin_sha256"] for e in commands.values()}
+    for payload in sent:
+        if payload["stdin_sha256"] not in received:
+            problems.append(f"a {payload['operation']} payload sent to {payload['host']} never reached the endpoint intact")
+
+    host_operations = sum(len(log) for log in oplog.values())
+    ccs_results = [r for r in results if str(r.get("action", "")).startswith("iis.ccs.")]
+    reported, reporting, hidden = 0, 0, 0
+    for r in ccs_results:
+        counts = _round_trips(r["result"])
+        reported, reporting, hidden = reported + counts[0], reporting + counts[1], hidden + counts[2]
+    if not hidden:
+        operations, source = reported, "round_trips"
+        if reported != host_operations:
+            problems.append(f"the modules report {reported} round trips, the hosts logged {host_operations} operations")
+    else:
+        operations, source = host_operations, f"host operation logs ({hidden} no_log results hide round_trips)"
+    if len(commands) != host_operations or actions["command"] != host_operations:
+        problems.append(f"{actions['command']} WinRM commands for {host_operations} host operations")
+
+    hosts = sorted({record["host"] for record in traffic})
+    per_host = {
+        host: {
+            "shells": sum(1 for r in traffic if r["host"] == host and r["action"] == "create"),
+            "commands": sum(1 for r in traffic if r["host"] == host and r["action"] == "command"),
+            "http_requests": sum(1 for r in traffic if r["host"] == host),
+            "bytes_sent": sum(r["request_bytes"] for r in traffic if r["host"] == host),
+            "bytes_received": sum(r["response_bytes"] for r in traffic if r["host"] == host),
+        }
+        for host in hosts
+    }
+    total = sum(groups.values())
+    return {
+        "module": step.module,
+        "run": step.run,
+        "hosts": hosts,
+        "rc": proc.returncode,
+        "changed": any(r["status"] == "changed" or r["result"].get("changed") for r in ccs_results),
+        "operations": operations,
+        "operations_source": source,
+        "round_trips_reported": reported,
+        "results_reporting_round_trips": reporting,
+        "results_hidden_by_no_log": hidden,
+        "host_operations": host_operations,
+        "operation_names": [e["operation"] for log in oplog.values() for e in log],
+        "shells": actions["create"],
+        "commands": actions["command"],
+        "http_requests": {"total": total, **groups},
+        "http_requests_per_operation": round(total / operations, 2) if operations else None,
+        "actions": dict(sorted(actions.items())),
+        "bytes_sent": sum(r["request_bytes"] for r in traffic),
+        "bytes_received": sum(r["response_bytes"] for r in traffic),
+        "stdin_bytes": sum(e["stdin_bytes"] for e in commands.values()),
+        "stdout_bytes": sum(e["stdout_bytes"] for e in commands.values()),
+        "per_host": per_host,
+        "commands_detail": list(commands.values()),
+        "problems": problems,
+    }
+
+
+# -- the benchmark -----------------------------------------------------------------------------------------
+def run_modules(lab: WinrmLab, selected: t.Collection[str], extra_vars: t.Mapping[str, t.Any]) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]]]:
+    runs, setup = [], []
+    done: set[str] = set()
+
+    def ensure(fact: str) -> None:
+        if fact in done:
+            return
+        step = SETUP[fact]
+        for needed in step.requires:
+            ensure(needed)
+        setup.append(lab.measure(step, lab.playbook(task_playbook(step)), extra_vars))
+        done.update(step.provides)
+
+    for step in module_steps(selected):
+        for needed in step.requires:
+            ensure(needed)
+        runs.append(lab.measure(step, lab.playbook(task_playbook(step)), extra_vars))
+        done.update(step.provides)
+    return runs, setup
+
+
+def run_farm(lab: WinrmLab, extra_vars: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    return [lab.measure(Step("farm.yml", run, "ccs_farm"), FARM, extra_vars) for run in ("first build", "unchanged")]
+
+
+def benchmark(selected: t.Collection[str], python: str, keep: bool) -> dict[str, t.Any]:
+    sys.path.insert(0, str(REPO / "tools"))
+    lab_farm_certs = importlib.import_module("lab_farm_certs")
+
+    work = Path(tempfile.mkdtemp(prefix="iis-ccs-bench-winrm-"))
+    runs: list[dict[str, t.Any]] = []
+    setup: list[dict[str, t.Any]] = []
+    try:
+        certs = work / "certs"
+        lab_farm_certs.create(certs)
+        extra_vars = {"ccs_lab_certificate_dir": str(certs)}
+        if set(selected) - {"farm"}:
+            lab = WinrmLab(work / "modules", python)
+            try:
+                lab.start()
+                runs, setup = run_modules(lab, selected, extra_vars)
+            finally:
+                lab.stop()
+        if "farm" in selected:
+            # Fresh hosts: the farm's first build starts from the inventory's profiles.
+            farm_lab = WinrmLab(work / "farm", python)
+            try:
+                farm_lab.start()
+                runs += run_farm(farm_lab, extra_vars)
+            finally:
+                farm_lab.stop()
+    finally:
+        if keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    problems = [f"{r['module']} {r['run']}: {p}" for r in (*setup, *runs) for p in r["problems"]]
+    return {
+        "transport": "ansible-core winrm connection (pywinrm), NTLM over HTTP with message encryption, lab endpoints on loopback",
+        "inventory": str(INVENTORY.relative_to(REPO)),
+        "bytes": "HTTP requests and responses as on the wire, headers included (no TCP/IP framing)",
+        "runs": runs,
+        "setup_runs": [f"{r['module']}: {r['run']}" for r in setup],
+        "problems": problems,
+    }
+
+
+COLUMNS = (
+    ("module", 16, lambda r: r["module"]),
+    ("run", 11, lambda r: r["run"]),
+    ("ops", 4, lambda r: f"{r['operations']}{'*' if r['results_hidden_by_no_log'] else ''}"),
+    ("shells", 6, lambda r: r["shells"]),
+    ("cmds", 4, lambda r: r["commands"]),
+    ("HTTP", 5, lambda r: r["http_requests"]["total"]),
+    ("auth", 4, lambda r: r["http_requests"]["authentication"]),
+    ("shell", 5, lambda r: r["http_requests"]["shell"]),
+    ("cmd", 4, lambda r: r["http_requests"]["command"]),
+    ("send", 4, lambda r: r["http_requests"]["send"]),
+    ("recv", 4, lambda r: r["http_requests"]["receive"]),
+    ("sig", 4, lambda r: r["http_requests"]["signal"]),
+    ("bytes sent", 11, lambda r: f"{r['bytes_sent']:,}"),
+    ("bytes recv", 11, lambda r: f"{r['bytes_received']:,}"),
+    ("stdin B", 9, lambda r: f"{r['stdin_bytes']:,}"),
+    ("sent/stdin", 10, lambda r: f"{r['bytes_sent'] / r['stdin_bytes']:.2f}" if r["stdin_bytes"] else "-"),
+)
+
+
+def table(figures: t.Mapping[str, t.Any]) -> str:
+    lines = [figures["transport"] + "; bytes: " + figures["bytes"] + ".", ""]
+    lines.append("  ".join(f"{name:<{width}}" if index < 2 else f"{name:>{width}}" for index, (name, width, _) in enumerate(COLUMNS)))
+    for run in figures["runs"]:
+        lines.append("  ".join(f"{get(run)!s:<{width}}" if index < 2 else f"{get(run)!s:>{width}}"
+                               for index, (_, width, get) in enumerate(COLUMNS)))
+    lines.append("")
+    lines.append("ops: operations sent to the hosts (the modules' round_trips; * counted from the hosts' operation logs where no_log")
+    lines.append("hides the results). HTTP by kind: auth = NTLM legs, shell = create + delete, cmd, send = stdin, recv, sig = signal.")
+    if figures["setup_runs"]:
+        lines.append(f"Unmeasured setup runs: {', '.join(figures['setup_runs'])}.")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == _LAUNCH:
+        launch_ansible_playbook(sys.argv[2:])
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(MODULES), help=f"comma-separated subset of {','.join(MODULES)} (default: all)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (lab state, traffic log, playbooks)")
+    parser.add_argument("--python", default=sys.executable, help="Python with ansible-core and pywinrm, for the lab and ansible-playbook")
+    options = parser.parse_args()
+    selected = [m.strip() for m in options.only.split(",") if m.strip()]
+    unknown = sorted(set(selected) - set(MODULES))
+    if unknown or not selected:
+        parser.error(f"--only: unknown {unknown}; choose from {', '.join(MODULES)}")
+    # A SIGTERM still stops the lab endpoints (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    figures = benchmark(selected, options.python, options.keep)
+    print(json.dumps(figures, indent=2) if options.json else table(figures))
+    for problem in figures["problems"]:
+        print(f"FAIL: {problem}", file=sys.stderr)
+    return 1 if figures["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
