@@ -282,7 +282,8 @@ def summarise(step: Step, proc: subprocess.CompletedProcess[str], traffic: list[
     for action, count in actions.items():
         groups[GROUPS.get(action, "other")] += count
     if groups["other"]:
-        problems.append(f"unexpected HTTP actions: { {a: n for a, n in actions.items() if a not in GROUPS} }")
+        unexpected = {a: n for a, n in actions.items() if a not in GROUPS}
+        problems.append(f"unexpected HTTP actions: {unexpected}")
 
     # Per WinRM command: its requests, in the order the endpoints served them.
     commands: dict[str, dict[str, t.Any]] = {}
@@ -454,10 +455,10 @@ COLUMNS = (
 
 def table(figures: t.Mapping[str, t.Any]) -> str:
     lines = [figures["transport"] + "; bytes: " + figures["bytes"] + ".", ""]
-    lines.append("  ".join(f"{name:<{width}}" if index < 2 else f"{name:>{width}}" for index, (name, width, _) in enumerate(COLUMNS)))
+    lines.append("  ".join(f"{name:<{width}}" if index < 2 else f"{name:>{width}}" for index, (name, width, _get) in enumerate(COLUMNS)))
     for run in figures["runs"]:
         lines.append("  ".join(f"{get(run)!s:<{width}}" if index < 2 else f"{get(run)!s:>{width}}"
-                               for index, (_, width, get) in enumerate(COLUMNS)))
+                               for index, (_name, width, get) in enumerate(COLUMNS)))
     lines.append("")
     lines.append("ops: operations sent to the hosts (the modules' round_trips; * counted from the hosts' operation logs where no_log")
     lines.append("hides the results). HTTP by kind: auth = NTLM legs, shell = create + delete, cmd, send = stdin, recv, sig = signal.")
