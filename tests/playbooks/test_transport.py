@@ -112,13 +112,17 @@ def test_wrong_credentials_make_the_host_unreachable_with_the_reason(lab: Lab) -
 
 
 @winrm_only
-def test_basic_authentication_over_https_with_the_lab_ca_and_never_over_http(lab: Lab) -> None:
+def test_https_with_the_lab_ca_basic_and_ntlm_with_channel_binding_and_never_basic_over_http(lab: Lab) -> None:
     ports = endpoints(lab)
     https = {"ansible_port": ports["https_port"], "ansible_winrm_scheme": "https", "ansible_winrm_transport": "basic",
              "ansible_winrm_ca_trust_path": ports["ca"]}
     run = ok(lab.run(info_playbook(), extra_vars=https))
     assert run.task("info", "web01")["round_trips"] == 1
     assert {r["scheme"] for r in lab.traffic() if r["action"] == "command"} == {"https"}
+    # NTLM over HTTPS too, its channel binding checked against the endpoint's certificate.
+    ok(lab.run(info_playbook(), extra_vars={**https, "ansible_winrm_transport": "ntlm"}))
+    unbound = lab.run(info_playbook(), extra_vars={**https, "ansible_winrm_transport": "ntlm", "ansible_winrm_send_cbt": False})
+    assert unbound.statuses("info") == {"web01": "unreachable"}
     # Without the lab CA the server certificate is not trusted: real TLS verification.
     untrusted = lab.run(info_playbook(), extra_vars={**https, "ansible_winrm_ca_trust_path": str(LAB / "inventory.yml")})
     assert untrusted.statuses("info") == {"web01": "unreachable"}

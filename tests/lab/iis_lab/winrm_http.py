@@ -68,8 +68,10 @@ class Listener(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], host: str, winrs: WinRS, authority: Authority, traffic: TrafficLog,
-                 tls: ssl.SSLContext | None) -> None:
+                 tls: ssl.SSLContext | None, channel_binding: bytes | None = None) -> None:
         self.lab_host = host
+        # HTTPS: NTLM must carry this binding (CbtHardeningLevel, as if Strict), proving it was not relayed.
+        self.channel_bindings = spnego.channel_bindings.GssChannelBindings(application_data=channel_binding) if channel_binding else None
         self.winrs = winrs
         self.authority = authority
         self.traffic = traffic
@@ -210,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
             data = base64.b64decode(token)
             if self._ntlm is None or self._user is not None:
                 self.server.authority.refresh_ntlm_credentials()
-                self._ntlm, self._user = spnego.server(protocol="ntlm"), None
+                self._ntlm, self._user = spnego.server(protocol="ntlm", channel_bindings=self.server.channel_bindings), None
             answer = self._ntlm.step(data)
         except (spnego.exceptions.SpnegoError, binascii.Error, ValueError):
             self._ntlm = None

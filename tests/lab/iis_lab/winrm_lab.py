@@ -94,8 +94,9 @@ class LabBackend:
 
 
 # -- the server process ------------------------------------------------------------------
-def _tls_context(names: t.Mapping[str, str]) -> ssl.SSLContext:
-    """A lab CA and a server certificate for every host name and address; the CA goes to ca.pem."""
+def _tls_context(names: t.Mapping[str, str]) -> tuple[ssl.SSLContext, bytes]:
+    """A lab CA and a server certificate for every host name and address (the CA goes to ca.pem),
+    and the certificate's tls-server-end-point channel binding (RFC 5929) NTLM over HTTPS is checked against."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -120,7 +121,7 @@ def _tls_context(names: t.Mapping[str, str]) -> ssl.SSLContext:
                            + leaf.public_bytes(serialization.Encoding.PEM))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(server_pem))
-    return context
+    return context, b"tls-server-end-point:" + leaf.fingerprint(hashes.SHA256())
 
 
 class _LabListener(Listener):
@@ -152,13 +153,13 @@ def serve() -> None:
         raise SystemExit("winrm-lab: no lab hosts defined; start with -i INVENTORY")
     addresses = assign_addresses(definitions)
     backend, traffic = LabBackend(), TrafficLog(winrm_dir() / "traffic.jsonl")
-    tls = _tls_context(addresses)
+    tls, channel_binding = _tls_context(addresses)
     shells = {host: WinRS(lambda cmd, stdin, host=host: backend.run(host, cmd, stdin), f"http://{address}/wsman")
               for host, address in addresses.items()}
     ports = {"http": int(os.environ.get("IIS_LAB_WINRM_HTTP_PORT", WINRM_HTTP_PORT)),
              "https": int(os.environ.get("IIS_LAB_WINRM_HTTPS_PORT", WINRM_HTTPS_PORT))}
     listeners = _bind_all(addresses, ports["http"], lambda h, a, p: _LabListener((a, p), h, shells[h], backend, traffic, None))
-    listeners += _bind_all(addresses, ports["https"], lambda h, a, p: _LabListener((a, p), h, shells[h], backend, traffic, tls))
+    listeners += _bind_all(addresses, ports["https"], lambda h, a, p: _LabListener((a, p), h, shells[h], backend, traffic, tls, channel_binding))
     for listener in listeners:
         threading.Thread(target=listener.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
     stopping = threading.Event()
