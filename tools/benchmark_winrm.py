@@ -23,12 +23,11 @@ Per run: operations (the modules' round_trips; the hosts' operation logs where n
 result, as in farm.yml), WinRM shells and commands, HTTP requests in total and by kind
 (authentication, shell create/delete, command, stdin send, receive, signal), bytes on the wire
 (HTTP requests and responses with headers, from the endpoints' traffic log) and the stdin
-payload bytes. The payload is counted where ansible-core's winrm connection takes it
-(Connection.exec_command, wrapped in the ansible-playbook process this script starts) and
-checked against the SHA-256 the endpoint logs for the stdin it received.
+payload and output bytes, as the endpoint logged them for each command (the stdin it received
+in full, the output it streamed back).
 
 Exit status 1 when a run failed or the traffic does not add up (a command without its
-operation, an unexpected HTTP action, a payload the endpoint did not receive as sent).
+operation or payload, an unexpected HTTP action, commands and host operations that differ).
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
-import hashlib
 import importlib
 import json
 import os
@@ -53,7 +51,6 @@ LAB = REPO / "tests" / "lab"
 INVENTORY = LAB / "inventory-winrm.yml"
 FARM = REPO / "playbooks" / "farm.yml"
 MODULES = ("ccs_info", "ccs_provider", "ccs_binding", "ccs_cert_publish", "farm")
-_LAUNCH = "--ansible-playbook-logging-stdin"  # internal: run ansible-playbook with the stdin log
 
 # HTTP actions of the endpoints' traffic log, by what they are for.
 GROUPS = {
@@ -112,36 +109,6 @@ def module_steps(selected: t.Collection[str]) -> list[Step]:
         if name in selected:
             steps += [step, dataclasses.replace(step, run="unchanged")]
     return steps
-
-
-# -- ansible-playbook with the stdin of every WinRM command logged ----------------------------
-def launch_ansible_playbook(argv: list[str]) -> None:
-    """ansible-playbook, with ansible-core's winrm Connection.exec_command noting each stdin payload it sends.
-
-    Patched in this process before the plugin loader first loads the plugin (it reuses the
-    module already imported), so forked workers inherit it; nothing sent on the wire changes."""
-    from ansible.cli.playbook import main as playbook_main
-    from ansible.plugins.connection import winrm
-
-    log_path = os.environ["IIS_BENCH_STDIN_LOG"]
-    original = winrm.Connection.exec_command
-
-    def exec_command(self: t.Any, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
-        data = in_data or b""
-        try:
-            operation = str(json.loads(data).get("operation") or "") if data else ""
-        except ValueError:
-            operation = ""
-        rc, stdout, stderr = original(self, cmd, in_data, sudoable)
-        record = {"host": str(getattr(self, "_winrm_host", "")), "operation": operation, "stdin_bytes": len(data),
-                  "stdin_sha256": hashlib.sha256(data).hexdigest(), "stdout_bytes": len(stdout), "stderr_bytes": len(stderr)}
-        with open(log_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
-        return rc, stdout, stderr
-
-    winrm.Connection.exec_command = exec_command
-    sys.argv = ["ansible-playbook", *argv]
-    playbook_main()
 
 
 # -- the lab -------------------------------------------------------------------------------------
@@ -233,17 +200,15 @@ class WinrmLab:
     def measure(self, step: Step, playbook: Path, extra_vars: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """One ansible-playbook run and what it added to the traffic log, the operation logs and the stdin log."""
         self.count += 1
-        results_file, stdin_log, vars_file = (self.root / f"{name}-{self.count}.jsonl" for name in ("results", "stdin", "vars"))
+        results_file, vars_file = (self.root / f"{name}-{self.count}.jsonl" for name in ("results", "vars"))
         vars_file.write_text(json.dumps({"ansible_port": self.port, **extra_vars}), encoding="utf-8")
         traffic_before, oplog_before = len(self.traffic()), {h: len(log) for h, log in self.oplogs().items()}
-        args = [self.python, str(Path(__file__).resolve()), _LAUNCH, "-i", str(INVENTORY), "-e", f"@{vars_file}", str(playbook)]
+        args = [str(Path(self.python).parent / "ansible-playbook"), "-i", str(INVENTORY), "-e", f"@{vars_file}", str(playbook)]
         proc = subprocess.run(args, capture_output=True, text=True, cwd=str(self.root), timeout=900, check=False,
-                              env=self.env({"IIS_LAB_RESULTS_FILE": str(results_file), "IIS_BENCH_STDIN_LOG": str(stdin_log)}))
+                              env=self.env({"IIS_LAB_RESULTS_FILE": str(results_file)}))
         traffic = self.traffic()[traffic_before:]
         oplog = {h: log[oplog_before.get(h, 0):] for h, log in self.oplogs().items()}
-        results = _json_lines(results_file)
-        sent = _json_lines(stdin_log)
-        return summarise(step, proc, traffic, oplog, results, sent)
+        return summarise(step, proc, traffic, oplog, _json_lines(results_file))
 
 
 def _json_lines(path: Path) -> list[dict[str, t.Any]]:
@@ -269,7 +234,7 @@ def _round_trips(result: t.Mapping[str, t.Any]) -> tuple[int, int, int]:
 
 
 def summarise(step: Step, proc: subprocess.CompletedProcess[str], traffic: list[dict[str, t.Any]],
-              oplog: t.Mapping[str, list[dict[str, t.Any]]], results: list[dict[str, t.Any]], sent: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+              oplog: t.Mapping[str, list[dict[str, t.Any]]], results: list[dict[str, t.Any]]) -> dict[str, t.Any]:
     problems: list[str] = []
     if proc.returncode != 0:
         problems.append(f"ansible-playbook exited {proc.returncode}: {(proc.stdout + proc.stderr)[-3000:]}")
@@ -292,23 +257,17 @@ def summarise(step: Step, proc: subprocess.CompletedProcess[str], traffic: list[
         if not command_id:
             continue
         entry = commands.setdefault(command_id, {"host": record["host"], "command_id": command_id, "command": 0, "send": 0, "stdin_chunks": 0,
-                                                 "stdin_sha256": None, "receive": 0, "signal": 0, "request_bytes": 0, "response_bytes": 0})
+                                                 "stdin_bytes": 0, "stdout_bytes": 0, "operation": "", "receive": 0, "signal": 0,
+                                                 "request_bytes": 0, "response_bytes": 0})
         entry[record["action"]] = entry.get(record["action"], 0) + 1
         entry["request_bytes"] += record["request_bytes"]
         entry["response_bytes"] += record["response_bytes"]
+        entry["stdout_bytes"] += int(record.get("output_bytes") or 0)
         if record.get("stdin_sha256"):
-            entry["stdin_chunks"], entry["stdin_sha256"] = record["stdin_chunks"], record["stdin_sha256"]
-    by_sha = {s["stdin_sha256"]: s for s in sent}
+            entry.update(stdin_chunks=record["stdin_chunks"], stdin_bytes=record["stdin_bytes"], operation=record["operation"])
     for entry in commands.values():
-        payload = by_sha.get(entry["stdin_sha256"] or "")
-        if payload is None:
-            problems.append(f"command {entry['command_id']} on {entry['host']}: the endpoint's stdin matches no payload the connection sent")
-        entry.update(operation=payload["operation"] if payload else "", stdin_bytes=payload["stdin_bytes"] if payload else 0,
-                     stdout_bytes=payload["stdout_bytes"] + payload["stderr_bytes"] if payload else 0)
-    received = {e["stdin_sha256"] for e in commands.values()}
-    for payload in sent:
-        if payload["stdin_sha256"] not in received:
-            problems.append(f"a {payload['operation']} payload sent to {payload['host']} never reached the endpoint intact")
+        if not entry["operation"] or not entry["stdin_bytes"]:
+            problems.append(f"command {entry['command_id']} on {entry['host']}: no iis.ccs operation payload reached the endpoint")
 
     host_operations = sum(len(log) for log in oplog.values())
     ccs_results = [r for r in results if str(r.get("action", "")).startswith("iis.ccs.")]
@@ -468,9 +427,6 @@ def table(figures: t.Mapping[str, t.Any]) -> str:
 
 
 def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == _LAUNCH:
-        launch_ansible_playbook(sys.argv[2:])
-        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(MODULES), help=f"comma-separated subset of {','.join(MODULES)} (default: all)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")

@@ -10,7 +10,9 @@ HTTPS, Negotiate everywhere):
 NTLM authenticates the TCP connection (three legs on one keep-alive connection), and the
 sealing keys belong to that connection, like HTTP.sys does it. Wrong credentials get the 401
 Windows sends. Every HTTP exchange is appended to a JSON-lines traffic log with its bytes
-on the wire, so round trips and bytes can be counted over real HTTP.
+on the wire (for a command's last stdin Send also its operation, chunks, bytes and SHA-256; for
+a Receive the output bytes it carried),
+so round trips and bytes can be counted over real HTTP.
 """
 
 from __future__ import annotations
@@ -267,9 +269,12 @@ class _Handler(BaseHTTPRequestHandler):
             answer = fault_envelope(fault, _message_id(body), self.server.lab_host.upper())
             record.update(fault=fault.code)
         if reply is not None:
-            record.update(action=reply.action, command_id=reply.command_id)
+            record.update(action=reply.action, shell_id=reply.shell_id, command_id=reply.command_id)
+            if reply.action == "receive":
+                record["output_bytes"] = reply.output_bytes
             if reply.stdin_sha256:
-                record.update(stdin_chunks=reply.stdin_chunks, stdin_sha256=reply.stdin_sha256)
+                record.update(stdin_chunks=reply.stdin_chunks, stdin_bytes=reply.stdin_bytes, stdin_sha256=reply.stdin_sha256,
+                              operation=reply.operation)
             if reply.drop_connection:
                 record["action"] = "dropped"
                 self._drop()

@@ -112,8 +112,12 @@ class Reply:
     # What happened, for the endpoint's traffic log and fault injection.
     action: str
     command_id: str | None = None
+    shell_id: str | None = None
     stdin_chunks: int = 0
+    stdin_bytes: int = 0
     stdin_sha256: str | None = None
+    operation: str = ""
+    output_bytes: int = 0
     drop_connection: bool = False
 
 
@@ -157,7 +161,9 @@ class WinRS:
     def handle(self, data: bytes, user: str) -> Reply:
         request = parse_request(data)
         handler = getattr(self, "_" + request.action)
-        return t.cast(Reply, handler(request, user))
+        reply = t.cast(Reply, handler(request, user))
+        reply.shell_id = reply.shell_id or request.shell_id
+        return reply
 
     # -- actions ------------------------------------------------------------
     def _create(self, request: Request, user: str) -> Reply:
@@ -172,7 +178,8 @@ class WinRS:
             f"<rsp:Owner>{escape(user)}</rsp:Owner><rsp:InputStreams>stdin</rsp:InputStreams>"
             f"<rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>"
         )
-        return Reply(envelope("http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse", request.message_id, body), "create")
+        return Reply(envelope("http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse", request.message_id, body), "create",
+                     shell_id=shell_id)
 
     def _delete(self, request: Request, user: str) -> Reply:
         with self._lock:
@@ -206,8 +213,9 @@ class WinRS:
         if stream.get("End", "false").lower() == "true":
             # The process reads stdin to its end and then runs: run it now, off this request.
             self._start(command)
-            reply.stdin_chunks = command.stdin_chunks
+            reply.stdin_chunks, reply.stdin_bytes = command.stdin_chunks, len(command.stdin)
             reply.stdin_sha256 = hashlib.sha256(bytes(command.stdin)).hexdigest()
+            reply.operation = _operation_named(bytes(command.stdin))
         return reply
 
     def _receive(self, request: Request, user: str) -> Reply:
@@ -222,6 +230,7 @@ class WinRS:
                              "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.")
         outcome = t.cast(CommandOutcome, command.outcome)
         budget = max(1024, (request.max_envelope - _ENVELOPE_OVERHEAD) * 3 // 4)
+        sent_before = command.stdout_sent + command.stderr_sent
         parts, finished = _next_output(command, outcome, command_id, budget)
         if finished:
             parts.append(f'<rsp:CommandState CommandId="{command_id}" State="{STATE_DONE}"><rsp:ExitCode>{outcome.rc}</rsp:ExitCode></rsp:CommandState>')
@@ -229,7 +238,8 @@ class WinRS:
             parts.append(f'<rsp:CommandState CommandId="{command_id}" State="{STATE_RUNNING}"/>')
         body = "<rsp:ReceiveResponse>" + "".join(parts) + "</rsp:ReceiveResponse>"
         drop = outcome.drop_connection and finished
-        return Reply(envelope(SHELL_URI + "/ReceiveResponse", request.message_id, body), "receive", command_id=command_id, drop_connection=drop)
+        return Reply(envelope(SHELL_URI + "/ReceiveResponse", request.message_id, body), "receive", command_id=command_id, drop_connection=drop,
+                     output_bytes=command.stdout_sent + command.stderr_sent - sent_before)
 
     def _signal(self, request: Request, user: str) -> Reply:
         signal = request.body.find("rsp:Signal", NS)
@@ -286,6 +296,15 @@ def _next_output(command: _Command, outcome: CommandOutcome, command_id: str, bu
         if finished:
             parts.append(f'<rsp:Stream Name="{name}" CommandId="{command_id}" End="true"></rsp:Stream>')
     return parts, finished
+
+
+def _operation_named(stdin: bytes) -> str:
+    # For the traffic log only: the iis.ccs payload names its operation near its start.
+    marker = stdin.find(b'"operation":"')
+    if marker == -1:
+        return ""
+    start = marker + len(b'"operation":"')
+    return stdin[start:stdin.find(b'"', start)].decode("ascii", errors="replace")
 
 
 def envelope(action: str, relates_to: str, body: str) -> bytes:
