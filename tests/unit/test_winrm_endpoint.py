@@ -329,6 +329,27 @@ def test_receive_pieces_honour_the_clients_max_envelope_size(lab: Endpoints, max
     assert len(envelopes) <= 2 * (len(stdout) * 4 // 3 // max_envelope + 1)
 
 
+def test_small_exchanges_are_not_held_back_by_nagle(lab: Endpoints) -> None:
+    """Each WinRM exchange is a small request and response on a kept-alive connection. A listener that
+    writes its headers and body separately without TCP_NODELAY stalls every answer until the client's
+    delayed ACK (about 40 ms on Linux): 80 exchanges took 3.5 s instead of 0.2 s."""
+    protocol = lab.protocol("web01")
+    payload = _host_ops.encode_payload("read_host_state", {"sections": ["windows"]})
+    shell = protocol.open_shell()
+    try:
+        started = time.monotonic()
+        for _round in range(20):  # 4 exchanges each: Command, Send, Receive, Signal
+            command_id = protocol.run_command(shell, _host_ops.bootstrap_command(), console_mode_stdin=False)
+            protocol.send_command_input(shell, command_id, payload, end=True)
+            stdout, stderr, rc = protocol.get_command_output(shell, command_id)
+            protocol.cleanup_command(shell, command_id)
+            assert _host_ops.decode_answer("read_host_state", "web01", rc, stdout, stderr)["windows"]["hostname"] == "WEB01"
+        elapsed = time.monotonic() - started
+    finally:
+        protocol.close_shell(shell)
+    assert elapsed < 2.0, f"80 WinRM exchanges took {elapsed:.2f} s"
+
+
 # --- 3. non-ASCII --------------------------------------------------------------------------------------
 
 
