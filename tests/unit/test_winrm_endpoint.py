@@ -493,7 +493,10 @@ def test_https_with_the_lab_ca(lab: Endpoints, transport: str) -> None:
     assert _host_ops.decode_answer("read_host_state", "web03", rc, stdout, stderr)["windows"]["hostname"] == "WEB03"
     digest = sha256(payload)
     # (Basic logons are recorded by their canonical, lower-case account name, NTLM ones as the client spelt them.)
-    sent = lambda rs: [(r["scheme"], r["user"].lower()) for r in rs if r.get("stdin_sha256") == digest and r["host"] == "web03"]  # noqa: E731
+
+    def sent(records: list[dict[str, t.Any]]) -> list[tuple[str, str]]:
+        return [(r["scheme"], r["user"].lower()) for r in records if r.get("stdin_sha256") == digest and r["host"] == "web03"]
+
     assert sent(lab.traffic(lambda rs: len(sent(rs)) == 2)) == [("https", USER.lower())] * 2
 
 

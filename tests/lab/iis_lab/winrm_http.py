@@ -160,21 +160,29 @@ class _Handler(BaseHTTPRequestHandler):
         super().handle_one_request()
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        reader, writer = t.cast(_CountingReader, self.rfile), t.cast(_CountingWriter, self.wfile)
-        start_in, start_out = self._counts_at_start
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        record: dict[str, t.Any] = {"host": self.server.lab_host, "scheme": self.server.scheme}
+        self._record: dict[str, t.Any] | None = {"host": self.server.lab_host, "scheme": self.server.scheme}
         try:
-            self._serve(body, record)
+            self._serve(body, self._record)
         except Exception:
             # A lab bug: answer 500 (and log it) rather than dropping the connection, which would
             # look like the network fault the lab injects on purpose.
-            record["action"] = "internal-error"
+            if self._record is not None:
+                self._record["action"] = "internal-error"
             traceback.print_exc()
             self._respond(500, b"")
         finally:
-            record.update(request_bytes=reader.count - start_in, response_bytes=writer.count - start_out)
-            self.server.traffic.write(record)
+            self._log_exchange(0)
+
+    def _log_exchange(self, unsent_bytes: int) -> None:
+        """Append this exchange to the traffic log once (unsent_bytes: response body still to be written)."""
+        if self._record is None:
+            return
+        start_in, start_out = self._counts_at_start
+        self._record.update(request_bytes=t.cast(_CountingReader, self.rfile).count - start_in,
+                            response_bytes=t.cast(_CountingWriter, self.wfile).count - start_out + unsent_bytes)
+        self.server.traffic.write(self._record)
+        self._record = None
 
     # -- authentication --------------------------------------------------------
     def _serve(self, body: bytes, record: dict[str, t.Any]) -> None:
@@ -323,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        # Logged before the body goes out: once a client has its answer, the log already shows the exchange.
+        self._log_exchange(len(body))
         self.wfile.write(body)
         self.wfile.flush()
 
