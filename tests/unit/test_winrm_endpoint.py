@@ -630,3 +630,26 @@ def test_stop_stops_only_its_own_server(tmp_path: Path, monkeypatch: pytest.Monk
         first.stop()
         second.stop()
     assert winrm_lab(first.state, "status").returncode == 1
+
+
+def test_a_shell_belongs_to_its_account_whatever_the_case_of_its_name() -> None:
+    import xmltodict
+
+    from iis_lab.wsman import CMD_RESOURCE, CommandOutcome, WinRS, WsmanFault
+
+    client = winrm.Protocol("http://127.0.0.1/wsman", username="LAB\\ansible", password="x")
+    winrs = WinRS(lambda command_line, stdin: CommandOutcome(0, b"", b""), "http://127.0.0.1/wsman")
+
+    def message(action: str, shell_id: str | None = None, body: dict[str, t.Any] | None = None) -> bytes:
+        envelope = client.build_wsman_header(action=action, resource_uri=CMD_RESOURCE, shell_id=shell_id)
+        envelope["env:Body"] = body or {}
+        return xmltodict.unparse({"env:Envelope": envelope}).encode("utf-8")
+
+    created = winrs.handle(message("http://schemas.xmlsoap.org/ws/2004/09/transfer/Create",
+                                   body={"rsp:Shell": {"rsp:InputStreams": "stdin", "rsp:OutputStreams": "stdout stderr"}}), "LAB\\ansible")
+    delete = message("http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete", shell_id=created.shell_id)
+    with pytest.raises(WsmanFault) as refused:
+        winrs.handle(delete, "LAB\\svc-ccs")
+    assert refused.value.code == 2150858843
+    # NTLM reports the name as the client spelt it, Basic as the account's canonical form: the same account.
+    assert winrs.handle(delete, "lab\\ANSIBLE").action == "delete"

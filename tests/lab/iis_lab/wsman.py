@@ -268,7 +268,8 @@ class WinRS:
 
     def _shell(self, request: Request, user: str) -> _Shell:
         shell = self._shells.get(request.shell_id or "")
-        if shell is None or shell.owner != user:
+        # Account names are case-insensitive on Windows: LAB\ansible by NTLM is lab\ansible by Basic.
+        if shell is None or shell.owner.lower() != user.lower():
             raise WsmanFault(
                 FAULT_SHELL_NOT_FOUND, "w:InvalidSelectors",
                 f"The request for the Windows Remote Shell with ShellId {request.shell_id} failed because the shell was not found on the server. "
