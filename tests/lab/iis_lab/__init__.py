@@ -2,5 +2,5 @@
 
 It answers the same named operations as the collection's PowerShell scripts and
 enforces the documented CCS behaviours, so modules are tested against those rules.
-Never shipped as a plugin; see tests/lab/README.md.
+Never shipped as a plugin; see docs/developing.md ("The lab").
 """
