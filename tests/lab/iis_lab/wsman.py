@@ -19,6 +19,8 @@ import uuid
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
+from .emulator import operation_of
+
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
     "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
@@ -215,7 +217,7 @@ class WinRS:
             self._start(command)
             reply.stdin_chunks, reply.stdin_bytes = command.stdin_chunks, len(command.stdin)
             reply.stdin_sha256 = hashlib.sha256(bytes(command.stdin)).hexdigest()
-            reply.operation = _operation_named(bytes(command.stdin))
+            reply.operation = operation_of(bytes(command.stdin))
         return reply
 
     def _receive(self, request: Request, user: str) -> Reply:
@@ -297,15 +299,6 @@ def _next_output(command: _Command, outcome: CommandOutcome, command_id: str, bu
         if finished:
             parts.append(f'<rsp:Stream Name="{name}" CommandId="{command_id}" End="true"></rsp:Stream>')
     return parts, finished
-
-
-def _operation_named(stdin: bytes) -> str:
-    # For the traffic log only: the iis.ccs payload names its operation near its start.
-    marker = stdin.find(b'"operation":"')
-    if marker == -1:
-        return ""
-    start = marker + len(b'"operation":"')
-    return stdin[start:stdin.find(b'"', start)].decode("ascii", errors="replace")
 
 
 def envelope(action: str, relates_to: str, body: str) -> bytes:
