@@ -53,8 +53,17 @@ def winrm_dir() -> Path:
 
 
 # -- what the endpoints do -------------------------------------------------------------
+def _winrm_users(network_config: t.Mapping[str, t.Any]) -> tuple[Network, set[str]]:
+    """The lab network, and the canonical names of the accounts it lets log on over WinRM."""
+    network = Network(network_config)
+    return network, {network.canonical_account(str(u)) for u in network_config.get("winrm_users") or []}
+
+
 class LabBackend:
     """Runs commands on the emulated hosts and decides who may log on to them."""
+
+    def __init__(self) -> None:
+        self._ntlm_accounts: dict[str, str] | None = None
 
     def run(self, host: str, command_line: str, stdin: bytes) -> CommandOutcome:
         definition = read_lab_hosts().get(host) or {}
@@ -67,30 +76,29 @@ class LabBackend:
 
     def basic_logon(self, host: str, user: str, password: str) -> str | None:
         definition = read_lab_hosts().get(host) or {}
-        network = Network(definition.get("network"))
+        network, allowed = _winrm_users(definition.get("network") or {})
         local_accounts = (definition.get("profile") or {}).get("local_accounts") or {}
         try:
             account = network.check_logon(host, local_accounts, user, password)
         except WindowsError_:
             return None
-        return account if self.may_use_winrm(host, account) else None
+        return account if network.canonical_account(account) in allowed else None
 
     def may_use_winrm(self, host: str, principal: str) -> bool:
-        network_config = (read_lab_hosts().get(host) or {}).get("network") or {}
-        network = Network(network_config)
-        allowed = {network.canonical_account(u) for u in network_config.get("winrm_users") or []}
+        network, allowed = _winrm_users((read_lab_hosts().get(host) or {}).get("network") or {})
         return network.canonical_account(principal) in allowed
 
     def refresh_ntlm_credentials(self) -> None:
         accounts: dict[str, str] = {}
         for definition in read_lab_hosts().values():
             config = definition.get("network") or {}
-            known = {str(k).lower(): (str(k), str(v)) for k, v in (config.get("accounts") or {}).items()}
-            for user in config.get("winrm_users") or []:
-                if str(user).lower() in known:
-                    name, password = known[str(user).lower()]
-                    accounts[name] = password
-        ntlm_user_file(winrm_dir() / "ntlm-users", accounts)
+            network, allowed = _winrm_users(config)
+            accounts.update({str(name): str(password) for name, password in (config.get("accounts") or {}).items()
+                             if network.canonical_account(str(name)) in allowed})
+        # Tests redefine the lab between runs (lab-hosts.json); rewrite the file only when that changed it.
+        if accounts != self._ntlm_accounts:
+            ntlm_user_file(winrm_dir() / "ntlm-users", accounts)
+            self._ntlm_accounts = accounts
 
 
 # -- the server process ------------------------------------------------------------------
