@@ -48,6 +48,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "tests" / "lab"
+sys.path.insert(0, str(LAB))
+
+from iis_lab.inventory import bypass_proxy, host_definitions, load  # noqa: E402
+
 INVENTORY = LAB / "inventory-winrm.yml"
 FARM = REPO / "playbooks" / "farm.yml"
 MODULES = ("ccs_info", "ccs_provider", "ccs_binding", "ccs_cert_publish", "farm")
@@ -127,7 +131,6 @@ class WinrmLab:
 
     def env(self, extra: t.Mapping[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
-        loopback = "127.0.0.0/8,localhost"
         env.update(
             IIS_LAB_STATE_DIR=str(self.state),
             IIS_LAB_PYTHON=self.python,
@@ -137,9 +140,7 @@ class WinrmLab:
             ANSIBLE_NOCOLOR="1",
             ANSIBLE_FORCE_COLOR="0",
             ANSIBLE_RETRY_FILES_ENABLED="0",
-            # The endpoints are on loopback: never through a proxy from the environment.
-            NO_PROXY=",".join(p for p in (env.get("NO_PROXY"), loopback) if p),
-            no_proxy=",".join(p for p in (env.get("no_proxy"), loopback) if p),
+            **bypass_proxy(env),
         )
         env.update(extra or {})
         return env
@@ -155,19 +156,7 @@ class WinrmLab:
         endpoints = json.loads((self.state / "winrm" / "endpoints.json").read_text(encoding="utf-8"))
         self.port = int(endpoints["http_port"])
         # The inventory's ansible_host must be the address each endpoint listens on.
-        import yaml
-
-        inventory = yaml.safe_load(INVENTORY.read_text(encoding="utf-8"))
-        wanted: dict[str, str] = {}
-
-        def walk(group: t.Mapping[str, t.Any]) -> None:
-            for name, host_vars in (group.get("hosts") or {}).items():
-                if (host_vars or {}).get("ansible_host"):
-                    wanted[name] = str(host_vars["ansible_host"])
-            for child in (group.get("children") or {}).values():
-                walk(child or {})
-
-        walk(inventory.get("all") or {})
+        wanted = {name: d["address"] for name, d in host_definitions(load(INVENTORY)).items() if d["address"]}
         if any(endpoints["hosts"].get(name) != address for name, address in wanted.items()):
             raise RuntimeError(f"endpoints {endpoints['hosts']} do not listen where {INVENTORY.name} says the hosts are: {wanted}")
 

@@ -18,6 +18,7 @@ import typing as t
 from pathlib import Path
 
 import yaml
+from iis_lab.inventory import bypass_proxy
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "tests" / "lab"
@@ -61,9 +62,7 @@ class Lab:
             ANSIBLE_NOCOLOR="1",
             ANSIBLE_FORCE_COLOR="0",
             PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-            # The lab's endpoints are on loopback: never through a proxy from the environment.
-            NO_PROXY=_with_loopback(env.get("NO_PROXY")),
-            no_proxy=_with_loopback(env.get("no_proxy")),
+            **bypass_proxy(env),
         )
         env.update(extra or {})
         return env
@@ -188,10 +187,6 @@ class Lab:
 
         os.environ["IIS_LAB_STATE_DIR"] = str(self.state_dir)
         set_offline_hosts(hosts)
-
-
-def _with_loopback(no_proxy: str | None) -> str:
-    return ",".join(p for p in ((no_proxy or ""), "127.0.0.0/8", "localhost") if p)
 
 
 def assert_secrets_absent(text: str, secrets: t.Iterable[str]) -> None:

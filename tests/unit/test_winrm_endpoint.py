@@ -41,6 +41,7 @@ from ansible.plugins.loader import connection_loader
 from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
 from ansible_collections.iis.ccs.plugins.plugin_utils._host_ops import HostOperationError
 from ansible_collections.iis.ccs.plugins.plugin_utils._store import MANIFEST_NAME, TEMP_PREFIX, TEMP_SUFFIX
+from iis_lab.inventory import bypass_proxy
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "tests" / "lab"
@@ -139,7 +140,7 @@ class Endpoints:
         return connection
 
     def traffic(self, until: t.Callable[[list[dict[str, t.Any]]], bool] = lambda _records: True) -> list[dict[str, t.Any]]:
-        """The traffic log; the endpoint writes a record just after its response, so wait briefly for one expected."""
+        """The traffic log, waiting briefly for an expected record (a dropped exchange is logged after the drop)."""
         path = self.state / "winrm" / "traffic.jsonl"
         deadline = time.monotonic() + 5
         while True:
@@ -178,8 +179,8 @@ class Endpoints:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Endpoints]:
     with pytest.MonkeyPatch.context() as patch:
         # Loopback endpoints: never through a proxy from the environment.
-        patch.setenv("NO_PROXY", "127.0.0.0/8,localhost")
-        patch.setenv("no_proxy", "127.0.0.0/8,localhost")
+        for name, value in bypass_proxy(os.environ).items():
+            patch.setenv(name, value)
         endpoints = Endpoints.start(tmp_path_factory.mktemp("winrm-endpoint"))
         try:
             yield endpoints
@@ -602,7 +603,8 @@ def _answers(endpoints: Endpoints) -> bool:
 
 
 def test_stop_stops_only_its_own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.0/8,localhost")
+    for name, value in bypass_proxy(os.environ).items():
+        monkeypatch.setenv(name, value)
     first, second = Endpoints.start(tmp_path / "first"), Endpoints.start(tmp_path / "second")
     sleeper = subprocess.Popen(["sleep", "60"])
     try:

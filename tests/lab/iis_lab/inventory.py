@@ -22,6 +22,12 @@ from .state import state_dir
 FIRST_ADDRESS = "127.0.10.1"
 WINRM_HTTP_PORT = 5985
 WINRM_HTTPS_PORT = 5986
+_LOOPBACK = "127.0.0.0/8,localhost"
+
+
+def bypass_proxy(env: t.Mapping[str, str]) -> dict[str, str]:
+    """env's NO_PROXY and no_proxy, extended so requests (under pywinrm) never sends the lab's loopback endpoints to a proxy."""
+    return {name: ",".join(p for p in (env.get(name), _LOOPBACK) if p) for name in ("NO_PROXY", "no_proxy")}
 
 
 def load(path: Path) -> dict[str, t.Any]:
