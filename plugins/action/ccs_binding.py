@@ -7,9 +7,9 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_BINDING
-from ansible_collections.iis.ccs.plugins.plugin_utils._action_base import CcsActionBase, TaskContext
-from ansible_collections.iis.ccs.plugins.plugin_utils._binding import manage_bindings
-from ansible_collections.iis.ccs.plugins.plugin_utils._host_ops import HostOperationRunner
+from ansible_collections.iis.ccs.plugins.plugin_utils._binding.task import manage_bindings
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import CcsActionBase, TaskContext
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
 
 
 class ActionModule(CcsActionBase):

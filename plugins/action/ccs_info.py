@@ -7,9 +7,9 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_INFO
-from ansible_collections.iis.ccs.plugins.plugin_utils._action_base import CcsActionBase, TaskContext
-from ansible_collections.iis.ccs.plugins.plugin_utils._host_ops import HostOperationRunner
-from ansible_collections.iis.ccs.plugins.plugin_utils._info import gather_info
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import CcsActionBase, TaskContext
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
+from ansible_collections.iis.ccs.plugins.plugin_utils._info.gather import gather_info
 
 
 class ActionModule(CcsActionBase):

@@ -7,9 +7,9 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_PROVIDER
-from ansible_collections.iis.ccs.plugins.plugin_utils._action_base import CcsActionBase, TaskContext
-from ansible_collections.iis.ccs.plugins.plugin_utils._host_ops import HostOperationRunner
-from ansible_collections.iis.ccs.plugins.plugin_utils._provider import run_provider
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import CcsActionBase, TaskContext
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
+from ansible_collections.iis.ccs.plugins.plugin_utils._provider.task import run_provider
 
 
 class ActionModule(CcsActionBase):

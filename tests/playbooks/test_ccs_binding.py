@@ -246,14 +246,14 @@ def test_extended_flags_on_server_2016_fail_before_any_change(lab):
 
 def test_lab_refuses_extended_flags_on_old_builds_even_if_the_controller_did_not(lab, monkeypatch):
     # The emulator enforces the rule itself, so the controller-side check is not the only guard.
-    from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
+    from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
     from iis_lab import emulator
 
     seed(lab, build=14393)
     monkeypatch.setenv("IIS_LAB_STATE_DIR", str(lab.state_dir))
     steps = [{"action": "add_binding", "protocol": "https", "binding_information": "*:443:x.example.com", "ssl_flags": 7}]
     _rc, out, _err = emulator.execute(
-        "web01", {}, {}, _host_ops.bootstrap_command(), _host_ops.encode_payload("apply_bindings", {"site": "Default Web Site", "steps": steps})
+        "web01", {}, {}, host_ops.bootstrap_command(), host_ops.encode_payload("apply_bindings", {"site": "Default Web Site", "steps": steps})
     )
     answer = json.loads(out)
     assert answer["ok"] is False and "sslFlags" in answer["error"]["message"]
@@ -433,13 +433,13 @@ def test_thumbprint_sni_binding_is_converted_in_place_and_its_http_sys_entry_rem
 
 
 def test_lab_refuses_to_add_the_ccs_entry_twice(lab, monkeypatch):
-    from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
+    from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
     from iis_lab import emulator
 
     seed(lab, httpsys={"ccs": ["0.0.0.0:443"]})
     monkeypatch.setenv("IIS_LAB_STATE_DIR", str(lab.state_dir))
-    ops = _host_ops.encode_payload("apply_bindings", {"site": "Default Web Site", "steps": [{"action": "ensure_ccs_entry", "port": 443}]})
-    _rc, out, _err = emulator.execute("web01", {}, {}, _host_ops.bootstrap_command(), ops)
+    ops = host_ops.encode_payload("apply_bindings", {"site": "Default Web Site", "steps": [{"action": "ensure_ccs_entry", "port": 443}]})
+    _rc, out, _err = emulator.execute("web01", {}, {}, host_ops.bootstrap_command(), ops)
     assert json.loads(out)["result"]["steps"][0]["outcome"] == "present"
     from iis_lab.errors import WindowsError_
     from iis_lab.network import Network

@@ -18,8 +18,8 @@ if str(COLLECTIONS) not in sys.path:
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: E402
 
 from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_CERT_PUBLISH  # noqa: E402
-from ansible_collections.iis.ccs.plugins.plugin_utils._action_base import ModuleFailure, TaskContext  # noqa: E402
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish_task import ReplicaFactory, build_replica, run_publish  # noqa: E402
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext  # noqa: E402
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.task import ReplicaFactory, build_replica, run_publish  # noqa: E402
 
 
 class NoHost:

@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from _publisher import publish
 from _samba import SambaServer
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish import Replica
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish_task import build_replica
-from ansible_collections.iis.ccs.plugins.plugin_utils._store import MANIFEST_NAME, TEMP_PREFIX, FolderStore
-from ansible_collections.iis.ccs.plugins.plugin_utils._store_smb import SmbFileSystem
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.task import build_replica
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import MANIFEST_NAME, TEMP_PREFIX, FolderStore
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.smb import SmbFileSystem
 
 STORE_PASSWORD = "Smb-Store-Key-Pw-1"
 

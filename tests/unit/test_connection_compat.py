@@ -11,18 +11,18 @@ import base64
 
 from ansible.plugins.shell import powershell
 
-from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
+from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 
 
 def test_command_starts_with_ansible_core_encoded_prefix():
     prefix = " ".join(powershell._common_args) + " -EncodedCommand "
-    assert _host_ops.bootstrap_command().startswith(prefix)
+    assert host_ops.bootstrap_command().startswith(prefix)
 
 
 def test_command_is_the_bootstrap_and_nothing_else():
-    parts = _host_ops.bootstrap_command().split(" ")
+    parts = host_ops.bootstrap_command().split(" ")
     assert parts[-2] == "-EncodedCommand"
-    assert base64.b64decode(parts[-1]).decode("utf-16-le") == _host_ops.BOOTSTRAP
+    assert base64.b64decode(parts[-1]).decode("utf-16-le") == host_ops.BOOTSTRAP
 
 
 def test_psrp_recognises_the_command_as_encoded():
@@ -30,8 +30,8 @@ def test_psrp_recognises_the_command_as_encoded():
     try:
         from ansible._internal._powershell import _script
     except ImportError:
-        return_value = _host_ops.bootstrap_command().startswith(" ".join(powershell._common_args))
+        return_value = host_ops.bootstrap_command().startswith(" ".join(powershell._common_args))
         assert return_value
     else:
-        parsed = _script.parse_encoded_cmdline(_host_ops.bootstrap_command())
-        assert parsed is not None and parsed[0] == _host_ops.BOOTSTRAP
+        parsed = _script.parse_encoded_cmdline(host_ops.bootstrap_command())
+        assert parsed is not None and parsed[0] == host_ops.BOOTSTRAP

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
+from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 from iis_lab import emulator
 from iis_lab.errors import LabProtocolError
 from iis_lab.ops import OPERATIONS
@@ -33,15 +33,15 @@ def payload(operation: str = OPERATION, script: str | None = None, params: dict[
             library: str | None = None) -> bytes:
     document = {
         "operation": operation,
-        "library": _host_ops.load_operation_library(OPERATION) if library is None else library,
-        "script": _host_ops.load_operation_script(OPERATION) if script is None else script,
+        "library": host_ops.load_operation_library(OPERATION) if library is None else library,
+        "script": host_ops.load_operation_script(OPERATION) if script is None else script,
         "params": params if params is not None else {"sections": ["windows"]},
     }
     return json.dumps(document, ensure_ascii=True).encode("ascii")
 
 
 def execute(cmd: str | None = None, in_data: bytes | None = None) -> tuple[int, bytes, bytes]:
-    return emulator.execute(HOST, {}, {}, _host_ops.bootstrap_command() if cmd is None else cmd, payload() if in_data is None else in_data)
+    return emulator.execute(HOST, {}, {}, host_ops.bootstrap_command() if cmd is None else cmd, payload() if in_data is None else in_data)
 
 
 def encoded(script: str) -> str:
@@ -49,7 +49,7 @@ def encoded(script: str) -> str:
 
 
 def test_every_script_has_an_emulation_and_every_emulation_a_script() -> None:
-    scripts = set(_host_ops.operation_names())
+    scripts = set(host_ops.operation_names())
     emulations = set(OPERATIONS)
     assert scripts, "no operation scripts found"
     assert scripts - emulations == set(), f"scripts without a lab emulation (add tests/lab/iis_lab/ops/<op>.py): {sorted(scripts - emulations)}"
@@ -68,7 +68,7 @@ def test_the_shipped_call_is_answered_and_logged(lab_state: Path) -> None:
 
 def test_the_answer_is_what_the_runner_decodes() -> None:
     rc, stdout, stderr = execute()
-    result = _host_ops.decode_answer(OPERATION, HOST, rc, stdout, stderr)
+    result = host_ops.decode_answer(OPERATION, HOST, rc, stdout, stderr)
     assert set(result) == {"windows"}
 
 
@@ -79,27 +79,27 @@ def test_unknown_operation_is_refused(lab_state: Path) -> None:
 
 
 def test_modified_script_is_refused() -> None:
-    script = _host_ops.load_operation_script(OPERATION) + "\nRemove-Item -LiteralPath C:\\ -Recurse\n"
+    script = host_ops.load_operation_script(OPERATION) + "\nRemove-Item -LiteralPath C:\\ -Recurse\n"
     with pytest.raises(LabProtocolError, match="is not the shipped one"):
         execute(in_data=payload(script=script))
 
 
 def test_script_of_another_operation_is_refused() -> None:
-    others = [name for name in _host_ops.operation_names() if name != OPERATION]
+    others = [name for name in host_ops.operation_names() if name != OPERATION]
     if not others:
         pytest.skip("only one operation is shipped")
     with pytest.raises(LabProtocolError, match="is not the shipped one"):
-        execute(in_data=payload(script=_host_ops.load_operation_script(others[0])))
+        execute(in_data=payload(script=host_ops.load_operation_script(others[0])))
 
 
 @pytest.mark.parametrize(
     "cmd",
     [
         pytest.param("PowerShell -NoProfile -NonInteractive -Command Get-Date", id="plain-command"),
-        pytest.param(_host_ops.bootstrap_command().replace("-NonInteractive ", ""), id="interactive"),
-        pytest.param(_host_ops.bootstrap_command() + " -Extra", id="extra-argument"),
-        pytest.param(_host_ops.bootstrap_command().rsplit(" ", 1)[0] + " " + encoded("Get-Date"), id="other-encoded-script"),
-        pytest.param(_host_ops.bootstrap_command().rsplit(" ", 1)[0] + " " + encoded(_host_ops.BOOTSTRAP + "\nRemove-Item C:\\"), id="bootstrap-plus-more"),
+        pytest.param(host_ops.bootstrap_command().replace("-NonInteractive ", ""), id="interactive"),
+        pytest.param(host_ops.bootstrap_command() + " -Extra", id="extra-argument"),
+        pytest.param(host_ops.bootstrap_command().rsplit(" ", 1)[0] + " " + encoded("Get-Date"), id="other-encoded-script"),
+        pytest.param(host_ops.bootstrap_command().rsplit(" ", 1)[0] + " " + encoded(host_ops.BOOTSTRAP + "\nRemove-Item C:\\"), id="bootstrap-plus-more"),
     ],
 )
 def test_non_bootstrap_command_line_is_refused(cmd: str) -> None:
@@ -121,7 +121,7 @@ def test_escaped_non_ascii_stdin_is_accepted() -> None:
 
 def test_empty_stdin_is_refused() -> None:
     with pytest.raises(LabProtocolError, match="no payload"):
-        emulator.execute(HOST, {}, {}, _host_ops.bootstrap_command(), b"")
+        emulator.execute(HOST, {}, {}, host_ops.bootstrap_command(), b"")
 
 
 def test_script_without_emulation_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,6 +131,6 @@ def test_script_without_emulation_is_refused(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_emulator_rejects_modified_shared_functions() -> None:
-    library = _host_ops.load_operation_library(OPERATION) + "\nfunction Get-Date { 'tampered' }\n"
+    library = host_ops.load_operation_library(OPERATION) + "\nfunction Get-Date { 'tampered' }\n"
     with pytest.raises(LabProtocolError, match="shared functions"):
         execute(in_data=payload(library=library))

@@ -17,7 +17,7 @@ import tree_sitter
 import tree_sitter_pwsh
 import yaml
 
-from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
+from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATIONS_DIR = REPO / "plugins" / "plugin_utils" / "_operations"
@@ -177,7 +177,7 @@ def _header_comments(lines: list[str]) -> list[str]:
 def library_functions(operation: str) -> set[str]:
     """Functions an operation gets from the shared files it declares with '# Uses:'."""
     functions: set[str] = set()
-    for name in _host_ops.operation_libraries(operation):
+    for name in host_ops.operation_libraries(operation):
         functions |= defined_functions(parse((OPERATIONS_DIR / "_library" / f"{name}.ps1").read_bytes()))
     return functions
 
@@ -245,7 +245,7 @@ def test_library_is_clean(library: Path) -> None:
 
 
 def test_every_library_is_used_and_defines_functions_no_operation_redefines() -> None:
-    used = {name for script in SCRIPTS for name in _host_ops.operation_libraries(script.stem)}
+    used = {name for script in SCRIPTS for name in host_ops.operation_libraries(script.stem)}
     assert used == {path.stem for path in LIBRARIES}, "a shared function file no operation uses is dead code"
     for script in SCRIPTS:
         own = defined_functions(parse(script.read_bytes()))

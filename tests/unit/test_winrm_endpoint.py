@@ -38,9 +38,9 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import connection_loader
 
-from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
-from ansible_collections.iis.ccs.plugins.plugin_utils._host_ops import HostOperationError
-from ansible_collections.iis.ccs.plugins.plugin_utils._store import MANIFEST_NAME, TEMP_PREFIX, TEMP_SUFFIX
+from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationError
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import MANIFEST_NAME, TEMP_PREFIX, TEMP_SUFFIX
 from iis_lab.inventory import bypass_proxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -208,7 +208,7 @@ def run_raw(protocol: winrm.Protocol, command: str, stdin: bytes | None, chunk: 
 
 
 def exec_operation(connection: t.Any, operation: str, params: t.Mapping[str, t.Any]) -> tuple[int, bytes, bytes]:
-    return t.cast(tuple[int, bytes, bytes], connection.exec_command(_host_ops.bootstrap_command(), in_data=_host_ops.encode_payload(operation, params)))
+    return t.cast(tuple[int, bytes, bytes], connection.exec_command(host_ops.bootstrap_command(), in_data=host_ops.encode_payload(operation, params)))
 
 
 def store_read_params(fetch: t.Sequence[str] = ()) -> dict[str, t.Any]:
@@ -240,10 +240,10 @@ def upload(lab: Endpoints) -> Upload:
         "temp_prefix": TEMP_PREFIX, "temp_suffix": TEMP_SUFFIX, "removes": [], "stale_temps": [],
         "files": [{"name": name, "data": base64.b64encode(data).decode("ascii"), "sha256": sha256(data), "mtime": time.time_ns() // 100}],
     }
-    payload = _host_ops.encode_payload("write_cert_store", params)
+    payload = host_ops.encode_payload("write_cert_store", params)
     connection = lab.connection()
     try:
-        rc, stdout, stderr = connection.exec_command(_host_ops.bootstrap_command(), in_data=payload)
+        rc, stdout, stderr = connection.exec_command(host_ops.bootstrap_command(), in_data=payload)
     finally:
         connection.close()
     return Upload(name, data, payload, rc, stdout, stderr)
@@ -254,7 +254,7 @@ def upload(lab: Endpoints) -> Upload:
 
 def test_large_stdin_arrives_intact_in_several_send_chunks(lab: Endpoints, upload: Upload) -> None:
     assert len(upload.payload) >= 5 * 1024 * 1024
-    answer = _host_ops.decode_answer("write_cert_store", "fs01", upload.rc, upload.stdout, upload.stderr)
+    answer = host_ops.decode_answer("write_cert_store", "fs01", upload.rc, upload.stdout, upload.stderr)
     assert upload.rc == 0
     assert answer["written"][upload.name]["size"] == len(upload.data)
 
@@ -279,13 +279,13 @@ def test_large_stdin_arrives_intact_in_several_send_chunks(lab: Endpoints, uploa
 
 
 def test_large_output_arrives_intact_in_several_receive_responses(lab: Endpoints, upload: Upload) -> None:
-    payload = _host_ops.encode_payload("read_cert_store", store_read_params([upload.name]))
+    payload = host_ops.encode_payload("read_cert_store", store_read_params([upload.name]))
     connection = lab.connection()
     try:
-        rc, stdout, stderr = connection.exec_command(_host_ops.bootstrap_command(), in_data=payload)
+        rc, stdout, stderr = connection.exec_command(host_ops.bootstrap_command(), in_data=payload)
     finally:
         connection.close()
-    answer = _host_ops.decode_answer("read_cert_store", "fs01", rc, stdout, stderr)
+    answer = host_ops.decode_answer("read_cert_store", "fs01", rc, stdout, stderr)
     assert base64.b64decode(answer["contents"][upload.name]) == upload.data
     assert len(stdout) > 4 * 1024 * 1024
 
@@ -321,9 +321,9 @@ def test_receive_pieces_honour_the_clients_max_envelope_size(lab: Endpoints, max
     path = lab.local_path("fs01", f"{STORE}\\{name}")
     path.parent.mkdir(parents=True, exist_ok=True)  # D:\CCS is in fs01's profile; it may not have been used yet
     path.write_bytes(data)
-    payload = _host_ops.encode_payload("read_cert_store", store_read_params([name]))
-    rc, stdout, stderr, _command_id = run_raw(protocol, _host_ops.bootstrap_command(), payload)
-    answer = _host_ops.decode_answer("read_cert_store", "fs01", rc, stdout, stderr)
+    payload = host_ops.encode_payload("read_cert_store", store_read_params([name]))
+    rc, stdout, stderr, _command_id = run_raw(protocol, host_ops.bootstrap_command(), payload)
+    answer = host_ops.decode_answer("read_cert_store", "fs01", rc, stdout, stderr)
     assert base64.b64decode(answer["contents"][name]) == data
     # Every decrypted SOAP envelope fits the size this client asked for, and the pieces are not needlessly small.
     assert max(envelopes) <= max_envelope
@@ -335,16 +335,16 @@ def test_small_exchanges_are_not_held_back_by_nagle(lab: Endpoints) -> None:
     writes its headers and body separately without TCP_NODELAY stalls every answer until the client's
     delayed ACK (about 40 ms on Linux): 80 exchanges took 3.5 s instead of 0.2 s."""
     protocol = lab.protocol("web01")
-    payload = _host_ops.encode_payload("read_host_state", {"sections": ["windows"]})
+    payload = host_ops.encode_payload("read_host_state", {"sections": ["windows"]})
     shell = protocol.open_shell()
     try:
         started = time.monotonic()
         for _round in range(20):  # 4 exchanges each: Command, Send, Receive, Signal
-            command_id = protocol.run_command(shell, _host_ops.bootstrap_command(), console_mode_stdin=False)
+            command_id = protocol.run_command(shell, host_ops.bootstrap_command(), console_mode_stdin=False)
             protocol.send_command_input(shell, command_id, payload, end=True)
             stdout, stderr, rc = protocol.get_command_output(shell, command_id)
             protocol.cleanup_command(shell, command_id)
-            assert _host_ops.decode_answer("read_host_state", "web01", rc, stdout, stderr)["windows"]["hostname"] == "WEB01"
+            assert host_ops.decode_answer("read_host_state", "web01", rc, stdout, stderr)["windows"]["hostname"] == "WEB01"
         elapsed = time.monotonic() - started
     finally:
         protocol.close_shell(shell)
@@ -365,12 +365,12 @@ def test_non_ascii_site_name_round_trips_exactly(lab: Endpoints) -> None:
         connection.close()
     # The parameter went out as JSON escapes, the answer came back as JSON escapes: ASCII both ways.
     stdout.decode("ascii")
-    answer = _host_ops.decode_answer("read_host_state", "web01", rc, stdout, stderr)
+    answer = host_ops.decode_answer("read_host_state", "web01", rc, stdout, stderr)
     assert [site["name"] for site in answer["sites"]] == [NON_ASCII_SITE]
     assert answer["sites"][0]["bindings"][0]["binding_information"] == "*:8080:"
     # A Windows error message naming a non-ASCII path arrives exactly too.
     with pytest.raises(HostOperationError) as error:
-        _host_ops.decode_answer("write_cert_store", "web01", wrong_rc, wrong_out, wrong_err)
+        host_ops.decode_answer("write_cert_store", "web01", wrong_rc, wrong_out, wrong_err)
     assert error.value.windows_message == "The store folder 'D:\\Z\u00fcrich \u6771\u4eac \U0001f389' does not exist."
 
 
@@ -379,15 +379,15 @@ def test_non_ascii_site_name_round_trips_exactly(lab: Endpoints) -> None:
 
 def test_commands_that_are_not_the_bootstrap_are_not_emulated(lab: Endpoints) -> None:
     wrapper = (Path(ansible.executor.powershell.__file__).parent / "bootstrap_wrapper.ps1").read_text(encoding="utf-8-sig")
-    exec_wrapper_form = " ".join(_host_ops._POWERSHELL_ARGS + (base64.b64encode(wrapper.encode("utf-16-le")).decode("ascii"),))
-    tampered = json.loads(_host_ops.encode_payload("read_host_state", {"sections": ["windows"]}))
+    exec_wrapper_form = " ".join(host_ops._POWERSHELL_ARGS + (base64.b64encode(wrapper.encode("utf-16-le")).decode("ascii"),))
+    tampered = json.loads(host_ops.encode_payload("read_host_state", {"sections": ["windows"]}))
     tampered["script"] += "\nRemove-Item -Recurse C:\\\n"
     connection = lab.connection("web01")
     try:
         answers = {
             "raw": connection.exec_command("Get-Date"),
             "exec wrapper": connection.exec_command(exec_wrapper_form, in_data=b'{"module_entry": "..."}\n\0\0\0\0\n'),
-            "tampered script": connection.exec_command(_host_ops.bootstrap_command(), in_data=json.dumps(tampered).encode("ascii")),
+            "tampered script": connection.exec_command(host_ops.bootstrap_command(), in_data=json.dumps(tampered).encode("ascii")),
         }
     finally:
         connection.close()
@@ -403,27 +403,27 @@ def test_commands_that_are_not_the_bootstrap_are_not_emulated(lab: Endpoints) ->
 
 
 def test_powershell_blocked_answers_clixml_on_stderr(lab: Endpoints) -> None:
-    payload = _host_ops.encode_payload("read_host_state", {"sections": ["windows"]})
+    payload = host_ops.encode_payload("read_host_state", {"sections": ["windows"]})
     with lab.faults(powershell_blocked=["web02"]):
-        rc, stdout, stderr, _command_id = run_raw(lab.protocol("web02"), _host_ops.bootstrap_command(), payload)
+        rc, stdout, stderr, _command_id = run_raw(lab.protocol("web02"), host_ops.bootstrap_command(), payload)
         connection = lab.connection("web02")
         try:
-            plugin_rc, plugin_out, plugin_err = connection.exec_command(_host_ops.bootstrap_command(), in_data=payload)
+            plugin_rc, plugin_out, plugin_err = connection.exec_command(host_ops.bootstrap_command(), in_data=payload)
         finally:
             connection.close()
     assert (rc, stdout) == (1, b"")
     assert stderr.startswith(b"#< CLIXML\r\n")
     with pytest.raises(HostOperationError) as error:
-        _host_ops.decode_answer("read_host_state", "web02", rc, stdout, stderr)
+        host_ops.decode_answer("read_host_state", "web02", rc, stdout, stderr)
     assert "blocked by your antivirus software" in str(error.value)
     assert "_x000D_" not in str(error.value) and "<S S=" not in str(error.value)
     # ansible-core's plugin decodes CLIXML itself; the collection reads either form.
     assert plugin_rc == 1 and not plugin_err.startswith(b"#< CLIXML")
     with pytest.raises(HostOperationError, match="blocked by your antivirus software"):
-        _host_ops.decode_answer("read_host_state", "web02", plugin_rc, plugin_out, plugin_err)
+        host_ops.decode_answer("read_host_state", "web02", plugin_rc, plugin_out, plugin_err)
     # Once the fault is gone the same host answers.
-    rc, stdout, stderr, _command_id = run_raw(lab.protocol("web02"), _host_ops.bootstrap_command(), payload)
-    assert _host_ops.decode_answer("read_host_state", "web02", rc, stdout, stderr)["windows"]["hostname"] == "WEB02"
+    rc, stdout, stderr, _command_id = run_raw(lab.protocol("web02"), host_ops.bootstrap_command(), payload)
+    assert host_ops.decode_answer("read_host_state", "web02", rc, stdout, stderr)["windows"]["hostname"] == "WEB02"
 
 
 # --- 6. authentication ---------------------------------------------------------------------------------
@@ -482,16 +482,16 @@ def test_valid_account_that_is_not_a_winrm_user_is_refused(lab: Endpoints, schem
 @pytest.mark.parametrize("transport", ["basic", "ntlm"])
 def test_https_with_the_lab_ca(lab: Endpoints, transport: str) -> None:
     """Basic (and NTLM, without message encryption) over HTTPS, the certificate validated against the lab CA."""
-    payload = _host_ops.encode_payload("read_host_state", {"sections": ["windows"], "site_names": [transport]})
-    rc, stdout, stderr, _command_id = run_raw(lab.protocol("web03", scheme="https", transport=transport), _host_ops.bootstrap_command(), payload)
-    assert _host_ops.decode_answer("read_host_state", "web03", rc, stdout, stderr)["windows"]["build"] == 14393
+    payload = host_ops.encode_payload("read_host_state", {"sections": ["windows"], "site_names": [transport]})
+    rc, stdout, stderr, _command_id = run_raw(lab.protocol("web03", scheme="https", transport=transport), host_ops.bootstrap_command(), payload)
+    assert host_ops.decode_answer("read_host_state", "web03", rc, stdout, stderr)["windows"]["build"] == 14393
     connection = lab.connection("web03", scheme="https", transport=transport, ansible_winrm_ca_trust_path=lab.ca,
                                 ansible_winrm_server_cert_validation="validate")
     try:
-        rc, stdout, stderr = connection.exec_command(_host_ops.bootstrap_command(), in_data=payload)
+        rc, stdout, stderr = connection.exec_command(host_ops.bootstrap_command(), in_data=payload)
     finally:
         connection.close()
-    assert _host_ops.decode_answer("read_host_state", "web03", rc, stdout, stderr)["windows"]["hostname"] == "WEB03"
+    assert host_ops.decode_answer("read_host_state", "web03", rc, stdout, stderr)["windows"]["hostname"] == "WEB03"
     digest = sha256(payload)
     # (Basic logons are recorded by their canonical, lower-case account name, NTLM ones as the client spelt them.)
 
@@ -565,28 +565,28 @@ def test_unknown_shell_id_is_a_shell_not_found_fault(lab: Endpoints) -> None:
 def test_receive_on_a_running_command_times_out_and_then_completes(lab: Endpoints) -> None:
     """A command blocked on the host (here: on its state lock, held by this test) answers Receive with OperationTimeout."""
     protocol = lab.protocol(operation_timeout_sec=1, read_timeout_sec=5)
-    payload = _host_ops.encode_payload("read_cert_store", store_read_params())
+    payload = host_ops.encode_payload("read_cert_store", store_read_params())
     shell = protocol.open_shell()
     try:
         with open(lab.state / "fs01.json.lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            command_id = protocol.run_command(shell, _host_ops.bootstrap_command(), console_mode_stdin=False)
+            command_id = protocol.run_command(shell, host_ops.bootstrap_command(), console_mode_stdin=False)
             protocol.send_command_input(shell, command_id, payload, end=True)
             started = time.monotonic()
             with pytest.raises(WinRMOperationTimeoutError):
                 protocol.get_command_output_raw(shell, command_id)
             assert 0.8 < time.monotonic() - started < 4
         stdout, stderr, rc = protocol.get_command_output(shell, command_id)
-        assert _host_ops.decode_answer("read_cert_store", "fs01", rc, stdout, stderr)["exists"] is True
+        assert host_ops.decode_answer("read_cert_store", "fs01", rc, stdout, stderr)["exists"] is True
 
         # A command whose stdin has not ended has not run yet: it is waiting for input.
-        waiting = protocol.run_command(shell, _host_ops.bootstrap_command(), console_mode_stdin=False)
+        waiting = protocol.run_command(shell, host_ops.bootstrap_command(), console_mode_stdin=False)
         protocol.send_command_input(shell, waiting, payload[:1000], end=False)
         with pytest.raises(WinRMOperationTimeoutError):
             protocol.get_command_output_raw(shell, waiting)
         protocol.send_command_input(shell, waiting, payload[1000:], end=True)
         stdout, stderr, rc = protocol.get_command_output(shell, waiting)
-        assert _host_ops.decode_answer("read_cert_store", "fs01", rc, stdout, stderr)["exists"] is True
+        assert host_ops.decode_answer("read_cert_store", "fs01", rc, stdout, stderr)["exists"] is True
     finally:
         protocol.close_shell(shell)
     records = lab.traffic(lambda rs: [r.get("fault") for r in rs].count(OPERATION_TIMED_OUT) >= 2)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.iis.ccs.plugins.plugin_utils._pfx import CertificateBundle, export_pfx, load_pem
+from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import CertificateBundle, export_pfx, load_pem
 
 REPO = Path(__file__).resolve().parents[2]
 AES_MINIMUM_BUILD = 17763

@@ -12,7 +12,7 @@ import base64
 import json
 import typing as t
 
-from ansible_collections.iis.ccs.plugins.plugin_utils import _host_ops
+from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 
 from . import faults
 from .errors import LabProtocolError, WindowsError_
@@ -23,7 +23,7 @@ from .state import HostStore
 
 def decode_command(cmd: str) -> str:
     parts = cmd.split(" ")
-    if len(parts) != 7 or parts[:6] != list(_host_ops._POWERSHELL_ARGS):
+    if len(parts) != 7 or parts[:6] != list(host_ops._POWERSHELL_ARGS):
         raise LabProtocolError(f"not the iis.ccs bootstrap command line: {cmd[:120]!r}")
     return base64.b64decode(parts[6]).decode("utf-16-le")
 
@@ -37,11 +37,11 @@ def parse_payload(in_data: bytes | None) -> tuple[str, dict[str, t.Any]]:
         raise LabProtocolError("payload is not ASCII; non-ASCII text must travel as JSON \\u escapes") from exc
     payload = json.loads(text)
     operation = payload.get("operation")
-    if operation not in _host_ops.operation_names():
+    if operation not in host_ops.operation_names():
         raise LabProtocolError(f"unknown operation {operation!r}: no such script is shipped")
-    if payload.get("script") != _host_ops.load_operation_script(operation):
+    if payload.get("script") != host_ops.load_operation_script(operation):
         raise LabProtocolError(f"the script sent for {operation!r} is not the shipped one")
-    if payload.get("library") != _host_ops.load_operation_library(operation):
+    if payload.get("library") != host_ops.load_operation_library(operation):
         raise LabProtocolError(f"the shared functions sent for {operation!r} are not the ones it declares")
     if operation not in OPERATIONS:
         raise LabProtocolError(f"the lab has no emulation of operation {operation!r}")
@@ -58,7 +58,7 @@ def operation_of(in_data: bytes | None) -> str:
 
 def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.Mapping[str, t.Any] | None,
             cmd: str, in_data: bytes | None) -> tuple[int, bytes, bytes]:
-    if decode_command(cmd) != _host_ops.BOOTSTRAP:
+    if decode_command(cmd) != host_ops.BOOTSTRAP:
         raise LabProtocolError("the encoded bootstrap differs from the collection's")
     if faults.powershell_blocked(host):
         return 1, b"", _clixml_error("This script contains malicious content and has been blocked by your antivirus software.",

@@ -1,0 +1,226 @@
+# Copyright: (c) 2026, iis.ccs contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run one named PowerShell operation on a Windows host over the task's own connection.
+
+The command line carries only a fixed, tiny bootstrap (``-EncodedCommand``); the
+operation's script and its parameters travel on stdin as one JSON document, so no
+parameter is ever interpolated into PowerShell code or placed on a command line
+(where it would be visible in process listings and in connection logs at -vvvvv).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+import typing as t
+from dataclasses import dataclass, field
+
+# The operation scripts are host-side data shared by every capability: plugin_utils/_operations.
+OPERATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_operations")
+LIBRARY_DIR = os.path.join(OPERATIONS_DIR, "_library")
+
+# An operation declares the shared function files it needs in its header: "# Uses: registry, store_access".
+_USES_LINE = re.compile(r"^# Uses: *(.+)$", re.MULTILINE)
+
+# The bootstrap reads the payload from stdin ($input works for winrm/ssh process
+# stdin and for psrp pipeline input alike), runs the operation as a script block
+# with the parameters object as its only argument (after dot-sourcing the shared
+# functions the operation declared, so they are defined once in the collection and
+# visible to the operation), keeps only its last output object (the hashtable it
+# returns; a cmdlet that also writes to the pipeline on some Windows release must not
+# turn the answer into a list), and writes exactly one line of
+# JSON. Non-ASCII characters are escaped to \uXXXX so the answer survives any
+# console code page on the way back.
+BOOTSTRAP = "\n".join(
+    [
+        "$ErrorActionPreference = 'Stop'",
+        "$ProgressPreference = 'SilentlyContinue'",
+        "try {",
+        "    $payload = ($input | Out-String) | ConvertFrom-Json",
+        "    if ($payload.library) { . ([ScriptBlock]::Create($payload.library)) }",
+        "    $result = @(& ([ScriptBlock]::Create($payload.script)) $payload.params)[-1]",
+        "    $answer = @{ ok = $true; result = $result }",
+        "} catch {",
+        "    $answer = @{ ok = $false; error = @{",
+        "        message = $_.Exception.Message",
+        "        type = $_.Exception.GetType().FullName",
+        "        id = $_.FullyQualifiedErrorId",
+        "        line = $_.InvocationInfo.ScriptLineNumber } }",
+        "}",
+        "$json = ConvertTo-Json -InputObject $answer -Depth 16 -Compress",
+        "[Regex]::Replace($json, '[^\\x00-\\x7F]', { param($m) '\\u{0:x4}' -f [int][char]$m.Value })",
+    ]
+)
+
+# Exactly the prefix ansible-core's own shell plugin uses: the winrm and psrp
+# connection plugins of ansible-core 2.19 recognise it literally, run the encoded
+# script without wrapping it again (psrp runs it in-process) and pass stdin through.
+_POWERSHELL_ARGS = ("PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand")
+
+
+# <S S="Error">text</S> elements of a CLIXML error stream, and the _xHHHH_ escapes inside them
+# (CR, LF and other characters XML cannot carry; "_x005F_" is a literal underscore).
+_CLIXML_ERROR_STRING = re.compile(r'<S S="Error">(.*?)</S>', re.DOTALL)
+_CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+class HostOperationError(Exception):
+    """An operation failed on the host, or its answer could not be understood."""
+
+    def __init__(self, operation: str, host: str, message: str, error_type: str = "") -> None:
+        self.operation = operation
+        self.host = host
+        self.windows_message = message
+        self.error_type = error_type
+        super().__init__(f"operation '{operation}' failed on host '{host}': {message}")
+
+
+class HostConnectionLost(HostOperationError):
+    """The connection broke while an operation was under way: it may or may not have run."""
+
+
+class ConnectionLike(t.Protocol):
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        raise NotImplementedError  # a body pylint can read: "..." would look like "returns None"
+
+
+def bootstrap_command() -> str:
+    """The full command line sent to the host; identical for every operation."""
+    encoded = base64.b64encode(BOOTSTRAP.encode("utf-16-le")).decode("ascii")
+    return " ".join(_POWERSHELL_ARGS + (encoded,))
+
+
+def operation_names() -> list[str]:
+    return sorted(name[:-4] for name in os.listdir(OPERATIONS_DIR) if name.endswith(".ps1"))
+
+
+def load_operation_script(operation: str) -> str:
+    if operation not in operation_names():
+        raise ValueError(f"unknown host operation '{operation}'")
+    with open(os.path.join(OPERATIONS_DIR, operation + ".ps1"), encoding="ascii") as handle:
+        return handle.read()
+
+
+def library_names() -> list[str]:
+    return sorted(name[:-4] for name in os.listdir(LIBRARY_DIR) if name.endswith(".ps1"))
+
+
+def operation_libraries(operation: str) -> list[str]:
+    """The shared function files an operation declares, in the order it declares them."""
+    match = _USES_LINE.search(load_operation_script(operation))
+    names = [name.strip() for name in match.group(1).split(",")] if match else []
+    unknown = sorted(set(names) - set(library_names()))
+    if unknown:
+        raise ValueError(f"operation '{operation}' uses unknown library {unknown}")
+    return names
+
+
+def load_operation_library(operation: str) -> str:
+    """The shared functions an operation needs, as one script to dot-source before it runs."""
+    texts = []
+    for name in operation_libraries(operation):
+        with open(os.path.join(LIBRARY_DIR, name + ".ps1"), encoding="ascii") as handle:
+            texts.append(handle.read())
+    return "\n".join(texts)
+
+
+def encode_payload(operation: str, params: t.Mapping[str, t.Any]) -> bytes:
+    # ensure_ascii turns IDN host names and paths into \uXXXX escapes, which
+    # ConvertFrom-Json decodes, so the stdin code page of the host never matters.
+    payload = {
+        "operation": operation,
+        "library": load_operation_library(operation),
+        "script": load_operation_script(operation),
+        "params": dict(params),
+    }
+    return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def decode_answer(operation: str, host: str, rc: int, stdout: bytes, stderr: bytes) -> t.Any:
+    answer = _last_json_line(stdout)
+    if answer is None:
+        detail = _clean_stderr(stderr) or _tail(stdout) or f"exit code {rc} and no output"
+        raise HostOperationError(operation, host, f"no answer from the host ({detail})")
+    if not answer.get("ok"):
+        error = answer.get("error") or {}
+        raise HostOperationError(operation, host, str(error.get("message") or "unknown error"), str(error.get("type") or ""))
+    return answer.get("result")
+
+
+def _last_json_line(stdout: bytes) -> dict[str, t.Any] | None:
+    for line in reversed(stdout.decode("utf-8", errors="replace").splitlines()):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            parsed = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict) and "ok" in parsed:
+            return parsed
+    return None
+
+
+def _clean_stderr(stderr: bytes) -> str:
+    text = stderr.decode("utf-8", errors="replace").strip()
+    if text.startswith("#< CLIXML"):
+        text = _clixml_to_text(text)
+    return _tail(text.encode("utf-8"))
+
+
+def _clixml_to_text(text: str) -> str:
+    # PowerShell serialises its error stream as CLIXML when stderr is redirected. Parsed
+    # here rather than with ansible-core's helper, which is private and moved between
+    # releases (gone from ansible.plugins.shell.powershell in 2.21).
+    parts = _CLIXML_ERROR_STRING.findall(text)
+    if not parts:
+        return text
+    decoded = "".join(html.unescape(_CLIXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), part)) for part in parts)
+    # Characters outside the BMP arrive as two escaped UTF-16 surrogates; join them.
+    return decoded.encode("utf-16-le", "surrogatepass").decode("utf-16-le", errors="replace")
+
+
+def _tail(data: bytes, limit: int = 2000) -> str:
+    text = data.decode("utf-8", errors="replace").strip()
+    return text[-limit:]
+
+
+@dataclass
+class HostOperationRunner:
+    """Sends operations to one host and keeps the cost of doing so measurable."""
+
+    connection: ConnectionLike
+    host: str
+    round_trips: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    operations: list[str] = field(default_factory=list)
+
+    def run(self, operation: str, params: t.Mapping[str, t.Any] | None = None) -> t.Any:
+        in_data = encode_payload(operation, params or {})
+        try:
+            rc, stdout, stderr = self.connection.exec_command(bootstrap_command(), in_data=in_data, sudoable=False)
+        except OSError as exc:
+            # Socket errors, and requests' ConnectionError (an OSError) from the winrm plugin,
+            # which lets them through unwrapped.
+            raise HostConnectionLost(
+                operation, self.host,
+                f"the connection was lost before the host answered ({type(exc).__name__}: {exc}). The operation may or may "
+                "not have completed on the host; run the play again, iis.ccs operations converge.",
+            ) from exc
+        self.round_trips += 1
+        self.bytes_sent += len(in_data)
+        self.bytes_received += len(stdout) + len(stderr)
+        self.operations.append(operation)
+        return decode_answer(operation, self.host, rc, stdout, stderr)
+
+    def stats(self) -> dict[str, t.Any]:
+        return {
+            "round_trips": self.round_trips,
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+            "operations": list(self.operations),
+        }

@@ -1,0 +1,230 @@
+# Copyright: (c) 2026, iis.ccs contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure planning for one replica: what to create, update, keep and remove, from one listing.
+
+No I/O here. The planner first says which files it cannot trust from the manifest
+(size or mtime changed since we wrote them, or no manifest entry), the caller reads
+and identifies just those, and the planner then decides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import (
+    FileStat,
+    StoreListing,
+    fingerprints_equal,
+    parse_manifest,
+    password_fingerprint,
+)
+
+CREATE = "create"
+UPDATE = "update"
+UNCHANGED = "unchanged"
+REMOVE = "remove"
+PRUNE = "prune"
+
+
+@dataclasses.dataclass(frozen=True)
+class DesiredFile:
+    file_name: str  # lowercase Unicode form, "_." for wildcards
+    host_name: str  # Unicode form
+    thumbprint: str
+    identity: str
+    not_after: str  # ISO 8601 UTC
+    encryption: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Publication:
+    """The one certificate this task publishes, as every replica should hold it."""
+
+    files: tuple[DesiredFile, ...]
+    thumbprint: str
+    identity: str
+    not_after: str
+    encryption: str
+    key_password: str | None
+    prune: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class FileFacts:
+    """What reading a file revealed; None fields when the store password cannot open it."""
+
+    thumbprint: str | None
+    identity: str | None
+    encryption: str | None
+    not_after: str | None
+
+
+@dataclasses.dataclass
+class ReplicaPlan:
+    actions: dict[str, str]  # desired file name -> create/update/unchanged
+    removals: dict[str, str]  # actual file name on the store -> remove/prune
+    write_names: dict[str, str]  # desired file name -> the name to write (keeps the case of an existing file)
+    manifest: dict[str, t.Any]
+    manifest_changed: bool
+    stale_temps: list[str]
+    before: dict[str, dict[str, t.Any]]  # file name -> {thumbprint, not_after} as far as known
+
+    @property
+    def changes_files(self) -> bool:
+        return any(a != UNCHANGED for a in self.actions.values()) or bool(self.removals)
+
+    @property
+    def needs_write(self) -> bool:
+        return self.changes_files or self.manifest_changed or bool(self.stale_temps)
+
+
+def _trusted(entry: t.Mapping[str, t.Any] | None, stat: FileStat | None) -> bool:
+    if not entry or stat is None:
+        return False
+    return bool(entry.get("size") == stat.size and entry.get("mtime") == stat.mtime)
+
+
+def _by_lower(listing: StoreListing) -> dict[str, str]:
+    return {name.lower(): name for name in listing.pfx}
+
+
+def lineage_thumbprints(publication: Publication, manifest: t.Mapping[str, t.Any]) -> set[str]:
+    """Thumbprints this publication supersedes: those our manifest recorded for the files it (re)writes.
+
+    Only files still holding one of them are removed when their host name is no
+    longer published. The current thumbprint is deliberately not included: two
+    tasks publishing the same certificate for different host names must not
+    remove each other's files. Files of other certificates never share a
+    superseded thumbprint, so they are never touched.
+    """
+    entries = {name.lower(): entry for name, entry in manifest["files"].items()}
+    found: set[str] = set()
+    for wanted in publication.files:
+        entry = entries.get(wanted.file_name)
+        if entry and entry.get("thumbprint"):
+            found.add(str(entry["thumbprint"]).upper())
+    found.discard(publication.thumbprint.upper())
+    return found
+
+
+def candidate_names(publication: Publication, manifest_data: bytes | None) -> list[str]:
+    """The only files a run without prune can act on: its own names and the files of its certificate line.
+
+    Lets a store look up a handful of files instead of listing a folder of thousands.
+    """
+    manifest = parse_manifest(manifest_data)
+    lineage = lineage_thumbprints(publication, manifest)
+    names = {f.file_name for f in publication.files}
+    names.update(name for name, entry in manifest["files"].items() if str(entry.get("thumbprint", "")).upper() in lineage)
+    return sorted(names)
+
+
+def files_to_identify(publication: Publication, listing: StoreListing) -> list[str]:
+    """Names of files whose content must be read, because the manifest cannot vouch for them."""
+    manifest = parse_manifest(listing.manifest)
+    entries = manifest["files"]
+    actual = _by_lower(listing)
+    wanted = {f.file_name for f in publication.files}
+    lineage = lineage_thumbprints(publication, manifest)
+    needed = []
+    for lower, name in sorted(actual.items()):
+        entry = entries.get(name)
+        if _trusted(entry, listing.pfx[name]):
+            continue
+        if lower in wanted:
+            needed.append(name)
+        elif entry and str(entry.get("thumbprint", "")).upper() in lineage:
+            needed.append(name)
+    return needed
+
+
+def plan_replica(publication: Publication, listing: StoreListing, facts: t.Mapping[str, FileFacts]) -> ReplicaPlan:
+    """Decide everything for one replica. ``facts`` covers the names files_to_identify returned."""
+    old = parse_manifest(listing.manifest)
+    manifest: dict[str, t.Any] = {k: v for k, v in old.items() if k != "files"}
+    files: dict[str, dict[str, t.Any]] = {}
+    fingerprint = password_fingerprint(publication.key_password, str(manifest["salt"]))
+    actual = _by_lower(listing)
+    lineage = lineage_thumbprints(publication, old)
+    wanted = {f.file_name: f for f in publication.files}
+    actions: dict[str, str] = {}
+    write_names: dict[str, str] = {}
+    removals: dict[str, str] = {}
+    before: dict[str, dict[str, t.Any]] = {}
+
+    for want in publication.files:
+        name = actual.get(want.file_name)
+        desired_entry = {
+            "host_name": want.host_name,
+            "thumbprint": want.thumbprint,
+            "identity": want.identity,
+            "not_after": want.not_after,
+            "encryption": want.encryption,
+            "key_password": fingerprint,
+        }
+        if name is None:
+            actions[want.file_name] = CREATE
+            write_names[want.file_name] = want.file_name
+            files[want.file_name] = desired_entry
+            continue
+        entry = old["files"].get(name)
+        stat = listing.pfx[name]
+        if _trusted(entry, stat):
+            if entry is None:  # _trusted() never trusts a file without a manifest entry
+                raise AssertionError(f"no manifest entry for trusted file {name!r}")
+            known = FileFacts(entry.get("thumbprint"), entry.get("identity"), entry.get("encryption"), entry.get("not_after"))
+            password_ok = fingerprints_equal(entry.get("key_password"), fingerprint)
+        else:
+            known = facts.get(name, FileFacts(None, None, None, None))
+            # A file we could open with the store password was encrypted with it.
+            password_ok = known.identity is not None
+        before[want.file_name] = {"thumbprint": known.thumbprint, "not_after": known.not_after}
+        if known.identity == want.identity and known.encryption == want.encryption and password_ok:
+            actions[want.file_name] = UNCHANGED
+            files[name] = dict(desired_entry, size=stat.size, mtime=stat.mtime)
+        else:
+            actions[want.file_name] = UPDATE
+            write_names[want.file_name] = name
+            files[name] = desired_entry
+
+    for lower, name in sorted(actual.items()):
+        if lower in wanted:
+            continue
+        entry = old["files"].get(name)
+        stat = listing.pfx[name]
+        thumbprint = None
+        if entry and _trusted(entry, stat):
+            thumbprint = str(entry.get("thumbprint", "")).upper()
+        elif name in facts:
+            thumbprint = (facts[name].thumbprint or "").upper() or None
+        if entry and thumbprint and thumbprint == str(entry.get("thumbprint", "")).upper() and thumbprint in lineage:
+            removals[name] = REMOVE
+        elif publication.prune:
+            removals[name] = PRUNE
+        elif entry and thumbprint == str(entry.get("thumbprint", "")).upper() and _trusted(entry, stat):
+            files[name] = entry  # another certificate's file, still as published: keep its record
+        if name in removals:
+            before[name] = {"thumbprint": thumbprint, "not_after": entry.get("not_after") if entry else None}
+
+    if listing.examined is not None:
+        # Only some files were looked at: every other record stays exactly as it was.
+        for name, entry in old["files"].items():
+            if name.lower() not in listing.examined and name not in files:
+                files[name] = entry
+    manifest["files"] = files
+    manifest_changed = _comparable(files) != _comparable(old["files"]) or (listing.manifest is None and bool(files))
+    return ReplicaPlan(
+        actions=actions,
+        removals=removals,
+        write_names=write_names,
+        manifest=manifest,
+        manifest_changed=manifest_changed,
+        stale_temps=listing.stale_temps(),
+        before=before,
+    )
+
+
+def _comparable(files: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    # Entries about to be written have no size/mtime yet; they differ anyway.
+    return {name: dict(entry) for name, entry in files.items()}

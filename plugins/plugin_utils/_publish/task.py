@@ -1,0 +1,174 @@
+# Copyright: (c) 2026, iis.ccs contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ccs_cert_publish from task parameters to result: validate everything, then publish to each replica."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ntpath
+import os
+import typing as t
+from datetime import datetime, timezone
+
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext, UserInputError
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
+from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import CertificateBundle, CertificateError, export_pfx, load_pfx
+from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import expected_encryption, pfx_encryption
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica, publish_all, summarize
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import DesiredFile, FileFacts, Publication
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.source import prepare
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FolderStore, LocalFileSystem, StoreError
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.host import HostStore
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.smb import SmbFileSystem, split_unc
+
+HOST_TYPES = ("host_path", "host_unc")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_options(params: t.Mapping[str, t.Any]) -> None:
+    """Everything about the options that can be wrong, before any certificate or replica is touched."""
+    if params.get("private_key_password") is None and not params["allow_no_private_key_password"]:
+        raise UserInputError(
+            "private_key_password: required (the password the CCS provider uses to open every PFX in the store); "
+            "set it, or set allow_no_private_key_password=true for a store whose files have no password"
+        )
+    if params.get("private_key_password") is not None and params["allow_no_private_key_password"]:
+        raise UserInputError("allow_no_private_key_password: true contradicts the private_key_password given; remove one of them")
+    if params["expiry_warning_days"] < 0:
+        raise UserInputError("expiry_warning_days: must be 0 or more")
+    destinations = params["destinations"]
+    if not destinations:
+        raise UserInputError("destinations: give at least one destination (a replica of the certificate store)")
+    seen: set[str] = set()
+    for index, destination in enumerate(destinations):
+        label = destination_name(destination)
+        where = f"destinations[{index}]"
+        if label.lower() in seen:
+            raise UserInputError(f"{where}.name: {label!r} is used twice; give each destination a unique name")
+        seen.add(label.lower())
+        _check_destination(where, destination)
+    minimum = params.get("min_replicas")
+    if minimum is not None and not 1 <= minimum <= len(destinations):
+        raise UserInputError(f"min_replicas: must be between 1 and the number of destinations ({len(destinations)}); it is {minimum}")
+
+
+def destination_name(destination: t.Mapping[str, t.Any]) -> str:
+    return str(destination.get("name") or f"{destination['type']}:{destination['path']}")
+
+
+def _check_destination(where: str, destination: t.Mapping[str, t.Any]) -> None:
+    kind, path = destination["type"], str(destination["path"])
+    if kind in ("host_unc", "smb"):
+        try:
+            split_unc(path)
+        except ValueError as exc:
+            raise UserInputError(f"{where}.path: {exc} for type {kind}") from None
+    if kind == "host_unc" and not (destination.get("user_name") and destination.get("password") is not None):
+        raise UserInputError(
+            f"{where}: type host_unc needs user_name and password for the share "
+            "(the Windows host cannot pass its WinRM logon on to a file server: the double hop)"
+        )
+    if kind == "host_path" and not (ntpath.isabs(path) and ntpath.splitdrive(path)[0]):
+        raise UserInputError(f"{where}.path: {path!r} is not an absolute Windows path such as D:\\CCS; use host_unc for a share")
+    if kind == "local" and not os.path.isabs(path):
+        raise UserInputError(f"{where}.path: {path!r} must be an absolute folder path on the controller")
+    if kind != "smb" and (destination.get("port") not in (None, 445) or destination.get("encrypt") is False):
+        raise UserInputError(f"{where}: port and encrypt only apply to type smb; remove them")
+    if kind in ("host_path", "local") and (destination.get("user_name") or destination.get("password")):
+        raise UserInputError(f"{where}: user_name and password only apply to types host_unc and smb; remove them")
+
+
+def build_replica(destination: t.Mapping[str, t.Any], runner: HostOperationRunner) -> Replica:
+    kind, path, name = destination["type"], str(destination["path"]), destination_name(destination)
+    if kind == "host_path":
+        return Replica(name, kind, path, HostStore(runner, path))
+    if kind == "host_unc":
+        return Replica(name, kind, path, HostStore(runner, path, user_name=destination["user_name"], password=destination["password"]))
+    if kind == "smb":
+        try:
+            fs = SmbFileSystem(
+                path,
+                user_name=destination.get("user_name"),
+                password=destination.get("password"),
+                port=int(destination["port"]),
+                encrypt=bool(destination["encrypt"]),
+            )
+        except StoreError as exc:
+            return Replica(name, kind, path, None, setup_error=str(exc))
+        return Replica(name, kind, path, FolderStore(fs))
+    return Replica(name, kind, path, FolderStore(LocalFileSystem(path)))
+
+
+def identity_digest(bundle: CertificateBundle) -> str:
+    """A short stand-in for the bundle identity (certificate, key, chain): the manifest holds one per file."""
+    return hashlib.sha256(bundle.identity.encode("ascii")).hexdigest()[:32]
+
+
+def make_identify(key_password: str | None) -> t.Callable[[bytes], FileFacts]:
+    def identify(data: bytes) -> FileFacts:
+        try:
+            bundle = load_pfx(data, key_password, option="store file", password_option="private_key_password")
+        except CertificateError:
+            # Not openable with the store password (or not a PFX): never ours as it stands.
+            return FileFacts(None, None, None, None)
+        return FileFacts(bundle.thumbprint.upper(), identity_digest(bundle), pfx_encryption(data), _iso(bundle.not_after))
+
+    return identify
+
+
+def build_publication(bundle: CertificateBundle, host_names: t.Sequence[t.Any], params: t.Mapping[str, t.Any]) -> Publication:
+    not_after = _iso(bundle.not_after)
+    thumbprint = bundle.thumbprint.upper()
+    identity = identity_digest(bundle)
+    key_password = params.get("private_key_password")
+    # What pfx_encryption() will find in the written files ("none" without a password), so comparisons hold.
+    encryption = expected_encryption(key_password, params["encryption"])
+    return Publication(
+        files=tuple(DesiredFile(h.file_name.lower(), h.unicode, thumbprint, identity, not_after, encryption) for h in host_names),
+        thumbprint=thumbprint,
+        identity=identity,
+        not_after=not_after,
+        encryption=encryption,
+        key_password=key_password,
+        prune=bool(params["prune"]),
+    )
+
+
+def pfx_exporter(bundle: CertificateBundle, params: t.Mapping[str, t.Any]) -> t.Callable[[], bytes]:
+    """Exports once, on first use: every file of every replica holds the same bytes."""
+    return functools.lru_cache(maxsize=1)(lambda: export_pfx(bundle, params.get("private_key_password"), params["encryption"]))
+
+
+ReplicaFactory = t.Callable[[t.Mapping[str, t.Any], HostOperationRunner], Replica]
+
+
+def run_publish(context: TaskContext, runner: HostOperationRunner, *, replica_factory: ReplicaFactory = build_replica) -> dict[str, t.Any]:
+    """The whole task. replica_factory is the seam tests use to wrap a replica's file primitives with faults."""
+    params = context.params
+    check_options(params)
+    source = prepare(params, now=datetime.now(timezone.utc))
+    publication = build_publication(source.bundle, source.host_names, params)
+    key_password = params.get("private_key_password")
+    export = pfx_exporter(source.bundle, params)
+    replicas = [replica_factory(d, runner) for d in params["destinations"]]
+    outcomes = publish_all(replicas, publication, check_mode=context.check_mode, identify=make_identify(key_password), pfx_bytes=export)
+    minimum = params.get("min_replicas") or len(replicas)
+    result = summarize(publication, outcomes, check_mode=context.check_mode, min_replicas=minimum)
+    failed = result.pop("_failed_replicas")
+    diff = result.pop("diff")
+    if context.diff:
+        result["diff"] = diff
+    result["round_trips"] = runner.round_trips
+    if source.warnings:
+        result["warnings"] = list(source.warnings)
+    if failed:
+        broken = [f"{r['name']}: {r.get('error', 'failed')}" for r in result["replicas"] if r["status"] == "failed"]
+        raise ModuleFailure(
+            f"published to {result['replicas_succeeded']} of {len(replicas)} replicas, {minimum} required (min_replicas); failed: " + "; ".join(broken),
+            **result,
+        )
+    return result

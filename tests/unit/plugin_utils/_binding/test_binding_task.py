@@ -1,0 +1,107 @@
+"""manage_bindings end to end without Ansible: the real runner over a connection into the lab emulator."""
+
+from __future__ import annotations
+
+import json
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_BINDING
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext
+from ansible_collections.iis.ccs.plugins.plugin_utils._binding.task import manage_bindings
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
+
+from iis_lab import emulator, model  # noqa: E402
+from iis_lab.state import initial_state, read_state  # noqa: E402
+
+
+class LabConnection:
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.before_each: t.Callable[[], None] | None = None
+
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        if self.before_each is not None:
+            self.before_each()
+        return emulator.execute(self.host, {}, {}, cmd, in_data)
+
+
+@pytest.fixture
+def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("IIS_LAB_STATE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def seed(lab_dir: Path, *, provider_enabled: bool = True, bindings: list[dict[str, t.Any]] | None = None) -> None:
+    state = initial_state("web", {"features": ["Web-Server", "Web-CertProvider"], "sites": [{"name": "site", "bindings": bindings or []}]})
+    state["registry"][model.PROVIDER_KEY] = {"Enabled": 1 if provider_enabled else 0}
+    (lab_dir / "web.json").write_text(json.dumps(state), encoding="utf-8")
+
+
+def context(check_mode: bool = False, **params: t.Any) -> TaskContext:
+    params.setdefault("site", "site")
+    validated = ArgumentSpecValidator(**CCS_BINDING).validate(params)
+    assert not validated.error_messages
+    return TaskContext(params=validated.validated_parameters, check_mode=check_mode, diff=True, host="web", task_vars={})
+
+
+def racing_runner(host_names: list[str]) -> HostOperationRunner:
+    """A runner whose apply round trip is preceded by another, identical run that completes first."""
+    connection = LabConnection("web")
+    runner = HostOperationRunner(connection, "web")
+
+    def race() -> None:
+        if runner.round_trips == 1:
+            connection.before_each = None
+            manage_bindings(context(host_names=host_names), HostOperationRunner(LabConnection("web"), "web"))
+
+    connection.before_each = race
+    return runner
+
+
+def test_a_change_made_by_someone_else_between_read_and_apply_is_not_reported_as_ours(lab_dir):
+    seed(lab_dir)
+    # Just before the apply round trip, another run adds the same binding and ccs entry.
+    runner = racing_runner(["www.example.com"])
+    with pytest.raises(Exception, match="duplicate collection entry"):
+        manage_bindings(context(host_names=["www.example.com"]), runner)
+    # IIS refused the duplicate and nothing was committed twice.
+    bindings = read_state("web")["sites"][0]["bindings"]
+    assert [b["binding_information"] for b in bindings] == ["*:443:www.example.com"]
+
+
+def test_outcomes_drive_changed_when_only_the_ccs_entry_was_already_there(lab_dir):
+    seed(lab_dir, bindings=[{"protocol": "https", "binding_information": "*:443:www.example.com", "ssl_flags": 3}])
+    runner = racing_runner(["www.example.com"])
+    result = manage_bindings(context(host_names=["www.example.com"]), runner)
+    assert result["actions"] == [{"action": "ensure_ccs_entry", "port": 443, "outcome": "present"}]
+    assert result["changed"] is False and result["round_trips"] == 2
+
+
+def test_check_mode_predicts_without_a_second_round_trip(lab_dir):
+    seed(lab_dir)
+    result = manage_bindings(context(check_mode=True, host_names=["a.example.com"]), HostOperationRunner(LabConnection("web"), "web"))
+    assert result["changed"] is True and result["round_trips"] == 1
+    assert result["diff"]["after"]["bindings"] == ["https *:443:a.example.com sslFlags=3 (Sni,CentralCertStore)"]
+    assert read_state("web")["sites"][0]["bindings"] == []
+
+
+def test_provider_failure_carries_round_trips(lab_dir):
+    seed(lab_dir, provider_enabled=False)
+    with pytest.raises(ModuleFailure) as failure:
+        manage_bindings(context(host_names=["a.example.com"]), HostOperationRunner(LabConnection("web"), "web"))
+    assert failure.value.result == {"changed": False, "round_trips": 1}
+    assert "iis.ccs.ccs_provider" in str(failure.value)
+
+
+def test_absent_does_not_need_the_provider(lab_dir):
+    seed(lab_dir, provider_enabled=False, bindings=[{"protocol": "https", "binding_information": "*:443:a.example.com", "ssl_flags": 3}])
+    result = manage_bindings(context(host_names=["a.example.com"], state="absent"), HostOperationRunner(LabConnection("web"), "web"))
+    assert result["changed"] is True
+    assert read_state("web")["sites"][0]["bindings"] == []

@@ -1,0 +1,249 @@
+"""Unit tests of the host operation runner: what goes over the wire, and how answers are read back."""
+
+from __future__ import annotations
+
+import base64
+import json
+import typing as t
+
+import pytest
+
+from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationError, HostOperationRunner
+
+OPERATION = "read_host_state"
+NON_ASCII = "b\u00fccher.example \u4e2d\u6587 \U0001f512 \\\\srv\\share\\\u00e9t\u00e9"
+
+
+class RecordingConnection:
+    """Stands in for a winrm/psrp connection: records what it was sent, answers with canned bytes."""
+
+    def __init__(self, stdout: bytes = b'{"ok":true,"result":{}}\r\n', stderr: bytes = b"", rc: int = 0) -> None:
+        self.answer = (rc, stdout, stderr)
+        self.calls: list[tuple[str, bytes | None, bool]] = []
+
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        self.calls.append((cmd, in_data, sudoable))
+        return self.answer
+
+
+def powershell_answer(answer: t.Mapping[str, t.Any]) -> bytes:
+    """What the bootstrap prints: compact JSON with every non-ASCII character as a \\uXXXX escape."""
+    return (json.dumps(answer, ensure_ascii=True, separators=(",", ":")) + "\r\n").encode("ascii")
+
+
+def clixml(*lines: str) -> bytes:
+    escaped = "".join(f'<S S="Error">{line.replace("_", "_x005F_")}_x000D__x000A_</S>' for line in lines)
+    return ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">' + escaped + "</Objs>").encode("utf-8")
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+
+def test_command_line_is_identical_for_every_operation_and_parameter() -> None:
+    connection = RecordingConnection()
+    runner = HostOperationRunner(connection, "web01")
+    runner.run(OPERATION, {"sections": ["windows"]})
+    runner.run(OPERATION, {"sections": ["provider"], "site_names": ["canary-site-7f3a"]})
+    commands = {call[0] for call in connection.calls}
+    assert commands == {host_ops.bootstrap_command()}
+
+
+def test_command_line_is_tiny_and_carries_no_parameter_or_script() -> None:
+    connection = RecordingConnection()
+    HostOperationRunner(connection, "web01").run(OPERATION, {"site_names": ["canary-param-91b2"]})
+    cmd = connection.calls[0][0]
+    decoded = base64.b64decode(cmd.split(" ")[-1]).decode("utf-16-le")
+    assert len(cmd) < 3000
+    for text in (cmd, decoded):
+        assert "canary-param-91b2" not in text
+        assert "read_host_state" not in text
+        assert "Read-RegistryKey" not in text  # the operation script travels on stdin, not here
+
+
+def test_runner_never_asks_for_privilege_escalation() -> None:
+    connection = RecordingConnection()
+    HostOperationRunner(connection, "web01").run(OPERATION)
+    assert connection.calls[0][2] is False
+
+
+# --- the payload on stdin -----------------------------------------------------------------------------
+
+
+def test_payload_is_ascii_json_with_the_shipped_script() -> None:
+    payload = host_ops.encode_payload(OPERATION, {"sections": ["windows"]})
+    payload.decode("ascii")  # raises if anything non-ASCII slipped through
+    document = json.loads(payload)
+    assert document == {
+        "operation": OPERATION,
+        "library": host_ops.load_operation_library(OPERATION),
+        "script": host_ops.load_operation_script(OPERATION),
+        "params": {"sections": ["windows"]},
+    }
+
+
+def test_non_ascii_parameters_travel_as_escapes_and_survive() -> None:
+    payload = host_ops.encode_payload(OPERATION, {"site_names": [NON_ASCII]})
+    assert all(byte < 0x80 for byte in payload)
+    assert "\\u00fc" in payload.decode("ascii")
+    assert json.loads(payload)["params"]["site_names"] == [NON_ASCII]
+
+
+def test_several_megabyte_payload_round_trips_and_is_counted() -> None:
+    big = "A" * (6 * 1024 * 1024) + NON_ASCII  # e.g. a large base64 PFX
+    connection = RecordingConnection(stdout=powershell_answer({"ok": True, "result": {"echo": big}}))
+    runner = HostOperationRunner(connection, "web01")
+    result = runner.run(OPERATION, {"blob": big})
+    sent = connection.calls[0][1]
+    assert sent is not None and len(sent) > 6 * 1024 * 1024
+    assert json.loads(sent)["params"]["blob"] == big
+    assert result == {"echo": big}
+    assert runner.bytes_sent == len(sent)
+    assert runner.bytes_received == len(connection.answer[1])
+
+
+def test_unknown_operation_is_refused_before_anything_is_sent() -> None:
+    connection = RecordingConnection()
+    with pytest.raises(ValueError, match="unknown host operation 'format_c_drive'"):
+        HostOperationRunner(connection, "web01").run("format_c_drive")
+    assert connection.calls == []
+
+
+def test_operation_names_are_the_shipped_scripts() -> None:
+    assert OPERATION in host_ops.operation_names()
+    assert all(not name.endswith(".ps1") for name in host_ops.operation_names())
+
+
+# --- answers ------------------------------------------------------------------------------------------
+
+
+def test_non_ascii_answer_is_decoded_from_escapes() -> None:
+    stdout = powershell_answer({"ok": True, "result": {"sites": [{"name": NON_ASCII}]}})
+    assert all(byte < 0x80 for byte in stdout)
+    assert host_ops.decode_answer(OPERATION, "web01", 0, stdout, b"") == {"sites": [{"name": NON_ASCII}]}
+
+
+def test_raw_utf8_answer_is_decoded_too() -> None:
+    stdout = json.dumps({"ok": True, "result": NON_ASCII}, ensure_ascii=False).encode("utf-8")
+    assert host_ops.decode_answer(OPERATION, "web01", 0, stdout, b"") == NON_ASCII
+
+
+def test_answer_is_found_after_noise_on_stdout() -> None:
+    stdout = b"WARNING: something chatty\r\n{not json\r\n" + powershell_answer({"ok": True, "result": [1, 2]}) + b"\r\n"
+    assert host_ops.decode_answer(OPERATION, "web01", 0, stdout, b"") == [1, 2]
+
+
+def test_windows_error_becomes_host_operation_error_with_message_and_type() -> None:
+    stdout = powershell_answer({"ok": False, "error": {"message": "Acc\u00e8s refus\u00e9.", "type": "System.UnauthorizedAccessException"}})
+    connection = RecordingConnection(stdout=stdout)
+    runner = HostOperationRunner(connection, "web01")
+    with pytest.raises(HostOperationError) as caught:
+        runner.run(OPERATION)
+    error = caught.value
+    assert str(error) == "operation 'read_host_state' failed on host 'web01': Acc\u00e8s refus\u00e9."
+    assert error.error_type == "System.UnauthorizedAccessException"
+    assert error.windows_message == "Acc\u00e8s refus\u00e9."
+    assert runner.round_trips == 1  # a failed round trip still costs one
+
+
+def test_error_without_message_is_still_explained() -> None:
+    with pytest.raises(HostOperationError, match="unknown error"):
+        host_ops.decode_answer(OPERATION, "web01", 0, powershell_answer({"ok": False}), b"")
+
+
+def test_clixml_stderr_is_turned_into_readable_text() -> None:
+    stderr = clixml("Cannot bind parameter 'Path' to the target.", "At line:1 char:1 _x_ & \u00e9")
+    with pytest.raises(HostOperationError) as caught:
+        host_ops.decode_answer(OPERATION, "web01", 1, b"", stderr)
+    message = caught.value.windows_message
+    assert message.startswith("no answer from the host (")
+    assert "Cannot bind parameter 'Path' to the target.\r\nAt line:1 char:1 _x_ & \u00e9" in message
+    assert "CLIXML" not in message and "<S S=" not in message and "_x000D_" not in message
+
+
+def test_clixml_escaped_astral_character_is_rebuilt() -> None:
+    stderr = b'#< CLIXML\r\n<Objs Version="1.1.0.1"><S S="Error">lock _xD83D__xDD12_ &amp; key</S></Objs>'
+    with pytest.raises(HostOperationError, match="lock \U0001f512 & key"):
+        host_ops.decode_answer(OPERATION, "web01", 1, b"", stderr)
+
+
+def test_plain_stderr_is_reported_when_there_is_no_answer() -> None:
+    with pytest.raises(HostOperationError, match=r"no answer from the host \(The term 'PowerShell' is not recognized\)"):
+        host_ops.decode_answer(OPERATION, "web01", 1, b"", b"The term 'PowerShell' is not recognized\r\n")
+
+
+def test_stdout_tail_is_reported_when_there_is_no_answer_and_no_stderr() -> None:
+    with pytest.raises(HostOperationError, match=r"no answer from the host \(Access is denied\.\)"):
+        host_ops.decode_answer(OPERATION, "web01", 5, b"Access is denied.\r\n", b"")
+
+
+def test_exit_code_is_reported_when_the_host_said_nothing() -> None:
+    with pytest.raises(HostOperationError, match=r"exit code 255 and no output"):
+        host_ops.decode_answer(OPERATION, "web01", 255, b"", b"")
+
+
+def test_huge_error_output_is_cut_to_its_tail() -> None:
+    stderr = b"x" * 100_000 + b"THE END"
+    with pytest.raises(HostOperationError) as caught:
+        host_ops.decode_answer(OPERATION, "web01", 1, b"", stderr)
+    assert caught.value.windows_message.endswith("THE END)")
+    assert len(caught.value.windows_message) < 2100
+
+
+def test_stats_report_what_was_done() -> None:
+    connection = RecordingConnection()
+    runner = HostOperationRunner(connection, "web01")
+    runner.run(OPERATION, {"sections": ["windows"]})
+    runner.run(OPERATION, {"sections": ["sites"]})
+    stats = runner.stats()
+    assert stats["round_trips"] == 2
+    assert stats["operations"] == [OPERATION, OPERATION]
+    assert stats["bytes_sent"] == sum(len(call[1] or b"") for call in connection.calls)
+
+
+def test_shared_functions_travel_beside_the_script_and_are_the_declared_files() -> None:
+    # read_host_state declares "# Uses: registry, bindings": the shared files go in "library", dot-sourced
+    # by the bootstrap before the operation runs, never pasted into the operation's own text.
+    assert host_ops.operation_libraries(OPERATION) == ["registry", "bindings"]
+    library = host_ops.load_operation_library(OPERATION)
+    assert library.startswith("# iis.ccs library: registry")
+    assert "function Read-RegistryKey" in library
+    assert "function Read-RegistryKey" not in host_ops.load_operation_script(OPERATION)
+    assert ". ([ScriptBlock]::Create($payload.library))" in host_ops.BOOTSTRAP
+
+
+def test_unknown_library_is_refused(monkeypatch) -> None:
+    script = host_ops.load_operation_script(OPERATION).replace("# Uses: registry", "# Uses: registry, nowhere")
+    monkeypatch.setattr(host_ops, "load_operation_script", lambda operation: script)
+    with pytest.raises(ValueError, match="unknown library"):
+        host_ops.operation_libraries(OPERATION)
+
+
+class BrokenConnection:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        raise self.error
+
+
+def test_a_connection_lost_mid_operation_says_the_operation_may_have_run() -> None:
+    import requests
+
+    for error in (ConnectionResetError(104, "Connection reset by peer"),
+                  requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected('Remote end closed connection'))")):
+        runner = HostOperationRunner(BrokenConnection(error), "web01")
+        with pytest.raises(host_ops.HostConnectionLost) as caught:
+            runner.run("read_host_state", {"sections": ["windows"]})
+        assert caught.value.operation == "read_host_state" and caught.value.host == "web01"
+        assert "the connection was lost before the host answered" in str(caught.value)
+        assert type(error).__name__ in str(caught.value) and "may or may not have completed" in str(caught.value)
+
+
+def test_other_connection_errors_are_not_mistaken_for_a_lost_connection() -> None:
+    # The connection plugin's own failures (AnsibleConnectionFailure: auth, unreachable) pass through unchanged.
+    from ansible.errors import AnsibleConnectionFailure
+
+    runner = HostOperationRunner(BrokenConnection(AnsibleConnectionFailure("ntlm: the specified credentials were rejected")), "web01")
+    with pytest.raises(AnsibleConnectionFailure, match="credentials were rejected"):
+        runner.run("read_host_state", {"sections": ["windows"]})

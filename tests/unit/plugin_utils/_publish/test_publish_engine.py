@@ -1,0 +1,236 @@
+"""The replica engine and planner over real controller folders.
+
+PFX parsing belongs to _pfx and is tested there; here files hold a small JSON
+"certificate" so the tests can see exactly what the engine decided and moved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica, publish_all, summarize
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import DesiredFile, FileFacts, Publication
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import (
+    MANIFEST_NAME,
+    STALE_TEMP_AGE_SECONDS,
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    FolderStore,
+    LocalFileSystem,
+)
+
+
+def publication(
+    thumbprint: str, names: t.Sequence[str], *, password: str | None = "store-pw", encryption: str = "compatible", prune: bool = False
+) -> Publication:
+    files = tuple(DesiredFile(n, n.removesuffix(".pfx"), thumbprint, "id-" + thumbprint, "2030-01-01T00:00:00Z", encryption) for n in names)
+    return Publication(files, thumbprint, "id-" + thumbprint, "2030-01-01T00:00:00Z", encryption, password, prune)
+
+
+def content(pub: Publication) -> bytes:
+    return json.dumps({"thumbprint": pub.thumbprint, "identity": pub.identity, "encryption": pub.encryption, "password": pub.key_password}).encode()
+
+
+def make_identify(password: str | None) -> t.Callable[[bytes], FileFacts]:
+    def identify(data: bytes) -> FileFacts:
+        doc = json.loads(data)
+        if doc.get("password") != password:
+            return FileFacts(doc.get("thumbprint"), None, None, None)  # cannot open it with the store password
+        return FileFacts(doc["thumbprint"], doc["identity"], doc["encryption"], "2030-01-01T00:00:00Z")
+
+    return identify
+
+
+class FaultyFs(LocalFileSystem):
+    """Fault-injection seam: fail the rename of one file name, after its temp file was written."""
+
+    def __init__(self, path: str, fail_rename_to: str) -> None:
+        super().__init__(path)
+        self.fail_rename_to = fail_rename_to
+
+    def replace(self, source: str, target: str) -> None:
+        if target == self.fail_rename_to:
+            raise OSError("injected failure between write and rename")
+        super().replace(source, target)
+
+
+def run(
+    pub: Publication, folders: t.Sequence[Path], *, check_mode: bool = False, fs: t.Sequence[LocalFileSystem] | None = None, min_replicas: int | None = None
+) -> dict[str, t.Any]:
+    systems = fs or [LocalFileSystem(str(f)) for f in folders]
+    replicas = [Replica(f"r{i}", "local", str(folder), FolderStore(system)) for i, (folder, system) in enumerate(zip(folders, systems))]
+    outcomes = publish_all(replicas, pub, check_mode=check_mode, identify=make_identify(pub.key_password), pfx_bytes=lambda: content(pub))
+    return summarize(pub, outcomes, check_mode=check_mode, min_replicas=len(replicas) if min_replicas is None else min_replicas)
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> list[Path]:
+    result = [tmp_path / "a", tmp_path / "b"]
+    for folder in result:
+        folder.mkdir()
+    return result
+
+
+def test_publish_then_unchanged_rerun_moves_no_pfx_bytes(folders: list[Path]) -> None:
+    pub = publication("AA" * 20, ["www.contoso.test.pfx", "_.contoso.test.pfx"])
+    first = run(pub, folders)
+    assert first["changed"] is True
+    assert [f["action"] for f in first["files"]] == ["created", "created"]
+    for folder in folders:
+        assert sorted(p.name for p in folder.iterdir()) == [MANIFEST_NAME, "_.contoso.test.pfx", "www.contoso.test.pfx"]
+        manifest = json.loads((folder / MANIFEST_NAME).read_text())
+        assert "store-pw" not in (folder / MANIFEST_NAME).read_text()
+        assert manifest["files"]["www.contoso.test.pfx"]["thumbprint"] == "AA" * 20
+    second = run(pub, folders)
+    assert second["changed"] is False
+    assert all(f["action"] == "unchanged" for f in second["files"])
+    for replica in second["replicas"]:
+        assert (replica["pfx_bytes_read"], replica["pfx_bytes_written"], replica["round_trips"]) == (0, 0, 1)
+        assert replica["manifest_updated"] is False
+
+
+def test_check_mode_writes_nothing_and_reports_per_replica(folders: list[Path]) -> None:
+    pub = publication("AA" * 20, ["www.contoso.test.pfx"])
+    result = run(pub, folders, check_mode=True)
+    assert result["changed"] is True
+    assert all(not list(f.iterdir()) for f in folders)
+    assert [r["created"] for r in result["replicas"]] == [["www.contoso.test.pfx"]] * 2
+    assert result["diff"]["after"]["r0"] == {"www.contoso.test.pfx": {"thumbprint": "AA" * 20, "not_after": "2030-01-01T00:00:00Z"}}
+
+
+def test_renewal_replaces_and_drops_only_our_superseded_files(folders: list[Path]) -> None:
+    old = publication("AA" * 20, ["a.test.pfx", "b.test.pfx"])
+    other = publication("CC" * 20, ["c.test.pfx"])
+    run(old, folders)
+    run(other, folders)
+    (folders[0] / "foreign.test.pfx").write_bytes(b"not ours")
+    new = publication("BB" * 20, ["a.test.pfx"])
+    result = run(new, folders)
+    assert result["files"][0]["action"] == "updated"
+    assert result["removed"] == [{"file_name": "b.test.pfx", "replicas": {"r0": "removed", "r1": "removed"}}]
+    names = sorted(p.name for p in folders[0].iterdir())
+    assert names == [MANIFEST_NAME, "a.test.pfx", "c.test.pfx", "foreign.test.pfx"]
+    assert json.loads((folders[0] / "a.test.pfx").read_bytes())["thumbprint"] == "BB" * 20
+    # The other certificate's record survives in the shared manifest.
+    assert "c.test.pfx" in json.loads((folders[0] / MANIFEST_NAME).read_text())["files"]
+    assert result["diff"]["before"]["r0"]["b.test.pfx"]["thumbprint"] == "AA" * 20
+
+
+def test_dropped_name_is_kept_when_someone_replaced_the_file(folders: list[Path]) -> None:
+    run(publication("AA" * 20, ["a.test.pfx", "b.test.pfx"]), folders)
+    intruder = publication("DD" * 20, ["b.test.pfx"])
+    (folders[0] / "b.test.pfx").write_bytes(content(intruder) + b" ")
+    result = run(publication("BB" * 20, ["a.test.pfx"]), folders)
+    assert (folders[0] / "b.test.pfx").exists()
+    assert not (folders[1] / "b.test.pfx").exists()
+    assert result["removed"] == [{"file_name": "b.test.pfx", "replicas": {"r1": "removed"}}]
+
+
+def test_prune_removes_every_other_pfx_but_nothing_else(folders: list[Path]) -> None:
+    run(publication("AA" * 20, ["a.test.pfx"]), folders)
+    (folders[0] / "foreign.test.pfx").write_bytes(b"not ours")
+    (folders[0] / "readme.txt").write_text("keep")
+    run(publication("AA" * 20, ["a.test.pfx"], prune=True), folders)
+    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "a.test.pfx", "readme.txt"]
+
+
+def test_touched_file_is_identified_and_kept_when_identical(folders: list[Path]) -> None:
+    pub = publication("AA" * 20, ["a.test.pfx"])
+    run(pub, folders)
+    path = folders[0] / "a.test.pfx"
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))  # e.g. a copy tool reset the mtime
+    result = run(pub, folders)
+    assert result["changed"] is False
+    r0 = result["replicas"][0]
+    assert r0["pfx_bytes_read"] == path.stat().st_size and r0["pfx_bytes_written"] == 0
+    assert r0["manifest_updated"] is True
+    assert run(pub, folders)["replicas"][0]["pfx_bytes_read"] == 0  # record refreshed: cheap again
+
+
+def test_key_password_rotation_and_encryption_change_rewrite(folders: list[Path]) -> None:
+    run(publication("AA" * 20, ["a.test.pfx"], password="old"), folders)
+    rotated = run(publication("AA" * 20, ["a.test.pfx"], password="new"), folders)
+    assert rotated["files"][0]["action"] == "updated"
+    assert json.loads((folders[0] / "a.test.pfx").read_bytes())["password"] == "new"
+    aes = run(publication("AA" * 20, ["a.test.pfx"], password="new", encryption="aes256"), folders)
+    assert aes["files"][0]["action"] == "updated"
+
+
+def test_fault_between_write_and_rename_keeps_old_file_and_no_temp(folders: list[Path]) -> None:
+    old = publication("AA" * 20, ["a.test.pfx"])
+    run(old, folders)
+    before = (folders[0] / "a.test.pfx").read_bytes()
+    new = publication("BB" * 20, ["a.test.pfx"])
+    systems = [FaultyFs(str(folders[0]), "a.test.pfx"), LocalFileSystem(str(folders[1]))]
+    result = run(new, folders, fs=systems, min_replicas=1)
+    assert [r["status"] for r in result["replicas"]] == ["failed", "changed"]
+    assert "injected failure" in result["replicas"][0]["error"]
+    assert result["_failed_replicas"] is False
+    assert (folders[0] / "a.test.pfx").read_bytes() == before
+    assert not [p for p in folders[0].iterdir() if p.name.startswith(TEMP_PREFIX)]
+    assert result["files"][0]["replicas"] == {"r0": "failed", "r1": "updated"}
+    healed = run(new, folders)
+    assert healed["files"][0]["replicas"] == {"r0": "updated", "r1": "unchanged"}
+
+
+def test_min_replicas_decides_failure(folders: list[Path], tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    pub = publication("AA" * 20, ["a.test.pfx"])
+    result = run(pub, [folders[0], missing])
+    assert result["_failed_replicas"] is True
+    assert "does not exist" in result["replicas"][1]["error"]
+    assert run(pub, [folders[0], missing], min_replicas=1)["_failed_replicas"] is False
+
+
+def test_stale_temp_files_of_ours_are_cleaned_fresh_ones_kept(folders: list[Path]) -> None:
+    stale = folders[0] / f"{TEMP_PREFIX}old{TEMP_SUFFIX}"
+    fresh = folders[0] / f"{TEMP_PREFIX}new{TEMP_SUFFIX}"
+    lookalike = folders[0] / "someone-elses.tmp"
+    for path in (stale, fresh, lookalike):
+        path.write_bytes(b"x")
+    past = os.path.getmtime(stale) - STALE_TEMP_AGE_SECONDS - 60
+    os.utime(stale, (past, past))
+    os.utime(lookalike, (past, past))
+    run(publication("AA" * 20, ["a.test.pfx"]), folders)
+    assert not stale.exists() and fresh.exists() and lookalike.exists()
+
+
+class CountingFs(LocalFileSystem):
+    """Counts full listings, to prove a run without prune looks up its own files only."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.patterns: list[str] = []
+
+    def list(self, pattern: str = "*") -> dict[str, t.Any]:
+        self.patterns.append(pattern)
+        return super().list(pattern)
+
+
+def test_without_prune_only_own_files_are_looked_up_and_other_records_survive(folders: list[Path]) -> None:
+    for index in range(5):
+        run(publication(f"{index:02d}" * 20, [f"site{index}.test.pfx"]), folders)
+    counting = [CountingFs(str(f)) for f in folders]
+    renewed = run(publication("EE" * 20, ["site0.test.pfx"]), folders, fs=counting)
+    assert renewed["files"][0]["action"] == "updated"
+    assert all(fs.patterns == [f"{TEMP_PREFIX}*{TEMP_SUFFIX}"] for fs in counting)  # never a full listing
+    manifest = json.loads((folders[0] / MANIFEST_NAME).read_text())
+    assert sorted(manifest["files"]) == [f"site{i}.test.pfx" for i in range(5)]
+    assert manifest["files"]["site3.test.pfx"]["thumbprint"] == "03" * 20
+    pruning = [CountingFs(str(f)) for f in folders]
+    run(publication("EE" * 20, ["site0.test.pfx"], prune=True), folders, fs=pruning)
+    assert pruning[0].patterns == ["*"]
+    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "site0.test.pfx"]
+
+
+def test_same_certificate_split_over_two_tasks_never_flip_flops(folders: list[Path]) -> None:
+    first, second = publication("AA" * 20, ["a.test.pfx"]), publication("AA" * 20, ["b.test.pfx"])
+    run(first, folders)
+    run(second, folders)
+    assert run(first, folders)["removed"] == [] and run(second, folders)["changed"] is False
+    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "a.test.pfx", "b.test.pfx"]
