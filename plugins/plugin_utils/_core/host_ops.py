@@ -27,8 +27,8 @@ _USES_LINE = re.compile(r"^# Uses: *(.+)$", re.MULTILINE)
 
 # The one sentence a host in a restricted language mode answers with ({0} is the mode).
 LANGUAGE_MODE_MESSAGE = (
-    "PowerShell runs in {0} mode here (App Control or AppLocker), which blocks what iis.ccs needs; nothing was"
-    " changed. Let the Ansible account run in FullLanguage mode (a policy rule or a JEA endpoint), or manage this host another way."
+    "PowerShell runs in {0} mode here (App Control or AppLocker), which blocks iis.ccs; nothing was changed."
+    " Allow FullLanguage for the Ansible account (a policy rule or a JEA endpoint)."
 )
 
 # The bootstrap reads the payload from stdin ($input works for winrm/ssh process

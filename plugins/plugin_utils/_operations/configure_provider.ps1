@@ -14,7 +14,8 @@
 #   install_features {names, method: server|client}
 #   enable {store_location, user_name, password, private_key_password (null: none);
 #           module is accepted and ignored: WebAdministration is used on every build}
-#   set {store_location?, user_name?, password?, private_key_password?}
+#   set {store_location?, user_name?, password?, private_key_password?, map_user_name?,
+#        map_password? (the provider account, for mapping the new store only)}
 #   clear_private_key_password | disable | clear | delete_record
 #   set_polling_interval {polling_interval}
 #   write_record {values}

@@ -91,7 +91,7 @@ register(
     "provider-cmdlets-check-path-as-caller",
     "Enable/Set-WebCentralCertProvider check that the store path exists as the calling (WinRM) user unless a"
     " connection with the provider account is open (unproven: modelled strictly until a real host answers)",
-    "docs/ccs-behaviour.md#provider",
+    "https://learn.microsoft.com/en-us/powershell/module/webadministration/enable-webcentralcertprovider",
 )
 register(
     "clear-iis-provider-force-by-build",

@@ -26,9 +26,9 @@ FACTS: dict[str, tuple[str, str]] = {
     # A failed New-PSDrive is followed by dropping the connection it may have opened.
     "failed_mapping_cleaned": ("write_cert_store", r"net\.exe use \$Root /delete"),
     # The store folder is probed by listing it, not with [IO.Directory]::Exists.
-    "folder_probe_surfaces_errors": ("read_cert_store", r"function Test-StoreFolder"),
+    "folder_probe_surfaces_errors": ("read_cert_store", r"exists = Test-StoreFolder \$root"),
     # Enable/Set run with the provider account's share mapped.
-    "maps_store_for_provider_cmdlets": ("configure_provider", r"Invoke-WithStoreMapped \$Step \{ (Enable|Set)-WebCentralCertProvider"),
+    "maps_store_for_provider_cmdlets": ("configure_provider", r"Invoke-WithStoreMapped \$Step \{ Enable-WebCentralCertProvider"),
     # After Clear-WebCentralCertProvider -PrivateKeyPassword, lost values are put back.
     "repairs_after_private_key_clear": ("configure_provider", r"Restore-ProviderValue \$name"),
     # Clear-IISCentralCertProvider's -Force is probed with Get-Command before it is used.

@@ -27,10 +27,17 @@ function Invoke-WithStoreMapped($Step, [scriptblock]$Action) {
     # Enable and Set may check the store path as the WinRM user rather than the provider
     # account; with the provider account's drive mapped around the call, that check reaches a
     # UNC store either way (harmless where it is not needed).
+    # A Set that changes only the path carries the account as map_user_name / map_password.
+    $user = [string]$Step.user_name
+    $password = [string]$Step.password
+    if (-not $user) {
+        $user = [string]$Step.map_user_name
+        $password = [string]$Step.map_password
+    }
     $drive = $null
     try {
-        if ($Step.store_location -and $Step.user_name) {
-            $drive = Mount-StoreShare ([string]$Step.store_location) ([string]$Step.user_name) ([string]$Step.password)
+        if ($Step.store_location -and $user) {
+            $drive = Mount-StoreShare ([string]$Step.store_location) $user $password
         }
         & $Action
     } finally {

@@ -90,7 +90,7 @@ def _require_provider_cmdlets(ctx: OpContext, cmdlet: str) -> None:
 
 
 def _validate_location_and_credential(ctx: OpContext, store_location: str | None, user_name: str | None, password: str | None,
-                                      current_user: str = "") -> None:
+                                      map_account: tuple[str, str] | None = None) -> None:
     # The cmdlets validate the credential and that the path exists; their messages (IIS team tests).
     account = None
     if user_name is not None:
@@ -99,7 +99,10 @@ def _validate_location_and_credential(ctx: OpContext, store_location: str | None
         except WindowsError_ as exc:
             raise WindowsError_("Credential is invalid.", "System.ArgumentException") from exc
     if store_location is not None:
-        mapped = store_location.startswith("\\\\") and user_name is not None and script_facts.has("maps_store_for_provider_cmdlets")
+        mapping = (user_name, password or "") if user_name is not None else map_account
+        mapped = store_location.startswith("\\\\") and mapping is not None and script_facts.has("maps_store_for_provider_cmdlets")
+        if mapped and mapping is not None and account is None:
+            account = ctx.network.check_logon(ctx.host, ctx.state["local_accounts"], mapping[0], mapping[1])
         # Unproven, modelled strictly: without the provider account's share mapped, the cmdlet
         # checks the path as the caller (the WinRM account), which may not read the share.
         checked_as = account if mapped else (ctx.network.caller or "anonymous")
@@ -138,7 +141,8 @@ def _set(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
         raise WindowsError_("The central certificate provider is not enabled.", "System.InvalidOperationException")
     if (step.get("user_name") is None) != (step.get("password") is None):
         raise WindowsError_("UserName and Password must be specified together.", "System.ArgumentException")
-    _validate_location_and_credential(ctx, step.get("store_location"), step.get("user_name"), step.get("password"))
+    map_account = (str(step["map_user_name"]), str(step.get("map_password") or "")) if step.get("map_user_name") else None
+    _validate_location_and_credential(ctx, step.get("store_location"), step.get("user_name"), step.get("password"), map_account)
     changed = []
     if step.get("store_location") is not None:
         values["CertStoreLocation"] = step["store_location"]
