@@ -15,6 +15,8 @@ from .errors import WindowsError_
 from .state import state_dir, windows_to_local
 
 ACCESS_RANK = {"read": 1, "change": 2, "full": 3}
+# NTFS permission levels of a share entry's optional ``ntfs`` map, ranked like the share levels.
+NTFS_RANK = {"read": 1, "modify": 2, "fullcontrol": 3}
 
 
 class Network:
@@ -25,6 +27,8 @@ class Network:
         self.domain_fqdn = str(config.get("domain_fqdn", "lab.local")).lower()
         self.accounts = {self._canonical_domain_name(k): str(v) for k, v in (config.get("accounts") or {}).items()}
         self.shares = {_share_key(s["unc"]): dict(s) for s in (config.get("shares") or [])}
+        # The account Ansible logs on with: what a cmdlet that checks a path "as the caller" runs as.
+        self.caller = self._canonical_domain_name(str((config.get("winrm_users") or [""])[0]))
         offline = list(config.get("offline_hosts") or []) + list(overrides.get("offline_hosts") or [])
         self.offline_hosts = {str(h).lower() for h in offline}
 
@@ -76,17 +80,28 @@ class Network:
         if share is None:
             raise WindowsError_("The network name cannot be found.", "System.IO.IOException")
         if account is not None and not self._allowed(share, account, access):
-            raise WindowsError_(f"Access to the path '{path}' is denied.", "System.UnauthorizedAccessException")
+            raise WindowsError_(f"Access to the path '{path}' is denied.", "System.UnauthorizedAccessException", rule="effective-access-is-lesser")
         local_path = share["path"].rstrip("\\") + "".join("\\" + p for p in parts[2:])
         return windows_to_local(str(share["host"]), local_path)
 
+    def share_entry(self, path: str) -> dict[str, t.Any] | None:
+        parts = [p for p in path[2:].split("\\") if p] if path.startswith("\\\\") else []
+        if len(parts) < 2:
+            return None
+        return self.shares.get(f"{parts[0].lower().split('.')[0]}\\{parts[1].lower()}")
+
+    def access_rank(self, share: t.Mapping[str, t.Any], account: str) -> int:
+        """Effective access: the lesser of the share grant and the NTFS grant (which equals the share grant when absent)."""
+        share_rank = max((rank for level, rank in ACCESS_RANK.items()
+                          if account.lower() in {self._canonical_domain_name(m) for m in share.get(level) or []}), default=0)
+        ntfs = share.get("ntfs")
+        if ntfs is None:
+            return share_rank
+        grants = {self._canonical_domain_name(k): NTFS_RANK[str(v).lower()] for k, v in dict(ntfs).items()}
+        return min(share_rank, grants.get(account.lower(), 0))
+
     def _allowed(self, share: t.Mapping[str, t.Any], account: str, access: str) -> bool:
-        needed = ACCESS_RANK[access]
-        for level, rank in ACCESS_RANK.items():
-            members = {self._canonical_domain_name(m) for m in share.get(level, [])}
-            if rank >= needed and account.lower() in members:
-                return True
-        return False
+        return self.access_rank(share, account) >= ACCESS_RANK[access]
 
 
 def _share_key(unc: str) -> str:

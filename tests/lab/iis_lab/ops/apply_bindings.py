@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import typing as t
 
-from .. import model
+from .. import model, script_facts
 from ..errors import WindowsError_
 from . import OpContext, operation
 
@@ -34,9 +34,15 @@ def apply_bindings(ctx: OpContext) -> dict[str, t.Any]:
         raise WindowsError_(f"IIS site '{ctx.params.get('site')}' does not exist.", "System.Management.Automation.RuntimeException")
     pending = copy.deepcopy(site["bindings"])
     report = []
+    stale_ip_ports: list[str] = []
     for step in ctx.params.get("steps") or []:
         entry = dict(step)
         entry["outcome"] = _apply_step(ctx, site, pending, step, entry)
+        if step.get("action") in ("convert_binding", "set_binding_flags"):
+            stale_ip_ports += entry.pop("_stale_ipport", [])
+        elif step.get("action") == "commit":
+            _remove_stale_ip_ports(ctx, stale_ip_ports, entry)
+            stale_ip_ports = []
         report.append(entry)
     return {
         "steps": report,
@@ -80,6 +86,13 @@ def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, 
                 f"'protocol, bindingInformation' respectively set to 'https, {info}'",
                 CONFIG_ERROR,
             )
+        if binding["protocol"] == "https" and binding.get("certificate_hash") and not int(binding.get("ssl_flags") or 0) & SNI:
+            entry["_stale_ipport"] = [ip_port_of(binding["binding_information"])]
+        if script_facts.has("removes_stale_ipport"):
+            # Rebuilt: the old element goes and a new one takes its place (AddAt), in one commit.
+            index = pending.index(binding)
+            binding = dict(binding)
+            pending[index] = binding
         binding.update(protocol="https", ssl_flags=flags, certificate_hash="", certificate_store="")
         ctx.log(action, from_protocol=protocol, binding_information=binding["binding_information"], ssl_flags=flags)
         return "done"
@@ -116,6 +129,31 @@ def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, 
         ctx.log("netsh_delete_ccs", port=port)
         return "done"
     raise WindowsError_(f"unknown apply_bindings step '{action}'", NETSH_ERROR)
+
+
+def ip_port_of(info: str) -> str:
+    """The HTTP.sys ipport= key of a binding without SNI: "*:443:host" -> "0.0.0.0:443"."""
+    address, _sep, rest = info.rpartition(":")[0].rpartition(":")
+    return f"{'0.0.0.0' if address in ('*', '') else address}:{rest}"
+
+
+def _remove_stale_ip_ports(ctx: OpContext, candidates: list[str], entry: dict[str, t.Any]) -> None:
+    """rule binding-hash-edit-leaves-ipport: an edited binding leaves its ipport= entry; the rebuilding script removes it."""
+    if not script_facts.has("removes_stale_ipport"):
+        return
+    removed = []
+    for ip_port in candidates:
+        if ip_port in ctx.state["httpsys"]["ip"] and not _ip_port_in_use(ctx.state, ip_port):
+            del ctx.state["httpsys"]["ip"][ip_port]
+            removed.append(ip_port)
+            ctx.log("netsh_delete_ipport", ip_port=ip_port)
+    if removed:
+        entry["removed_ipport"] = removed
+
+
+def _ip_port_in_use(state: t.Mapping[str, t.Any], ip_port: str) -> bool:
+    return any(b["protocol"] == "https" and b.get("certificate_hash") and not int(b.get("ssl_flags") or 0) & (SNI | CCS)
+               and ip_port_of(b["binding_information"]) == ip_port for site in state["sites"] for b in site["bindings"])
 
 
 def _check_https_binding(state: t.Mapping[str, t.Any], info: str, flags: int) -> None:
