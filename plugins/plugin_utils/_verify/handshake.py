@@ -62,18 +62,20 @@ def served_chain(sock: ssl.SSLSocket) -> tuple[bytes, ...]:
     return tuple(item if isinstance(item, bytes) else item.public_bytes(ssl._ssl.ENCODING_DER) for item in getter() or ())  # type: ignore[attr-defined]
 
 
-def classify(exc: BaseException) -> tuple[str, str]:
-    """A socket or TLS error as (verdict, short detail)."""
+def classify(exc: BaseException, *, in_handshake: bool) -> tuple[str, str]:
+    """A socket or TLS error as (verdict, short detail). A server that drops the connection once the
+    ClientHello is sent has no certificate for the name: HTTP.sys resets, other servers send an alert."""
     if isinstance(exc, ConnectionRefusedError):
         return CONNECTION_REFUSED, "connection refused"
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return TIMEOUT, "no answer within the timeout"
-    if isinstance(exc, ConnectionResetError) or (isinstance(exc, OSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE)):
+    dropped = isinstance(exc, (ConnectionResetError, ssl.SSLEOFError)) or (isinstance(exc, OSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE))
+    if dropped:
+        if in_handshake:
+            return HANDSHAKE_FAILURE, "the server dropped the connection during the TLS handshake (reset, no certificate sent)"
         return RESET, "the connection was reset"
-    if isinstance(exc, ssl.SSLEOFError):
-        return RESET, "the server closed the connection during the handshake"
     if isinstance(exc, ssl.SSLError):
-        return HANDSHAKE_FAILURE, str(exc.reason or exc.__class__.__name__).lower()
+        return HANDSHAKE_FAILURE, f"TLS alert or error: {str(exc.reason or type(exc).__name__).lower()}"
     if isinstance(exc, OSError):
         return UNREACHABLE, exc.strerror or type(exc).__name__
     return UNREACHABLE, type(exc).__name__
@@ -82,12 +84,18 @@ def classify(exc: BaseException) -> tuple[str, str]:
 def handshake(target: Target, timeout: float, context: ssl.SSLContext | None = None) -> Served:
     context = context or _client_context()
     try:
-        with socket.create_connection((target.address, target.port), timeout=timeout) as raw:
-            with context.wrap_socket(raw, server_hostname=target.sni) as sock:
-                return Served(target, served_chain(sock), sock.version() or "")
+        raw = socket.create_connection((target.address, target.port), timeout=timeout)
     except (OSError, ValueError) as exc:
-        verdict, detail = classify(exc)
+        verdict, detail = classify(exc, in_handshake=False)
         return Served(target, error=verdict, detail=detail)
+    try:
+        with context.wrap_socket(raw, server_hostname=target.sni) as sock:
+            return Served(target, served_chain(sock), sock.version() or "")
+    except (OSError, ValueError) as exc:
+        verdict, detail = classify(exc, in_handshake=True)
+        return Served(target, error=verdict, detail=detail)
+    finally:
+        raw.close()
 
 
 def handshake_all(targets: t.Sequence[Target], *, concurrency: int, timeout: float) -> list[Served]:

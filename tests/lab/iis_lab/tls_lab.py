@@ -22,7 +22,7 @@ Certificate selection per handshake (docs/ccs-behaviour.md, "Selection"), from t
    (see ``CcsCache``);
 3. otherwise a non-SNI certificate-hash binding (``*:<port>:`` or ``<ip>:<port>:``): that certificate,
    also when CCS could not load one: the silent wrong certificate;
-4. otherwise the handshake fails (a handshake_failure alert).
+4. otherwise the connection is reset during the handshake, as HTTP.sys does when it has no certificate.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import os
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -370,18 +371,34 @@ class TlsLab:
             return windows_port + int(offset)
         return windows_port if _bindable(self.addresses.values(), windows_port) else 0
 
-    def _context_for(self, host: str, windows_port: int) -> ssl.SSLContext:
+    def _context_for(self, host: str, windows_port: int, sock: socket.socket | None) -> ssl.SSLContext:
+        """A context for one connection: its SNI callback picks the certificate, or resets the connection as HTTP.sys does."""
         base = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 
         def on_sni(sslobj: t.Any, server_name: str | None, _context: ssl.SSLContext) -> int | None:
             chosen = self.selector.choose(host, windows_port, server_name)
             if chosen is None:
+                # HTTP.sys finds no certificate: it drops the connection with a TCP reset, no TLS alert
+                # (clients see ERR_CONNECTION_RESET). A zero linger makes the close below a reset.
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
             sslobj.context = chosen
             return None
 
         base.sni_callback = on_sni
         return base
+
+    def _handler(self, host: str, windows_port: int) -> t.Callable[[asyncio.StreamReader, asyncio.StreamWriter], t.Awaitable[None]]:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await asyncio.wait_for(writer.start_tls(self._context_for(host, windows_port, writer.get_extra_info("socket"))), timeout=10)
+            except (TimeoutError, OSError, ssl.SSLError):
+                writer.transport.abort()
+                return
+            await _serve_one(reader, writer)
+
+        return handle
 
     async def _open(self) -> None:
         for windows_port in self.windows_ports:
@@ -390,9 +407,8 @@ class TlsLab:
                 try:
                     servers: list[asyncio.base_events.Server] = []
                     for host, address in self.addresses.items():
-                        servers.append(await asyncio.start_server(_serve_one, address, port or (_port_of(servers[0]) if servers else 0),
-                                                                  ssl=self._context_for(host, windows_port), backlog=512,
-                                                                  ssl_handshake_timeout=10))
+                        servers.append(await asyncio.start_server(self._handler(host, windows_port), address,
+                                                                  port or (_port_of(servers[0]) if servers else 0), backlog=512))
                     break
                 except OSError as exc:
                     for server in servers:
