@@ -93,9 +93,14 @@ def handshakes_from_node(checks: t.Sequence[request.NameCheck], params: t.Mappin
     return [_served_from_node(target, results[i] if i < len(results) else {}) for i, target in enumerate(targets)]
 
 
+# SslStream.SslProtocol names, as Python's ssl writes the versions.
+_PROTOCOL_NAMES = {"tls": "TLSv1", "tls11": "TLSv1.1", "tls12": "TLSv1.2", "tls13": "TLSv1.3"}
+
+
 def _served_from_node(target: Target, raw: t.Mapping[str, t.Any]) -> Served:
     chain = tuple(base64.b64decode(item) for item in raw.get("chain") or [])
-    return Served(target, chain, str(raw.get("tls_version") or ""), str(raw.get("error") or ""), str(raw.get("detail") or ""))
+    version = str(raw.get("tls_version") or "")
+    return Served(target, chain, _PROTOCOL_NAMES.get(version.lower(), version), str(raw.get("error") or ""), str(raw.get("detail") or ""))
 
 
 def summarize(checks: t.Sequence[dict[str, t.Any]], fail_on: str) -> tuple[dict[str, t.Any], list[dict[str, t.Any]]]:
