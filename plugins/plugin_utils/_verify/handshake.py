@@ -75,7 +75,7 @@ def classify(exc: BaseException, *, in_handshake: bool) -> tuple[str, str]:
             return HANDSHAKE_FAILURE, "the server dropped the connection during the TLS handshake (reset, no certificate sent)"
         return RESET, "the connection was reset"
     if isinstance(exc, ssl.SSLError):
-        return HANDSHAKE_FAILURE, f"TLS alert or error: {str(exc.reason or type(exc).__name__).lower()}"
+        return HANDSHAKE_FAILURE, f"TLS alert or error: {str(getattr(exc, 'reason', None) or type(exc).__name__).lower()}"
     if isinstance(exc, OSError):
         return UNREACHABLE, exc.strerror or type(exc).__name__
     return UNREACHABLE, type(exc).__name__

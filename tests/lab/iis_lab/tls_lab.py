@@ -42,6 +42,7 @@ import sys
 import threading
 import time
 import typing as t
+import weakref
 from pathlib import Path
 
 from cryptography import x509
@@ -252,6 +253,7 @@ class Selector:
         self.states = StateReader()
         self.cache: dict[str, CcsCache] = {}
         self.contexts = ContextFactory()
+        self.decoded: dict[bytes, bytes | None] = {}
         self.lock = threading.Lock()
 
     def choose(self, host: str, port: int, sni: str | None) -> ssl.SSLContext | None:
@@ -308,14 +310,22 @@ class Selector:
             return None
         key_password = provider.get("PrivateKeyPassword")
         secret = machine_decrypt(state, str(key_password)).encode("utf-8") if key_password else None
-        try:
-            key, cert, extra = pkcs12.load_key_and_certificates(path.read_bytes(), secret)
-        except ValueError:
-            # The provider's private-key password does not open this file: IIS logs it and serves nothing for the name.
-            return None
-        if key is None or cert is None:
-            return None
-        return _pem(key, cert, extra)
+        return self._decode(path.read_bytes(), secret)
+
+    def _decode(self, data: bytes, secret: bytes | None) -> bytes | None:
+        # Many names can share one certificate; the same bytes and password always decode the same way.
+        import hashlib
+
+        key = hashlib.sha256(data + b"\0" + (secret or b"")).digest()
+        if key not in self.decoded:
+            try:
+                private_key, cert, extra = pkcs12.load_key_and_certificates(data, secret)
+            except ValueError:
+                # The provider's private-key password does not open this file: IIS logs it and serves nothing for the name.
+                private_key = cert = None
+                extra = []
+            self.decoded[key] = _pem(private_key, cert, extra) if private_key is not None and cert is not None else None
+        return self.decoded[key]
 
 
 def _child_ci(folder: Path, name: str) -> Path | None:
@@ -347,6 +357,26 @@ def _bindable(addresses: t.Iterable[str], port: int) -> bool:
             sock.close()
 
 
+class _NodeContext(ssl.SSLContext):
+    """A server context that remembers the socket under each TLS object it creates (to reset it)."""
+
+    accepting: socket.socket | None = None
+
+    @property
+    def connections(self) -> weakref.WeakKeyDictionary[t.Any, socket.socket]:
+        found = self.__dict__.get("_connections")
+        if found is None:
+            found = self.__dict__["_connections"] = weakref.WeakKeyDictionary()
+        return t.cast("weakref.WeakKeyDictionary[t.Any, socket.socket]", found)
+
+    def wrap_bio(self, *args: t.Any, **kwargs: t.Any) -> ssl.SSLObject:
+        wrapped = super().wrap_bio(*args, **kwargs)
+        if self.accepting is not None:
+            self.connections[wrapped] = self.accepting
+            self.accepting = None
+        return wrapped
+
+
 class TlsLab:
     """The TLS endpoints of every web node of a lab, served by one asyncio loop in a thread."""
 
@@ -371,15 +401,16 @@ class TlsLab:
             return windows_port + int(offset)
         return windows_port if _bindable(self.addresses.values(), windows_port) else 0
 
-    def _context_for(self, host: str, windows_port: int, sock: socket.socket | None) -> ssl.SSLContext:
-        """A context for one connection: its SNI callback picks the certificate, or resets the connection as HTTP.sys does."""
-        base = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    def _context_for(self, host: str, windows_port: int) -> _NodeContext:
+        """The context of one node's port: its SNI callback picks the certificate, or resets the connection as HTTP.sys does."""
+        base = _NodeContext(ssl.PROTOCOL_TLS_SERVER)
 
         def on_sni(sslobj: t.Any, server_name: str | None, _context: ssl.SSLContext) -> int | None:
             chosen = self.selector.choose(host, windows_port, server_name)
             if chosen is None:
                 # HTTP.sys finds no certificate: it drops the connection with a TCP reset, no TLS alert
-                # (clients see ERR_CONNECTION_RESET). A zero linger makes the close below a reset.
+                # (clients see ERR_CONNECTION_RESET). A zero linger makes the close that follows a reset.
+                sock = base.connections.get(sslobj)
                 if sock is not None:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
@@ -390,9 +421,14 @@ class TlsLab:
         return base
 
     def _handler(self, host: str, windows_port: int) -> t.Callable[[asyncio.StreamReader, asyncio.StreamWriter], t.Awaitable[None]]:
+        context = self._context_for(host, windows_port)
+
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            # start_tls wraps the connection synchronously (wrap_bio) before its first await: that is
+            # when the context learns which socket the new TLS object belongs to.
+            context.accepting = writer.get_extra_info("socket")
             try:
-                await asyncio.wait_for(writer.start_tls(self._context_for(host, windows_port, writer.get_extra_info("socket"))), timeout=10)
+                await asyncio.wait_for(writer.start_tls(context), timeout=10)
             except (TimeoutError, OSError, ssl.SSLError):
                 writer.transport.abort()
                 return
