@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import errno
-import socket
 import ssl
 import typing as t
 
@@ -92,7 +91,7 @@ def test_no_certificate_served_keeps_the_connection_verdict() -> None:
     ("error", "in_handshake", "verdict"),
     [
         (ConnectionRefusedError(errno.ECONNREFUSED, "refused"), False, "connection_refused"),
-        (socket.timeout("timed out"), True, "timeout"),
+        (TimeoutError("timed out"), True, "timeout"),
         (ConnectionResetError(errno.ECONNRESET, "reset"), False, "reset"),
         (ConnectionResetError(errno.ECONNRESET, "reset"), True, "handshake_failure"),
         (ssl.SSLEOFError(8, "EOF"), True, "handshake_failure"),
