@@ -62,8 +62,12 @@ def _expectation_of(data: bytes, key_password: str | None) -> Expectation:
     return Expectation(bundle.certificate.fingerprint(hashes.SHA256()).hex().upper(), "store")
 
 
-def expectation_for(check: request.NameCheck, params: t.Mapping[str, t.Any], from_store: t.Mapping[str, Expectation] | None) -> Expectation:
-    expected = {request.host_name(k, "expected").ascii: str(v) for k, v in (params.get("expected") or {}).items()}
+def expected_thumbprints(params: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """The expected option keyed by A-label name, so Unicode and punycode spellings both match."""
+    return {request.host_name(k, "expected").ascii: str(v) for k, v in (params.get("expected") or {}).items()}
+
+
+def expectation_for(check: request.NameCheck, expected: t.Mapping[str, str], from_store: t.Mapping[str, Expectation] | None) -> Expectation:
     for key in (check.sni, request.host_name(check.name, "name").ascii):
         if key in expected:
             return Expectation(expected[key], "expected")
@@ -123,7 +127,8 @@ def run_verify(context: TaskContext, runner: HostOperationRunner) -> dict[str, t
         served = handshake_all(controller_targets(checks, params, context.task_vars, context.host),
                                concurrency=params["concurrency"], timeout=params["timeout"])
     policy = Policy(anchors, datetime.datetime.now(datetime.timezone.utc), params["expiry_warning_days"])
-    results = [judge(s, expectation_for(c, params, from_store), policy) for s, c in zip(served, checks)]
+    expected = expected_thumbprints(params)
+    results = [judge(s, expectation_for(c, expected, from_store), policy) for s, c in zip(served, checks)]
     summary, failing = summarize(results, params["fail_on"])
     result: dict[str, t.Any] = {"changed": False, "checks": results, "summary": summary, "round_trips": runner.round_trips}
     if not checks:
