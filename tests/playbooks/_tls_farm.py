@@ -41,13 +41,12 @@ def https(host: str, flags: int = 3, certificate_hash: str = "") -> dict[str, t.
 
 
 def inventory() -> dict[str, t.Any]:
-    web = {name: {"ansible_host": address, "iis_lab_profile": {"features": ["Web-Server", "Web-CertProvider"],
-                                                              "sites": [{"name": "Default Web Site", "bindings": [https(h) for h in BASE_HOSTS]}],
-                                                              "httpsys": {"ccs": ["0.0.0.0:443"]}}}
-           for name, address in WEB_NODES.items()}
+    profile = {"features": ["Web-Server", "Web-CertProvider"], "httpsys": {"ccs": ["0.0.0.0:443"]},
+               "sites": [{"name": "Default Web Site", "bindings": [https(h) for h in BASE_HOSTS]}]}
+    web = {name: {"ansible_host": address, "iis_lab_profile": profile} for name, address in WEB_NODES.items()}
+    file_server = {"iis_lab_profile": {"features": [], "sites": [], "directories": ["D:\\CCS"]}}
     return {"all": {"vars": {"ansible_connection": "iis_lab", "iis_lab_network": NETWORK},
-                    "children": {"web": {"hosts": web},
-                                 "file_servers": {"hosts": {"fs01": {"iis_lab_profile": {"features": [], "sites": [], "directories": ["D:\\CCS"]}}}}}}}
+                    "children": {"web": {"hosts": web}, "file_servers": {"hosts": {"fs01": file_server}}}}}
 
 
 @dataclasses.dataclass
