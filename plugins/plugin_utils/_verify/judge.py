@@ -67,10 +67,41 @@ class Expectation:
 
 
 @dataclasses.dataclass(frozen=True)
+class ChainFacts:
+    """What a served chain says, whoever served it and for whichever name."""
+
+    sha256: str
+    sha1: str
+    subject: str
+    dns_names: tuple[str, ...]
+    not_after: datetime.datetime
+    chain: dict[str, t.Any]
+
+
+@dataclasses.dataclass(frozen=True)
 class Policy:
     anchors: tuple[x509.Certificate, ...]
     now: datetime.datetime
     expiry_warning_days: int
+    # A farm serves the same few chains on every node: each distinct chain is parsed and built once per task.
+    _seen: dict[t.Any, t.Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def facts(self, chain: tuple[bytes, ...]) -> ChainFacts:
+        found = self._seen.get(chain)
+        if found is None:
+            certificates = [x509.load_der_x509_certificate(der) for der in chain]
+            leaf = certificates[0]
+            sha256, sha1 = _fingerprints(chain[0])
+            found = ChainFacts(sha256, sha1, leaf.subject.rfc4514_string(), _dns_names(leaf), _utc(leaf, "not_valid_after"),
+                               chain_report(certificates, self.anchors))
+            self._seen[chain] = found
+        return t.cast(ChainFacts, found)
+
+    def covers(self, names: tuple[str, ...], sni: str) -> bool:
+        key = ("covers", names, sni)
+        if key not in self._seen:
+            self._seen[key] = dns_names.certificate_covers(names, dns_names.parse_host_name(sni, option="name"))
+        return bool(self._seen[key])
 
 
 def chain_report(served: t.Sequence[x509.Certificate], anchors: t.Sequence[x509.Certificate]) -> dict[str, t.Any]:
@@ -109,31 +140,28 @@ def judge(served: Served, expectation: Expectation, policy: Policy) -> dict[str,
         verdict = served.error or HANDSHAKE_FAILURE
         result.update(verdict=verdict, ok=False, hint=HINTS[verdict], detail=served.detail or "no certificate was sent")
         return result
-    certificates = [x509.load_der_x509_certificate(der) for der in served.chain]
-    leaf = certificates[0]
-    sha256, sha1 = _fingerprints(served.chain[0])
-    not_after = _utc(leaf, "not_valid_after")
-    days_left = (not_after - policy.now).days
-    chain = chain_report(certificates, policy.anchors)
-    covers = dns_names.certificate_covers(_dns_names(leaf), dns_names.parse_host_name(target.sni, option="name"))
-    matches = _matches(expectation.thumbprint, sha256, sha1) if expectation.thumbprint else None
+    facts = policy.facts(served.chain)
+    days_left = (facts.not_after - policy.now).days
+    covers = policy.covers(facts.dns_names, target.sni)
+    matches = _matches(expectation.thumbprint, facts.sha256, facts.sha1) if expectation.thumbprint else None
+    chain = facts.chain
     result.update(
-        thumbprint_sha256=sha256,
-        thumbprint=sha1,
-        subject=leaf.subject.rfc4514_string(),
-        dns_names=list(_dns_names(leaf)),
-        not_after=not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        thumbprint_sha256=facts.sha256,
+        thumbprint=facts.sha1,
+        subject=facts.subject,
+        dns_names=list(facts.dns_names),
+        not_after=facts.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
         days_left=days_left,
         tls_version=served.tls_version,
         chain_complete=chain["complete"],
         chain_trusted=chain["trusted"],
-        missing_intermediates=chain["missing"],
+        missing_intermediates=list(chain["missing"]),
         covers_name=covers,
         matches_store=matches,
         expected_thumbprint=expectation.thumbprint or None,
         expected_from=expectation.source or None,
     )
-    verdict = _verdict(matches, not_after <= policy.now, covers, chain, days_left < policy.expiry_warning_days)
+    verdict = _verdict(matches, facts.not_after <= policy.now, covers, chain, days_left < policy.expiry_warning_days)
     result.update(verdict=verdict, ok=verdict == OK, hint=HINTS.get(verdict, ""))
     if expectation.problem:
         result["store_problem"] = expectation.problem
