@@ -89,3 +89,15 @@ CCS_CERT_PUBLISH = {
     ],
     "required_one_of": [["pfx_path", "pfx_content", "certificate_path", "certificate_content"]],
 }
+
+CCS_RENEW_PLAN = {
+    "argument_spec": {
+        "destinations": {"type": "list", "elements": "dict", "required": True, "options": PUBLISH_DESTINATION_SPEC},
+        "private_key_password": {"type": "str", "no_log": True},
+        "allow_no_private_key_password": {"type": "bool", "default": False},
+        "renew_before_days": {"type": "int", "default": 30},
+        "bound_host_names": {"type": "list", "elements": "str", "default": []},
+        "force_host_names": {"type": "list", "elements": "str", "default": []},
+        "include_previous": {"type": "bool", "default": True},
+    },
+}

@@ -184,6 +184,11 @@ class Pebble:
         """Stop only the ACME server (the 'CA is down' scenario); start_pebble() brings it back."""
         self._stop("pebble")
 
+    def start_again(self) -> None:
+        """Start the ACME server again after stop_pebble() (same ports; a new issuing root)."""
+        if not self.running:
+            self._start_pebble()
+
     def stop(self) -> None:
         for name in list(self._processes):
             self._stop(name)
