@@ -204,3 +204,31 @@ def test_canary_secrets_never_reach_vvvv_output_or_runner_artifacts(lab: Lab, pe
     assert statuses == ["successful"], text[-3000:]
     assert "Renewed and verified on every node: portal.contoso.test" in text
     assert_secrets_absent(text, [CANARY_STORE_PASSWORD, *key_lines])
+
+
+DNS_HOOK = """\
+# A DNS provider's API, played by pebble-challtestsrv: the documented hook variables only.
+- name: Publish or remove the ACME TXT records
+  ansible.builtin.uri:
+    url: "http://127.0.0.1:{port}/{{{{ 'set-txt' if renew_challenge_action == 'deploy' else 'clear-txt' }}}}"
+    method: POST
+    body_format: json
+    body: "{{{{ {{'host': item.0.key ~ '.', 'value': item.1}} if renew_challenge_action == 'deploy' else {{'host': item.0.key ~ '.'}} }}}}"
+    use_proxy: false
+  loop: "{{{{ renew_challenge_data_dns | dict2items | subelements('value') }}}}"
+  delegate_to: localhost
+"""
+
+
+@pytest.mark.parametrize("lab", ["winrm"], indirect=True)
+def test_dns01_through_a_provider_hook_over_winrm(lab: Lab, pebble: Pebble) -> None:
+    build_farm(lab)
+    hook = lab.root / "dns-hook.yml"
+    hook.write_text(DNS_HOOK.format(port=pebble.challtestsrv_port), encoding="utf-8")
+    run = renew(lab, pebble, portal_vars(pebble, account_key_pem(), renew_challenge_type="dns-01", renew_challenge_tasks=str(hook),
+                                         renew_http01_folder=""))
+    assert run.rc == 0, run.stdout[-4000:]
+    validated = run.task("iis.ccs.renew : Ask the CA to validate")
+    assert [c["challenge_type"] for c in validated["validating_challenges"]] == ["dns-01"]
+    assert "Pebble" in issuer_cn(store_files(lab)["portal.contoso.test"])
+    assert "Renewed and verified on every node: portal.contoso.test" in run.task("iis.ccs.renew : Report the renewal", "fs01")["msg"]
