@@ -8,9 +8,11 @@ farm's nodes would serve a shared folder; pebble's DNS (challtestsrv) points eve
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import typing as t
+from pathlib import Path
 
 import pytest
 from _community_crypto import ensure_community_crypto
@@ -82,6 +84,14 @@ def store_files(lab: Lab) -> dict[str, x509.Certificate]:
     return found
 
 
+def key_files(root: Path, exclude: set[str]) -> list[str]:
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and path.name not in exclude and b"PRIVATE KEY-----" in path.read_bytes():
+            found.append(str(path.relative_to(root)))
+    return found
+
+
 def issuer_cn(cert: x509.Certificate) -> str:
     return str(cert.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
 
@@ -94,6 +104,7 @@ def changed_tasks(run: PlaybookRun) -> list[str]:
 def test_due_certificates_are_ordered_published_and_verified_then_nothing_is_due(lab: Lab, pebble: Pebble) -> None:
     build_farm(lab)
     before = store_files(lab)
+    keys_before = key_files(lab.root, exclude={"extra-vars.json"})
     key = account_key_pem()
     run = renew(lab, pebble, renew_vars(pebble, key, renew_before_days=400))
     assert run.rc == 0, run.stdout[-6000:] + run.stderr[-2000:]
@@ -107,8 +118,11 @@ def test_due_certificates_are_ordered_published_and_verified_then_nothing_is_due
     for node in WEB_NODES:
         report = run.task("iis.ccs.renew : Record this node's verdict", node)
         assert report["ansible_facts"]["renew_verify_report"]["problems"] == [], report
-    # The challenge files were cleaned up.
+    # The challenge files were cleaned up, and no private key was left in a file on the controller
+    # (the run's working folder; the account key arrives in the test's own extra-vars file, the farm's
+    # source keys are the lab's).
     assert list((pebble.webroot / ".well-known" / "acme-challenge").iterdir()) == []
+    assert key_files(lab.root, exclude={"extra-vars.json"}) == keys_before
 
     # Renewed certificates are fresh: a second run with the usual threshold orders and changes nothing.
     snapshot = lab.snapshot()
@@ -169,8 +183,13 @@ def test_a_node_failing_verification_rolls_back_and_the_account_is_reused(lab: L
     # web03's provider is switched off: it can no longer take the certificate from the store.
     disable = lab.run("- hosts: web03\n  gather_facts: false\n  tasks:\n    - iis.ccs.ccs_provider: {state: disabled}\n")
     assert disable.rc == 0, disable.stdout[-3000:]
-    second = renew(lab, pebble, portal_vars(pebble, key))
+    previous_pfx = (lab.state_dir / "fs01.fs" / "d" / "CCS" / "portal.contoso.test.pfx").read_bytes()
+    second = renew(lab, pebble, portal_vars(pebble, key), verbosity=4)
     assert second.rc != 0
+    # The rollback path carries the store password and the previous PFX: neither shows at -vvvv.
+    key_lines = [line for line in key.splitlines() if line and not line.startswith("-----")]
+    previous_b64 = base64.b64encode(previous_pfx).decode()
+    assert_secrets_absent(second.stdout + second.stderr + json.dumps(second.results), [STORE_PASSWORD, previous_b64[100:160], *key_lines])
     # The same account key is the same ACME account: found, not created again.
     again = second.task("iis.ccs.renew : Register or reuse the ACME account")
     assert account["changed"] is True and again["changed"] is False
