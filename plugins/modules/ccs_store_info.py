@@ -209,13 +209,14 @@ findings:
   sample: [{"check": "expiring", "severity": "warning", "subject": "www.contoso.com.pfx",
             "message": "www.contoso.com.pfx expires on 2026-12-30, in 27 days", "fix": "renew the certificate and publish it"}]
 summary:
-  description: Counts by severity, the same counts at or above each severity (what a gate compares), and the next expiry.
+  description: Counts by severity, the same counts at or above each severity (what a gate compares), the next expiry and the expiry thresholds.
   returned: always
   type: dict
   sample: {"files": 3, "replicas": 1, "replicas_failed": 0, "nodes": 3,
            "findings": {"critical": 0, "error": 0, "warning": 1, "info": 0},
            "at_or_above": {"critical": 0, "error": 0, "warning": 1, "info": 1}, "healthy": false,
-           "next_expiry": {"file": "www.contoso.com.pfx", "not_after": "2026-12-30T00:00:00Z", "days_left": 27}}
+           "next_expiry": {"file": "www.contoso.com.pfx", "not_after": "2026-12-30T00:00:00Z", "days_left": 27},
+           "expiry_warning_days": 30, "expiry_error_days": 7}
 nodes:
   description: What each node's ccs_info result says about the provider and the host names it binds with CCS.
   returned: when O(nodes) is given

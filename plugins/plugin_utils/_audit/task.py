@@ -54,7 +54,7 @@ def run_store_info(context: TaskContext, runner: HostOperationRunner, *, replica
         replicas=[r.public() for r in reads],
         files=[rec.public() for rec in records],
         findings=[f.as_dict() for f in sort_findings(findings)],
-        summary=summary(findings, records, reads, nodes),
+        summary={**summary(findings, records, reads, nodes), "expiry_warning_days": policy.expiry_warning_days, "expiry_error_days": policy.expiry_error_days},
         round_trips=runner.round_trips,
     )
     return result
