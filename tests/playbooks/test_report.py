@@ -214,3 +214,38 @@ def test_canary_secrets_never_reach_output_report_files_or_runner_artifacts(lab:
     for text in texts:
         for secret in CANARIES.values():
             assert secret not in text
+
+
+BAD_TASKS = """
+- hosts: fs01
+  gather_facts: false
+  tasks:
+    - name: relative path
+      iis.ccs.ccs_store_info:
+        destinations: [{type: host_path, path: CCS}]
+        private_key_password: x
+      ignore_errors: true
+    - name: no share
+      iis.ccs.ccs_store_info:
+        destinations: [{type: host_path, path: 'D:\\\\CCS'}]
+        private_key_password: x
+        acl_audit: {reader_accounts: [LAB\\\\svc-ccs]}
+      ignore_errors: true
+    - name: unknown share
+      iis.ccs.ccs_store_info:
+        destinations: [{type: host_path, path: 'D:\\\\CCS'}]
+        private_key_password: x
+        acl_audit: {share: nope, reader_accounts: [LAB\\\\svc-ccs]}
+      ignore_errors: true
+"""
+
+
+@pytest.mark.parametrize("lab", ["plugin"], indirect=True)
+def test_bad_input_names_the_option_and_the_fix(lab: Lab) -> None:
+    run = lab.run(BAD_TASKS)
+    assert "is not an absolute Windows path such as D:\\CCS" in run.task("relative path", "fs01")["msg"]
+    assert "acl_audit" in run.task("no share", "fs01")["msg"] and "share" in run.task("no share", "fs01")["msg"]
+    unknown = run.task("unknown share", "fs01")
+    assert unknown["failed"] is True and "No MSFT_SMBShare objects found with property 'Name' equal to 'nope'" in unknown["msg"]
+    gate = run_report(lab, {"ccs_lab_certificate_dir": str(lab.root)}, lab.root / "out", report_fail_on="sometimes")
+    assert gate.rc != 0 and "report_fail_on: must be one of critical, error, warning, info or never" in gate.stdout
