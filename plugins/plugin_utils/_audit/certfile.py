@@ -111,6 +111,6 @@ def host_name_of(file_name: str) -> HostName | None:
         return None
 
 
-def name_matches(file_name: str, facts: CertFacts) -> bool:
-    host = host_name_of(file_name)
+def name_matches(host: HostName | None, facts: CertFacts) -> bool:
+    """Whether the certificate covers the host name its file is looked up for (None: no host name)."""
     return host is not None and facts.opened and certificate_covers(facts.dns_names, host)

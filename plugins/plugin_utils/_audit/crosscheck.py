@@ -81,7 +81,7 @@ def node_findings(node: NodeView, store_location: str | None, store_files: t.Col
                     "missing_file",
                     "critical",
                     display(host),
-                    f"{display(host)} is bound on {node.name} but the store has no {lookup_order(host)[0] if lookup_order(host) else host} file: "
+                    f"{display(host)} is bound on {node.name} but the store has no {(lookup_order(host) or [host])[0]} file: "
                     "IIS fails the handshake",
                     "publish a certificate for this host name with iis.ccs.ccs_cert_publish, or remove the binding",
                 )

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._audit.certfile import CertFacts, analyse, host_name_of, name_matches
 from ansible_collections.iis.ccs.plugins.plugin_utils._audit.findings import Finding
 from ansible_collections.iis.ccs.plugins.plugin_utils._audit.store_read import ReplicaRead
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.dns_names import HostName
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,12 +40,20 @@ class FileRecord:
     def drift(self) -> bool:
         return len(set(self.copies.values())) > 1
 
+    # Name checks run IDNA and RFC 6125 matching: once per record, not once per use.
+    @functools.cached_property
+    def host(self) -> HostName | None:
+        return host_name_of(self.name)
+
+    @functools.cached_property
+    def name_matches(self) -> bool:
+        return name_matches(self.host, self.facts)
+
     def public(self) -> dict[str, t.Any]:
-        host = host_name_of(self.name)
         return {
             "name": self.name,
-            "host_name": host.unicode if host else None,
-            "name_matches": name_matches(self.name, self.facts),
+            "host_name": self.host.unicode if self.host else None,
+            "name_matches": self.name_matches,
             "published_by_iis_ccs": self.published,
             "drift": self.drift,
             "replicas": {name: {"present": identity is not None, "identity": identity} for name, identity in self.copies.items()},
@@ -122,7 +132,7 @@ def _expiry_findings(record: FileRecord, policy: Policy) -> list[Finding]:
 
 
 def _name_findings(record: FileRecord) -> list[Finding]:
-    host = host_name_of(record.name)
+    host = record.host
     if host is None:
         return [
             Finding(
@@ -133,7 +143,7 @@ def _name_findings(record: FileRecord) -> list[Finding]:
                 "remove it from the store, or rename it after the host name it serves",
             )
         ]
-    if name_matches(record.name, record.facts):
+    if record.name_matches:
         return []
     issued = ", ".join(record.facts.dns_names) or "no DNS names"
     return [
