@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext, UserInputError
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import CertificateError, load_pfx
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish.task import build_replica, check_options
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.task import build_replica, check_destinations, check_key_password
 from ansible_collections.iis.ccs.plugins.plugin_utils._renew.plan import (
     Renewal,
     StoreFile,
@@ -30,8 +30,9 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import Store
 
 
 def check_request(params: t.Mapping[str, t.Any]) -> None:
-    # The destination rules are ccs_cert_publish's: the same list is passed to both modules.
-    check_options({**params, "expiry_warning_days": 0, "min_replicas": None})
+    # The rules are ccs_cert_publish's: the same destinations and password are passed to both modules.
+    check_key_password(params)
+    check_destinations(params["destinations"])
     if params["renew_before_days"] < 0:
         raise UserInputError("renew_before_days: must be 0 or more (days before expiry when a certificate is renewed)")
 

@@ -37,3 +37,10 @@ def known(rule_id: str) -> str:
     if rule_id not in RULES:
         raise KeyError(f"lab rule {rule_id!r} is not registered in iis_lab/rules.py")
     return rule_id
+
+
+register(
+    "smb-share-not-found",
+    "Get-SmbShare -Name fails when the host has no share of that name",
+    "https://learn.microsoft.com/en-us/powershell/module/smbshare/get-smbshare?view=windowsserver2022-ps",
+)
