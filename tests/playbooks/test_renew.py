@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 from _community_crypto import ensure_community_crypto
-from _lab import REPO, Lab, PlaybookRun, assert_secrets_absent
+from _lab import LAB, REPO, Lab, PlaybookRun, assert_secrets_absent
 from _pebble import Pebble, PebbleUnavailable
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -251,3 +251,78 @@ def test_dns01_through_a_provider_hook_over_winrm(lab: Lab, pebble: Pebble) -> N
     assert [c["challenge_type"] for c in validated["validating_challenges"]] == ["dns-01"]
     assert "Pebble" in issuer_cn(store_files(lab)["portal.contoso.test"])
     assert "Renewed and verified on every node: portal.contoso.test" in run.task("iis.ccs.renew : Report the renewal", "fs01")["msg"]
+
+
+# -- on the wire: the lab's web nodes serve real TLS (iis_lab.tls_lab), checked with ccs_verify -------------
+
+TLS_VERIFY = "iis.ccs.renew : Check on the wire that the node serves the new certificate of every renewed name it binds"
+
+
+@pytest.fixture
+def tls(lab: Lab) -> t.Iterator[t.Any]:
+    from iis_lab import tls_lab
+    from iis_lab.inventory import load, write_lab_hosts
+
+    served = tls_lab.TlsLab(write_lab_hosts(load(LAB / "inventory.yml")), ports=[443], mapped={443: 0}).start()
+    yield served
+    served.stop()
+
+
+def tls_vars(lab: Lab, pebble: Pebble, key: str) -> dict[str, t.Any]:
+    """Handshakes from the nodes themselves, trusting the lab CA (old certificates) and this pebble's root (new ones)."""
+    bundle = lab.root / "trust.pem"
+    bundle.write_bytes((lab.root / "certs" / "chain.crt").read_bytes() + b"\n" + pebble.issuing_root_pem())
+    return portal_vars(pebble, key, renew_verify_tls=True, renew_verify_tls_from="node", renew_verify_ca_path=str(bundle))
+
+
+@pytest.mark.parametrize("lab", ["plugin"], indirect=True)
+def test_the_renewed_certificate_is_served_by_every_node_and_a_wrong_key_password_rolls_back(lab: Lab, pebble: Pebble, tls: t.Any) -> None:
+    from iis_lab import tls_lab
+
+    build_farm(lab)
+    key = account_key_pem()
+    variables = tls_vars(lab, pebble, key)
+    first = renew(lab, pebble, variables)
+    assert first.rc == 0, first.stdout[-6000:]
+    renewed = store_files(lab)["portal.contoso.test"]
+    for host in WEB_NODES:
+        assert first.statuses(TLS_VERIFY)[host] == "ok", first.task(TLS_VERIFY, host)
+        handshakes = [e for entry in lab.oplog(host) if entry["operation"] == "verify_tls" for e in entry["events"]]
+        assert "portal.contoso.test" in {e["sni"] for e in handshakes}
+
+    # web02's provider gets a wrong private-key password: it cannot open the next certificate.
+    wrong = lab.run("""
+- hosts: web02
+  gather_facts: false
+  tasks:
+    - iis.ccs.ccs_provider:
+        store_location: \\\\fs01\\ccs
+        user_name: LAB\\svc-ccs
+        password: Lab-Reader-Pa55!
+        private_key_password: Wrong-Key-Pa55!
+""")
+    assert wrong.rc == 0, wrong.stdout[-3000:]
+    second = renew(lab, pebble, tls_vars(lab, pebble, key))
+    assert second.rc != 0
+    report = second.task("iis.ccs.renew : Report the renewal", "fs01")["msg"]
+    assert "web02: " in report and "web01:" not in report and "web03:" not in report, report
+    assert "Rolled back: the previous certificate of portal.contoso.test is back in the store" in report
+    assert store_files(lab)["portal.contoso.test"] == renewed
+
+    # Once the polling interval has passed, web01 and web03 serve the previous certificate again.
+    tls_lab.advance_clock(5)
+    expected = renewed.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - an identifier, as Windows shows it
+    check = lab.run(f"""
+- hosts: web01,web03
+  gather_facts: false
+  tasks:
+    - name: served
+      iis.ccs.ccs_verify:
+        from: node
+        host_names: [portal.contoso.test]
+        expected: {{portal.contoso.test: {expected}}}
+        ca_path: {lab.root / "trust.pem"}
+        expiry_warning_days: 0
+""")
+    assert check.rc == 0, check.stdout[-4000:]
+    assert check.statuses("served") == {"web01": "ok", "web03": "ok"}
