@@ -4,6 +4,9 @@ The farm is built first with playbooks/farm.yml (two certificates in \\\\fs01\\c
 binding www, api and portal). Pebble validates HTTP-01 for real: the renewal's built-in helper writes
 the tokens into the folder a loopback web server serves at /.well-known/acme-challenge/, the way the
 farm's nodes would serve a shared folder; pebble's DNS (challtestsrv) points every name at 127.0.0.1.
+
+Each run is a real ACME order, so each scenario runs on one transport (the first of IIS_LAB_TRANSPORTS:
+the lab plugin on the newest ansible-core, WinRM on the oldest); the DNS-01 scenario runs over WinRM.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from _community_crypto import ensure_community_crypto
-from _lab import LAB, REPO, Lab, PlaybookRun, assert_secrets_absent
+from _lab import LAB, REPO, TRANSPORTS, Lab, PlaybookRun, assert_secrets_absent
 from _pebble import Pebble, PebbleUnavailable
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -100,7 +103,7 @@ def changed_tasks(run: PlaybookRun) -> list[str]:
     return [f"{r['host']}: {r['task']}" for r in run.results if r["status"] == "changed" or r["result"].get("changed")]
 
 
-@pytest.mark.parametrize("lab", ["plugin"], indirect=True)
+@pytest.mark.parametrize("lab", [TRANSPORTS[0]], indirect=True)
 def test_due_certificates_are_ordered_published_and_verified_then_nothing_is_due(lab: Lab, pebble: Pebble) -> None:
     build_farm(lab)
     before = store_files(lab)
@@ -138,7 +141,7 @@ def portal_vars(pebble: Pebble, key: str, **extra: t.Any) -> dict[str, t.Any]:
     return renew_vars(pebble, key, renew_force_host_names=["portal.contoso.test"], **extra)
 
 
-@pytest.mark.parametrize("lab", ["plugin"], indirect=True)
+@pytest.mark.parametrize("lab", [TRANSPORTS[0]], indirect=True)
 def test_check_mode_a_failing_challenge_hook_and_a_down_ca_change_nothing(lab: Lab, pebble: Pebble) -> None:
     build_farm(lab)
     key = account_key_pem()
@@ -170,7 +173,7 @@ def test_check_mode_a_failing_challenge_hook_and_a_down_ca_change_nothing(lab: L
     assert lab.snapshot() == snapshot
 
 
-@pytest.mark.parametrize("lab", ["plugin"], indirect=True)
+@pytest.mark.parametrize("lab", [TRANSPORTS[0]], indirect=True)
 def test_a_node_failing_verification_rolls_back_and_the_account_is_reused(lab: Lab, pebble: Pebble) -> None:
     build_farm(lab)
     key = account_key_pem()
@@ -207,7 +210,7 @@ def test_a_node_failing_verification_rolls_back_and_the_account_is_reused(lab: L
 CANARY_STORE_PASSWORD = "Canary-Renew-Store-5e2f!"
 
 
-@pytest.mark.parametrize("lab", ["plugin"], indirect=True)
+@pytest.mark.parametrize("lab", [TRANSPORTS[0]], indirect=True)
 def test_canary_secrets_never_reach_vvvv_output_or_runner_artifacts(lab: Lab, pebble: Pebble) -> None:
     build_farm(lab, ccs_private_key_password=CANARY_STORE_PASSWORD)
     key = account_key_pem()
@@ -275,7 +278,7 @@ def tls_vars(lab: Lab, pebble: Pebble, key: str) -> dict[str, t.Any]:
     return portal_vars(pebble, key, renew_verify_tls=True, renew_verify_tls_from="node", renew_verify_ca_path=str(bundle))
 
 
-@pytest.mark.parametrize("lab", ["plugin"], indirect=True)
+@pytest.mark.parametrize("lab", [TRANSPORTS[0]], indirect=True)
 def test_the_renewed_certificate_is_served_by_every_node_and_a_wrong_key_password_rolls_back(lab: Lab, pebble: Pebble, tls: t.Any) -> None:
     from iis_lab import tls_lab
 
