@@ -110,3 +110,23 @@ CCS_STORE_INFO = {
         "acl_audit": {"type": "dict", "options": ACL_AUDIT_SPEC},
     },
 }
+
+CCS_VERIFY = {
+    "argument_spec": {
+        "host_names": {"type": "list", "elements": "str", "default": []},
+        "sites": {"type": "list", "elements": "str", "default": []},
+        "from": {"type": "str", "choices": ["controller", "node"], "default": "controller"},
+        "address": {"type": "str"},
+        "port": {"type": "int", "default": 443},
+        "port_map": {"type": "dict", "default": {}},
+        "wildcard_label": {"type": "str", "default": "ccs-verify"},
+        "timeout": {"type": "float", "default": 10.0},
+        "concurrency": {"type": "int", "default": 32},
+        "ca_path": {"type": "path"},
+        "expected": {"type": "dict", "default": {}},
+        "store": {"type": "dict", "options": PUBLISH_DESTINATION_SPEC},
+        "private_key_password": {"type": "str", "no_log": True},
+        "expiry_warning_days": {"type": "int", "default": 30},
+        "fail_on": {"type": "str", "choices": ["problem", "warning", "never"], "default": "problem"},
+    },
+}

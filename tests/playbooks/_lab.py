@@ -178,9 +178,9 @@ class Lab:
         return files
 
     def host_state_files(self) -> list[Path]:
-        """What the emulated hosts keep, without the lab's own bookkeeping (WinRM endpoints, host definitions, faults)."""
+        """What the emulated hosts keep, without the lab's own bookkeeping (WinRM and TLS endpoints, host definitions, faults)."""
         return [path for path in sorted(self.state_dir.rglob("*"))
-                if path.is_file() and path.relative_to(self.state_dir).parts[0] not in ("winrm", "lab-hosts.json", "faults.json")]
+                if path.is_file() and path.relative_to(self.state_dir).parts[0] not in ("winrm", "tls", "lab-hosts.json", "faults.json")]
 
     def set_offline(self, *hosts: str) -> None:
         from iis_lab.network import set_offline_hosts
