@@ -114,7 +114,7 @@ def main() -> int:
                 smb,
             )
         samples: dict[str, dict[str, list[float]]] = {name: {"floor": [], "audit": []} for name in backends}
-        for _ in range(options.repetitions):
+        for _repetition in range(options.repetitions):
             for name, (make_fs, destination) in backends.items():
                 samples[name]["floor"].append(timed(functools.partial(lambda make: floor(make()), make_fs)))
                 result: dict[str, t.Any] = {}

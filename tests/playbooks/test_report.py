@@ -249,3 +249,23 @@ def test_bad_input_names_the_option_and_the_fix(lab: Lab) -> None:
     assert unknown["failed"] is True and "No MSFT_SMBShare objects found with property 'Name' equal to 'nope'" in unknown["msg"]
     gate = run_report(lab, {"ccs_lab_certificate_dir": str(lab.root)}, lab.root / "out", report_fail_on="sometimes")
     assert gate.rc != 0 and "report_fail_on: must be one of critical, error, warning, info or never" in gate.stdout
+
+
+@pytest.mark.skipif(not (REPO / "plugins" / "action" / "ccs_verify.py").exists(), reason="needs the iis.ccs.ccs_verify module")
+@pytest.mark.parametrize("lab", ["plugin"], indirect=True)
+def test_report_verify_tls_fills_the_served_column(lab: Lab) -> None:
+    from iis_lab import tls_lab  # type: ignore[attr-defined,unused-ignore]
+    from iis_lab.inventory import load, write_lab_hosts
+
+    extra = build_farm(lab)
+    served = tls_lab.TlsLab(write_lab_hosts(load(LAB / "inventory.yml")), ports=[443], mapped={443: 0}).start()
+    out = lab.root / "report"
+    try:
+        run = run_report(lab, extra, out, report_verify_tls=True, ccs_verify_tls_from="node", ccs_verify_tls_ca_path=str(lab.root / "certs" / "chain.crt"))
+    finally:
+        served.stop()
+    assert run.rc == 0, run.stdout[-6000:]
+    report = json.loads((out / "ccs-report.json").read_text(encoding="utf-8"))
+    assert sorted(report["verify"]) == ["web01", "web02", "web03"]
+    assert all(check["ok"] for node in report["verify"].values() for check in node["checks"]), report["verify"]
+    assert (out / "ccs-report.html").read_text(encoding="utf-8").count("bound, served") == 9

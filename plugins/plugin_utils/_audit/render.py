@@ -87,11 +87,11 @@ def _timeline(report: Report) -> str:
         y = 24 + index * row
         days = item["days_left"]
         severity = _expiry_severity(report, item)
-        bar = max(2.0, min(days, span) * scale) if days >= 0 else 2.0
+        bar_width = max(2.0, min(days, span) * scale) if days >= 0 else 2.0
         parts.append(
             f'<text x="{left - 8}" y="{y + 11}" class="lane">{esc(_short(item["name"]))}</text>'
-            f'<rect x="{left}" y="{y + 2}" width="{bar:.1f}" height="11" rx="2" fill="{_COLOURS[severity]}"/>'
-            f'<text x="{left + bar + 6:.1f}" y="{y + 11}" class="days">{esc(days)} d</text>'
+            f'<rect x="{left}" y="{y + 2}" width="{bar_width:.1f}" height="11" rx="2" fill="{_COLOURS[severity]}"/>'
+            f'<text x="{left + bar_width + 6:.1f}" y="{y + 11}" class="days">{esc(days)} d</text>'
         )
     parts.append("</svg>")
     more = f" The {TIMELINE_ROWS} soonest of {len(files)} files." if len(files) > len(shown) else ""
