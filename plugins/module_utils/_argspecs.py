@@ -90,6 +90,39 @@ CCS_CERT_PUBLISH = {
     "required_one_of": [["pfx_path", "pfx_content", "certificate_path", "certificate_content"]],
 }
 
+ACL_AUDIT_SPEC = {
+    "share": {"type": "str", "required": True},
+    "reader_accounts": {"type": "list", "elements": "str", "required": True},
+    "publisher_accounts": {"type": "list", "elements": "str", "default": []},
+    "administrator_accounts": {"type": "list", "elements": "str", "default": ["BUILTIN\\Administrators", "NT AUTHORITY\\SYSTEM"]},
+    "administrator_access": {"type": "str", "choices": ["full", "change", "read", "none"], "default": "full"},
+}
+
+CCS_STORE_INFO = {
+    "argument_spec": {
+        "destinations": {"type": "list", "elements": "dict", "required": True, "options": PUBLISH_DESTINATION_SPEC},
+        "private_key_password": {"type": "str", "no_log": True},
+        "allow_no_private_key_password": {"type": "bool", "default": False},
+        "expiry_warning_days": {"type": "int", "default": 30},
+        "expiry_error_days": {"type": "int", "default": 7},
+        "nodes": {"type": "dict"},
+        "store_location": {"type": "str"},
+        "acl_audit": {"type": "dict", "options": ACL_AUDIT_SPEC},
+    },
+}
+
+CCS_RENEW_PLAN = {
+    "argument_spec": {
+        "destinations": {"type": "list", "elements": "dict", "required": True, "options": PUBLISH_DESTINATION_SPEC},
+        "private_key_password": {"type": "str", "no_log": True},
+        "allow_no_private_key_password": {"type": "bool", "default": False},
+        "renew_before_days": {"type": "int", "default": 30},
+        "bound_host_names": {"type": "list", "elements": "str", "default": []},
+        "force_host_names": {"type": "list", "elements": "str", "default": []},
+        "include_previous": {"type": "bool", "default": True},
+    },
+}
+
 CCS_VERIFY = {
     "argument_spec": {
         "host_names": {"type": "list", "elements": "str", "default": []},

@@ -136,7 +136,7 @@ class Lab:
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, results)
 
     def run_runner(self, playbook: str, *, extra_vars: t.Mapping[str, t.Any] | None = None, verbosity: int = 4,
-                   inventory: Path | None = None) -> str:
+                   inventory: Path | None = None, env: t.Mapping[str, str] | None = None) -> str:
         """Run a playbook through ansible-runner, the way AWX does; returns all its output and artifacts as text."""
         import ansible_runner
 
@@ -145,11 +145,11 @@ class Lab:
         (private / "inventory").mkdir()
         (private / "project" / "playbook.yml").write_text(playbook, encoding="utf-8")
         (private / "inventory" / "hosts.yml").write_text(self.inventory_for_run(inventory).read_text(encoding="utf-8"), encoding="utf-8")
-        env = {k: v for k, v in self.env().items() if k.startswith(("ANSIBLE_", "IIS_LAB_")) or k in ("PATH", "HOME")}
-        env["ANSIBLE_CALLBACK_PLUGINS"] = str(LAB / "callback_plugins")
-        env["ANSIBLE_CONNECTION_PLUGINS"] = str(LAB / "connection_plugins")
+        runner_env = {k: v for k, v in self.env().items() if k.startswith(("ANSIBLE_", "IIS_LAB_")) or k in ("PATH", "HOME")}
+        runner_env["ANSIBLE_CALLBACK_PLUGINS"] = str(LAB / "callback_plugins")
+        runner_env["ANSIBLE_CONNECTION_PLUGINS"] = str(LAB / "connection_plugins")
         runner = ansible_runner.run(private_data_dir=str(private), playbook="playbook.yml", extravars=dict(extra_vars or {}),
-                                    verbosity=verbosity, envvars=env, quiet=True)
+                                    verbosity=verbosity, envvars={**runner_env, **(env or {})}, quiet=True)
         texts = [runner.stdout.read()]
         for path in sorted((private / "artifacts").rglob("*")):
             if path.is_file():

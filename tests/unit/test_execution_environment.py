@@ -35,7 +35,7 @@ def test_ansible_builder_create_renders_the_build_context_offline(tmp_path: Path
     assert "krb5-devel" in containerfile and "krb5-libs" in containerfile
     assert "ansible-core>=2.19" in containerfile
     galaxy = yaml.safe_load((context / "_build" / "requirements.yml").read_text(encoding="utf-8"))
-    assert {c["name"] for c in galaxy["collections"]} == {"iis.ccs", "ansible.windows"}
+    assert {c["name"] for c in galaxy["collections"]} == {"iis.ccs", "ansible.windows", "community.crypto"}
     assert requirement_names(context / "_build" / "requirements.txt") >= requirement_names(REPO / "requirements.txt")
 
 

@@ -86,6 +86,25 @@ def test_file_share_role_least_privilege_and_idempotent(windows_host, tmp_path: 
         assert share[(READ.lower(), "Allow")] == "Read"
         assert share[(MODIFY.lower(), "Allow")] == "Change"
         assert result["encrypt"] is True
+
+        # iis.ccs.ccs_store_info reads the same share through read_store_acl and finds it least-privilege.
+        audit = windows_host.run(f"""
+- hosts: win
+  gather_facts: false
+  tasks:
+    - name: audit
+      iis.ccs.ccs_store_info:
+        destinations: [{{type: host_path, path: '{path}'}}]
+        allow_no_private_key_password: true
+        acl_audit: {{share: '{name}', reader_accounts: ['{READ}'], publisher_accounts: ['{MODIFY}']}}
+""")
+        assert audit.rc == 0, audit.stdout[-4000:]
+        store = audit.task("audit")
+        entries = {(e["scope"], e["account"].lower()): e["level"] for e in store["acl"]["entries"] if e["type"] == "Allow"}
+        assert entries[("share", READ.lower())] == "read" and entries[("ntfs", READ.lower())] == "read", entries
+        assert entries[("share", MODIFY.lower())] == "change" and entries[("ntfs", MODIFY.lower())] == "change", entries
+        serious = [f for f in store["findings"] if f["check"] in ("acl_broad_group", "acl_reader_writes", "acl_publisher_full", "acl_reader_cannot_read")]
+        assert serious == [], serious
     finally:
         windows_host.run(f"""
 - hosts: win

@@ -34,7 +34,7 @@ def validate_bundle(bundle: CertificateBundle, host_names: Sequence[HostName], *
     Errors: key missing or not the certificate's, expired, not yet valid, an extended key usage
     without serverAuth, a host name the certificate does not cover, RSA under 2048 bits, EC curves
     other than P-256/P-384/P-521, other key types. Warnings: expiry within expiry_warning_days,
-    missing or broken chain (see _chain_warnings).
+    missing or broken chain (see chain_warnings).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -42,7 +42,7 @@ def validate_bundle(bundle: CertificateBundle, host_names: Sequence[HostName], *
     _check_validity_period(bundle, now)
     _check_server_auth(bundle)
     _check_host_names(bundle, host_names)
-    return _expiry_warnings(bundle, now, expiry_warning_days) + _chain_warnings(bundle)
+    return _expiry_warnings(bundle, now, expiry_warning_days) + chain_warnings(bundle)
 
 
 # ---------------------------------------------------------------- validation
@@ -110,7 +110,7 @@ def _expiry_warnings(bundle: CertificateBundle, now: datetime.datetime, expiry_w
     return [f"the certificate {bundle.thumbprint} expires on {_day(bundle.not_after)}, in {remaining.days} days; renew it"]
 
 
-def _chain_warnings(bundle: CertificateBundle) -> list[str]:
+def chain_warnings(bundle: CertificateBundle) -> list[str]:
     """Warn when clients may not be able to build a path to a trusted root from what IIS sends.
 
     A chain that ends in an intermediate whose issuer (a root) is absent is normal and not

@@ -31,6 +31,18 @@ def _iso(moment: datetime) -> str:
 
 def check_options(params: t.Mapping[str, t.Any]) -> None:
     """Everything about the options that can be wrong, before any certificate or replica is touched."""
+    check_key_password(params)
+    if params["expiry_warning_days"] < 0:
+        raise UserInputError("expiry_warning_days: must be 0 or more")
+    destinations = params["destinations"]
+    check_destinations(destinations)
+    minimum = params.get("min_replicas")
+    if minimum is not None and not 1 <= minimum <= len(destinations):
+        raise UserInputError(f"min_replicas: must be between 1 and the number of destinations ({len(destinations)}); it is {minimum}")
+
+
+def check_key_password(params: t.Mapping[str, t.Any]) -> None:
+    """private_key_password and allow_no_private_key_password, as ccs_cert_publish and ccs_store_info take them."""
     if params.get("private_key_password") is None and not params["allow_no_private_key_password"]:
         raise UserInputError(
             "private_key_password: required (the password the CCS provider uses to open every PFX in the store); "
@@ -38,9 +50,10 @@ def check_options(params: t.Mapping[str, t.Any]) -> None:
         )
     if params.get("private_key_password") is not None and params["allow_no_private_key_password"]:
         raise UserInputError("allow_no_private_key_password: true contradicts the private_key_password given; remove one of them")
-    if params["expiry_warning_days"] < 0:
-        raise UserInputError("expiry_warning_days: must be 0 or more")
-    destinations = params["destinations"]
+
+
+def check_destinations(destinations: t.Sequence[t.Mapping[str, t.Any]]) -> None:
+    """The destinations option of ccs_cert_publish and ccs_store_info: every replica of the store."""
     if not destinations:
         raise UserInputError("destinations: give at least one destination (a replica of the certificate store)")
     seen: set[str] = set()
@@ -51,9 +64,6 @@ def check_options(params: t.Mapping[str, t.Any]) -> None:
             raise UserInputError(f"{where}.name: {label!r} is used twice; give each destination a unique name")
         seen.add(label.lower())
         _check_destination(where, destination)
-    minimum = params.get("min_replicas")
-    if minimum is not None and not 1 <= minimum <= len(destinations):
-        raise UserInputError(f"min_replicas: must be between 1 and the number of destinations ({len(destinations)}); it is {minimum}")
 
 
 def destination_name(destination: t.Mapping[str, t.Any]) -> str:

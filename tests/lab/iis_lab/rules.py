@@ -123,3 +123,8 @@ register(
     " not a domain, so the old check could not validate it",
     "https://learn.microsoft.com/en-us/dotnet/api/system.directoryservices.accountmanagement.principalcontext.-ctor",
 )
+register(
+    "smb-share-not-found",
+    "Get-SmbShare -Name fails when the host has no share of that name",
+    "https://learn.microsoft.com/en-us/powershell/module/smbshare/get-smbshare?view=windowsserver2022-ps",
+)
