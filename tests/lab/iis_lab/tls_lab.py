@@ -420,21 +420,9 @@ class TlsLab:
         base.sni_callback = on_sni
         return base
 
-    def _handler(self, host: str, windows_port: int) -> t.Callable[[asyncio.StreamReader, asyncio.StreamWriter], t.Awaitable[None]]:
+    def _protocol(self, host: str, windows_port: int) -> t.Callable[[], asyncio.Protocol]:
         context = self._context_for(host, windows_port)
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            # start_tls wraps the connection synchronously (wrap_bio) before its first await: that is
-            # when the context learns which socket the new TLS object belongs to.
-            context.accepting = writer.get_extra_info("socket")
-            try:
-                await asyncio.wait_for(writer.start_tls(context), timeout=10)
-            except (TimeoutError, OSError, ssl.SSLError):
-                writer.transport.abort()
-                return
-            await _serve_one(reader, writer)
-
-        return handle
+        return lambda: _Connection(context)
 
     async def _open(self) -> None:
         for windows_port in self.windows_ports:
@@ -443,8 +431,8 @@ class TlsLab:
                 try:
                     servers: list[asyncio.base_events.Server] = []
                     for host, address in self.addresses.items():
-                        servers.append(await asyncio.start_server(self._handler(host, windows_port), address,
-                                                                  port or (_port_of(servers[0]) if servers else 0), backlog=512))
+                        servers.append(await self.loop.create_server(self._protocol(host, windows_port), address,
+                                                                     port or (_port_of(servers[0]) if servers else 0), backlog=512))
                     break
                 except OSError as exc:
                     for server in servers:
@@ -501,16 +489,33 @@ def _port_of(server: asyncio.base_events.Server) -> int:
     return int(server.sockets[0].getsockname()[1])
 
 
-async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    # The handshake is the test; answer a request line with a minimal response, then close.
-    try:
-        await asyncio.wait_for(reader.read(1024), timeout=5)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        await writer.drain()
-    except (TimeoutError, OSError, ssl.SSLError):
-        pass
-    finally:
-        writer.close()
+class _Connection(asyncio.Protocol):
+    """One client: TLS is started on the raw connection before a byte of it is read (so the ClientHello
+    reaches the TLS layer, whatever the Python version), then a minimal HTTP answer, then close."""
+
+    def __init__(self, context: _NodeContext) -> None:
+        self.context = context
+        self.starting: asyncio.Task[None] | None = None  # held so the task is not collected mid-handshake
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        t.cast(asyncio.Transport, transport).pause_reading()
+        self.starting = asyncio.ensure_future(self._start_tls(t.cast(asyncio.Transport, transport)))
+
+    async def _start_tls(self, transport: asyncio.Transport) -> None:
+        # start_tls wraps the connection (wrap_bio) before its first await: that is when the context
+        # learns which socket the new TLS object belongs to.
+        self.context.accepting = transport.get_extra_info("socket")
+        loop = asyncio.get_running_loop()
+        try:
+            secure = await loop.start_tls(transport, self, self.context, server_side=True, ssl_handshake_timeout=10)
+        except (TimeoutError, OSError, ssl.SSLError, ConnectionError):
+            transport.abort()
+            return
+        if secure is None:
+            transport.abort()
+            return
+        secure.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        secure.close()
 
 
 def write_endpoints(endpoints: t.Mapping[str, t.Any]) -> None:
