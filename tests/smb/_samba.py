@@ -8,6 +8,7 @@ signals its whole process group when it stops, and is stopped by its own pid onl
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 import secrets
 import shutil
@@ -31,6 +32,32 @@ def find_smbd() -> str | None:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+# Test work files live in the checkout (tests/output), never in /tmp.
+_INSTALL_LOCK = Path(__file__).resolve().parents[2] / "tests" / "output" / "samba-install.lock"
+
+
+def install_smbd(apt_get: str = "apt-get") -> str | None:
+    """Install Samba with apt-get when smbd is missing and we are root; smbd's path, or None.
+
+    Only the SMB tests and the publish benchmark need Samba, so they install it themselves
+    (tools/bootstrap and tools/farm do not). A file lock keeps parallel pytest workers from
+    running apt-get (and fighting over dpkg's lock) at the same time.
+    """
+    found = find_smbd()
+    if found is not None or os.geteuid() != 0 or shutil.which(apt_get) is None:
+        return found
+    _INSTALL_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with _INSTALL_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if find_smbd() is None:  # another worker may have installed it while we waited
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            for command in ([apt_get, "update", "-qq"], [apt_get, "install", "-y", "-qq", "--no-install-recommends", "samba"]):
+                done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
+                if done.returncode != 0:
+                    raise SambaUnavailable(f"{' '.join(command)} failed: {(done.stderr or done.stdout)[-500:]}")
+    return find_smbd()
 
 
 def _free_port() -> int:
@@ -69,7 +96,7 @@ class SambaServer:
         return f"\\\\{self.host}\\{self.share}"
 
     def setup(self) -> "SambaServer":
-        smbd = find_smbd()
+        smbd = install_smbd()
         if smbd is None:
             raise SambaUnavailable("smbd is not installed (Debian/Ubuntu: apt-get install samba)")
         if not self.port:
