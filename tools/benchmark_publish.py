@@ -136,7 +136,7 @@ def main() -> int:
             print("FAIL: the unchanged re-run moved PFX bytes or changed files", file=sys.stderr)
         return 0 if ok else 1
     finally:
-        server.stop()
+        server.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

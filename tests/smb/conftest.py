@@ -37,7 +37,7 @@ def samba_factory(tmp_path: Path) -> t.Iterator[t.Callable[[str], SambaServer]]:
         yield start
     finally:
         for server in servers:
-            server.stop()
+            server.close()
 
 
 @pytest.fixture
