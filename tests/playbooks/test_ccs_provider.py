@@ -18,7 +18,6 @@ PROVIDER_KEY = "HKLM\\SOFTWARE\\Microsoft\\IIS\\CentralCertProvider"
 RECORD_KEY = "HKLM\\SOFTWARE\\iis.ccs\\CentralCertProvider"
 
 
-
 def provider_args(**changes: t.Any) -> dict[str, t.Any]:
     args = {"store_location": SHARE, "user_name": USER, "password": PASSWORD, "private_key_password": KEY}
     args.update(changes)

@@ -79,4 +79,3 @@ def explain_smb_error(exc: BaseException, folder: str, what: str) -> str:
     else:
         detail = str(exc)[:300] or type(exc).__name__
     return f"{what} {folder}: {detail}" + (f" ({status})" if status else "")
-

@@ -82,8 +82,10 @@ def test_bad_input_is_refused_naming_the_option(changes: dict[str, t.Any], optio
         assert secret not in message
 
 
-@pytest.mark.parametrize(("user_name", "rule", "other_rule"), [("LAB\\svc\nccs", "control character", "$("),
-                                                          ("LAB\\$(whoami)", "'$('", "control character")])
+@pytest.mark.parametrize(("user_name", "rule", "other_rule"), [
+    ("LAB\\svc\nccs", "control character", "$("),
+    ("LAB\\$(whoami)", "'$('", "control character"),
+])
 def test_a_bad_user_name_is_told_only_the_rule_it_broke(user_name: str, rule: str, other_rule: str) -> None:
     with pytest.raises(UserInputError) as raised:
         validate_user_name(user_name)
