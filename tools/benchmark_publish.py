@@ -98,7 +98,9 @@ def main() -> int:
     parser.add_argument("--names", type=int, default=4)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     options = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="iis-ccs-bench-"))
+    # Work files stay in the checkout (tests/output, git-ignored), not in /tmp.
+    (REPO / "tests" / "output").mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="iis-ccs-bench-", dir=REPO / "tests" / "output"))
     server = SambaServer(work / "samba").setup()
     try:
         server.start()
@@ -134,7 +136,7 @@ def main() -> int:
             print("FAIL: the unchanged re-run moved PFX bytes or changed files", file=sys.stderr)
         return 0 if ok else 1
     finally:
-        server.stop()
+        server.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -141,7 +141,9 @@ def test_windows_error_becomes_host_operation_error_with_message_and_type() -> N
     with pytest.raises(HostOperationError) as caught:
         runner.run(OPERATION)
     error = caught.value
-    assert str(error) == "operation 'read_host_state' failed on host 'web01': Acc\u00e8s refus\u00e9."
+    # What failed for the user first; the internal operation name is kept apart.
+    assert str(error) == "Reading the IIS and CCS state failed on host 'web01': Acc\u00e8s refus\u00e9."
+    assert error.operation == "read_host_state"
     assert error.error_type == "System.UnauthorizedAccessException"
     assert error.windows_message == "Acc\u00e8s refus\u00e9."
     assert runner.round_trips == 1  # a failed round trip still costs one
@@ -248,3 +250,7 @@ def test_other_connection_errors_are_not_mistaken_for_a_lost_connection() -> Non
     runner = HostOperationRunner(BrokenConnection(AnsibleConnectionFailure("ntlm: the specified credentials were rejected")), "web01")
     with pytest.raises(AnsibleConnectionFailure, match="credentials were rejected"):
         runner.run("read_host_state", {"sections": ["windows"]})
+
+
+def test_every_operation_has_a_purpose_users_can_read() -> None:
+    assert set(host_ops.OPERATION_PURPOSES) == set(host_ops.operation_names())
