@@ -22,7 +22,7 @@ description:
     They are encrypted with the store's password; still, register the result with C(no_log) (the iis.ccs.renew role does).
   - Read-only. Used by the C(iis.ccs.renew) role and C(playbooks/renew.yml).
 author:
-  - iis.ccs contributors (!UNKNOWN)
+  - iis.ccs contributors (@iis-ccs)
 options:
   destinations:
     description:

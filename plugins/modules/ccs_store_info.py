@@ -21,7 +21,7 @@ description:
     file server) and checks them against the least-privilege rules.
   - Never writes anything, in any mode.
 author:
-  - iis.ccs contributors (!UNKNOWN)
+  - iis.ccs contributors (@iis-ccs)
 options:
   destinations:
     description:

@@ -25,7 +25,7 @@ description:
   - Read-only; runs the same in check mode. From the controller the handshakes run concurrently and need no round
     trip to the node when O(host_names) is given.
 author:
-  - iis.ccs contributors (!UNKNOWN)
+  - iis.ccs contributors (@iis-ccs)
 options:
   host_names:
     description:

@@ -93,6 +93,8 @@ OPERATION_PURPOSES = {
     "probe_store_access": "Checking access to the certificate store",
     "read_cert_store": "Reading the certificate store folder",
     "write_cert_store": "Writing to the certificate store folder",
+    "read_store_acl": "Reading the store share's permissions",
+    "verify_tls": "Checking the certificates the node serves",
 }
 
 
