@@ -55,6 +55,6 @@ try {
 }
 finally {
     if ($null -ne $drive) {
-        Remove-PSDrive -Name $drive.Name -Force
+        Remove-PSDrive -Name $drive.Name -Force -ErrorAction SilentlyContinue
     }
 }

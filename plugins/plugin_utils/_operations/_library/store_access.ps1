@@ -51,7 +51,7 @@ function Test-StoreAccess($Step) {
             try {
                 $null = [System.IO.Directory]::GetFiles($path, '*.pfx')
             } finally {
-                Remove-PSDrive -Name $drive -Force
+                Remove-PSDrive -Name $drive -Force -ErrorAction SilentlyContinue
             }
         } elseif (-not (Test-Path -LiteralPath $path -PathType Container)) {
             throw "Could not find a part of the path '$path'."
