@@ -63,7 +63,7 @@ class HostName:
 
     @property
     def file_name(self) -> str:
-        """The CCS file name IIS looks for: U-label form, ``*.`` -> ``_.``, plus ``.pfx``."""
+        """The CCS file name IIS looks for (docs/ccs-behaviour.md#file-naming): U-label form, ``*.`` -> ``_.``, plus ``.pfx``."""
         stem = self.unicode
         if self.is_wildcard:
             stem = WILDCARD_FILE_PREFIX + stem[2:]

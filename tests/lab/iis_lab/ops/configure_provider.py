@@ -1,6 +1,6 @@
 """Emulation of configure_provider.ps1 (and the access check shared with probe_store_access.ps1).
 
-Enforces what the real cmdlets do (docs: ccs-behaviour.md sections 1-3): the provider
+Enforces what the real cmdlets do (docs/ccs-behaviour.md#feature, #provider-cmdlets, #provider-secrets): the provider
 cmdlets exist only with the CCS feature; the CCS feature cannot be installed without IIS;
 Enable-IISCentralCertProvider needs all four values while Enable-WebCentralCertProvider
 lets the private-key password be omitted; enabling or setting checks that the path
