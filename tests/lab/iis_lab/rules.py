@@ -23,6 +23,10 @@ class Rule:
 
 RULES: dict[str, Rule] = {}
 
+# Rules switched off, as if deleted from the lab: only tests set this, to prove that each rule's test
+# fails without it (tests/unit/test_lab_rules.py). Every raise site asks enforced() first.
+DISABLED: set[str] = set()
+
 
 def register(rule_id: str, summary: str, source: str) -> Rule:
     """Add a rule; an id is registered once."""
@@ -37,3 +41,8 @@ def known(rule_id: str) -> str:
     if rule_id not in RULES:
         raise KeyError(f"lab rule {rule_id!r} is not registered in iis_lab/rules.py")
     return rule_id
+
+
+def enforced(rule_id: str) -> bool:
+    """Whether the lab applies the rule now (always, unless a test switched it off); the id must be registered."""
+    return known(rule_id) not in DISABLED

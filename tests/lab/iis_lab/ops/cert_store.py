@@ -18,7 +18,11 @@ from pathlib import Path
 
 from .. import faults
 from ..errors import WindowsError_
+from ..rules import enforced, register
 from . import OpContext, operation
+
+register("unc-needs-explicit-credentials", "From a WinRM session (NTLM, no delegation) a UNC path is reached anonymously and denied",
+         "https://learn.microsoft.com/en-us/powershell/scripting/security/remoting/ps-remoting-second-hop; docs/ccs-behaviour.md#store-access")
 
 _EPOCH_TICKS = 621355968000000000
 
@@ -28,9 +32,11 @@ def _folder(ctx: OpContext, access: str) -> tuple[Path, str | None]:
     account = None
     if path.startswith("\\\\"):
         user = ctx.params.get("user_name")
-        if not user:
+        if not user and enforced("unc-needs-explicit-credentials"):
             # What a WinRM (NTLM) session sees on a second hop: an anonymous, denied logon.
-            raise WindowsError_(f"Access to the path '{path}' is denied.", "System.UnauthorizedAccessException")
+            raise WindowsError_(f"Access to the path '{path}' is denied.", "System.UnauthorizedAccessException", rule="unc-needs-explicit-credentials")
+        if not user:
+            return ctx.network.resolve(ctx.host, path, None, access), None
         account = ctx.network.check_logon(ctx.host, ctx.state.get("local_accounts") or {}, str(user), str(ctx.params.get("password") or ""))
         ctx.log("map_share", path=path, account=account)
     return ctx.network.resolve(ctx.host, path, account, access), account

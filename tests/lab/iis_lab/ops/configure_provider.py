@@ -17,6 +17,7 @@ import typing as t
 
 from .. import model
 from ..errors import WindowsError_
+from ..rules import enforced, register
 from ..state import machine_encrypt
 from . import OpContext, operation
 from .read_host_state import _provider_view
@@ -27,6 +28,28 @@ _SERVER_IIS = {"Web-Server"}
 _SERVER_CCS = {"Web-CertProvider"}
 _CLIENT_IIS = {"IIS-WebServerRole", "IIS-WebServer"}
 _CLIENT_CCS = {"IIS-CertProvider"}
+
+_IIS_TESTS = "https://github.com/jhkimnew/iistest (IISAdministration.ps1); docs/ccs-behaviour.md#provider-cmdlets"
+register("provider-cmdlets-need-feature", "The IISAdministration provider cmdlets are unknown until the CCS role service is installed",
+         "docs/ccs-behaviour.md#provider-cmdlets")
+register("provider-credential-validated", "Enable/Set-IISCentralCertProvider refuse an account that cannot log on: 'Credential is invalid.'",
+         _IIS_TESTS)
+register("provider-path-must-exist", "Enable/Set-IISCentralCertProvider refuse a store path that does not exist", _IIS_TESTS)
+register("securestring-refuses-empty", "ConvertTo-SecureString -AsPlainText refuses an empty string (so an empty private-key password)",
+         "https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.security/convertto-securestring")
+register("enable-needs-all-values", "Enable-*CentralCertProvider: CertStoreLocation, UserName and Password are mandatory",
+         "https://learn.microsoft.com/en-us/powershell/module/iisadministration/enable-iiscentralcertprovider")
+register("set-needs-enabled-provider", "Set-IISCentralCertProvider fails while the provider is disabled", _IIS_TESTS)
+register("set-user-and-password-together", "Set-IISCentralCertProvider takes UserName and Password only together", _IIS_TESTS)
+register("set-refuses-null-private-key-password", "Set-IISCentralCertProvider refuses a null PrivateKeyPassword", _IIS_TESTS)
+register("optional-feature-client-only", "Enable-WindowsOptionalFeature on a Server edition does not know the client feature names",
+         "https://learn.microsoft.com/en-us/powershell/module/dism/enable-windowsoptionalfeature; docs/ccs-behaviour.md#feature")
+register("install-windowsfeature-server-only", "Install-WindowsFeature exists only on Server editions",
+         "https://learn.microsoft.com/en-us/powershell/module/servermanager/install-windowsfeature; docs/ccs-behaviour.md#feature")
+register("feature-name-must-be-known", "Install-WindowsFeature refuses a role or feature name it does not know",
+         "https://learn.microsoft.com/en-us/powershell/module/servermanager/install-windowsfeature")
+register("ccs-feature-needs-iis", "The CCS role service cannot be installed without the Web Server (IIS) role", "docs/ccs-behaviour.md#feature")
+register("dword-range", "A registry DWORD holds 0..4294967295", "https://learn.microsoft.com/en-us/windows/win32/sysinfo/registry-value-types")
 
 
 def check_store_access(ctx: OpContext, store_location: str, user_name: str, password: str) -> None:
@@ -51,8 +74,8 @@ def check_store_access(ctx: OpContext, store_location: str, user_name: str, pass
 
 
 def _require_provider_cmdlets(ctx: OpContext, cmdlet: str) -> None:
-    if not model.ccs_installed(ctx.state):
-        raise WindowsError_(_NOT_RECOGNIZED.format(cmdlet), "System.Management.Automation.CommandNotFoundException")
+    if not model.ccs_installed(ctx.state) and enforced("provider-cmdlets-need-feature"):
+        raise WindowsError_(_NOT_RECOGNIZED.format(cmdlet), "System.Management.Automation.CommandNotFoundException", rule="provider-cmdlets-need-feature")
 
 
 def _validate_location_and_credential(ctx: OpContext, store_location: str | None, user_name: str | None, password: str | None,
@@ -63,14 +86,15 @@ def _validate_location_and_credential(ctx: OpContext, store_location: str | None
         try:
             account = ctx.network.check_logon(ctx.host, ctx.state["local_accounts"], user_name, password or "")
         except WindowsError_ as exc:
-            raise WindowsError_("Credential is invalid.", "System.ArgumentException") from exc
+            if enforced("provider-credential-validated"):
+                raise WindowsError_("Credential is invalid.", "System.ArgumentException", rule="provider-credential-validated") from exc
     if store_location is not None:
         try:
             exists = ctx.network.resolve(ctx.host, store_location, account, "read").is_dir()
         except WindowsError_:
             exists = False
-        if not exists:
-            raise WindowsError_(f"The path '{store_location}' does not exist.", "System.ArgumentException")
+        if not exists and enforced("provider-path-must-exist"):
+            raise WindowsError_(f"The path '{store_location}' does not exist.", "System.ArgumentException", rule="provider-path-must-exist")
 
 
 def _enable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
@@ -78,14 +102,14 @@ def _enable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     web_administration = step.get("module") == "WebAdministration"
     cmdlet = "Enable-WebCentralCertProvider" if web_administration else "Enable-IISCentralCertProvider"
     _require_provider_cmdlets(ctx, cmdlet)
-    if not web_administration and not private_key_password:
+    if not web_administration and not private_key_password and enforced("securestring-refuses-empty"):
         # The IISAdministration cmdlet takes all four values; the script's ConvertTo-SecureString refuses an empty one.
         raise WindowsError_("Cannot bind argument to parameter 'String' because it is an empty string.",
-                            "System.Management.Automation.ParameterBindingValidationException")
+                            "System.Management.Automation.ParameterBindingValidationException", rule="securestring-refuses-empty")
     for name in ("store_location", "user_name", "password"):
-        if not step.get(name):
+        if not step.get(name) and enforced("enable-needs-all-values"):
             raise WindowsError_(f"Cannot validate argument on parameter '{name}'. The argument is null or empty.",
-                                "System.Management.Automation.ParameterBindingValidationException")
+                                "System.Management.Automation.ParameterBindingValidationException", rule="enable-needs-all-values")
     _validate_location_and_credential(ctx, step["store_location"], step["user_name"], step["password"])
     values = model.ensure_registry_key(ctx.state, model.PROVIDER_KEY)
     values.update(Enabled=1, CertStoreLocation=step["store_location"], UserName=step["user_name"],
@@ -99,13 +123,14 @@ def _enable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
 def _set(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     _require_provider_cmdlets(ctx, "Set-IISCentralCertProvider")
     values = model.registry_key(ctx.state, model.PROVIDER_KEY)
-    if not values or int(values.get("Enabled", 0)) != 1:
-        raise WindowsError_("The central certificate provider is not enabled.", "System.InvalidOperationException")
-    if (step.get("user_name") is None) != (step.get("password") is None):
-        raise WindowsError_("UserName and Password must be specified together.", "System.ArgumentException")
-    if "private_key_password" in step and not step["private_key_password"]:
+    if (not values or int(values.get("Enabled", 0)) != 1) and enforced("set-needs-enabled-provider"):
+        raise WindowsError_("The central certificate provider is not enabled.", "System.InvalidOperationException", rule="set-needs-enabled-provider")
+    if (step.get("user_name") is None) != (step.get("password") is None) and enforced("set-user-and-password-together"):
+        raise WindowsError_("UserName and Password must be specified together.", "System.ArgumentException", rule="set-user-and-password-together")
+    if "private_key_password" in step and not step["private_key_password"] and enforced("set-refuses-null-private-key-password"):
         raise WindowsError_("Cannot validate argument on parameter 'PrivateKeyPassword'. The argument is null.",
-                            "System.Management.Automation.ParameterBindingValidationException")
+                            "System.Management.Automation.ParameterBindingValidationException", rule="set-refuses-null-private-key-password")
+    values = values if values is not None else model.ensure_registry_key(ctx.state, model.PROVIDER_KEY)
     _validate_location_and_credential(ctx, step.get("store_location"), step.get("user_name"), step.get("password"))
     changed = []
     if step.get("store_location") is not None:
@@ -125,21 +150,23 @@ def _install_features(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     names = [str(n) for n in step.get("names") or []]
     client = str(ctx.state["windows"]["installation_type"]).lower() == "client"
     if step.get("method") == "client":
-        if not client:
-            raise WindowsError_(f"Feature name {names[0]} is unknown.", "System.Runtime.InteropServices.COMException")
+        if not client and enforced("optional-feature-client-only"):
+            raise WindowsError_(f"Feature name {names[0]} is unknown.", "System.Runtime.InteropServices.COMException", rule="optional-feature-client-only")
         known_iis, known_ccs = _CLIENT_IIS, _CLIENT_CCS
     else:
-        if client:
-            raise WindowsError_(_NOT_RECOGNIZED.format("Install-WindowsFeature"), "System.Management.Automation.CommandNotFoundException")
+        if client and enforced("install-windowsfeature-server-only"):
+            raise WindowsError_(_NOT_RECOGNIZED.format("Install-WindowsFeature"), "System.Management.Automation.CommandNotFoundException",
+                                rule="install-windowsfeature-server-only")
         known_iis, known_ccs = _SERVER_IIS, _SERVER_CCS
     unknown = [n for n in names if n not in known_iis | known_ccs]
-    if unknown:
+    if unknown and enforced("feature-name-must-be-known"):
         raise WindowsError_(f"ArgumentNotValid: The role, role service, or feature name is not valid: '{unknown[0]}'.",
-                            "System.ArgumentException")
+                            "System.ArgumentException", rule="feature-name-must-be-known")
     # Modelled strictly: the CCS role service needs IIS, which must already be there or come in the same call.
-    if any(n in known_ccs for n in names) and not model.iis_installed(ctx.state) and not any(n in known_iis for n in names):
+    needs_iis = any(n in known_ccs for n in names) and not model.iis_installed(ctx.state) and not any(n in known_iis for n in names)
+    if needs_iis and enforced("ccs-feature-needs-iis"):
         raise WindowsError_(f"Installation of {names[0]} failed: it requires the Web Server (IIS) role, which is not installed.",
-                            "System.InvalidOperationException")
+                            "System.InvalidOperationException", rule="ccs-feature-needs-iis")
     added = sorted(set(names) - set(ctx.state["features"]))
     ctx.state["features"] = sorted(set(ctx.state["features"]) | set(names))
     # Centralized SSL Certificate Support needs no restart (RestartNeeded: No), so pending_reboot is left as it was.
@@ -168,8 +195,8 @@ def _clear_private_key_password(ctx: OpContext, step: t.Mapping[str, t.Any]) -> 
 
 def _set_polling_interval(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     value = int(step["polling_interval"])
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise WindowsError_("The value is out of range for a DWORD.", "System.ArgumentOutOfRangeException")
+    if not 0 <= value <= 0xFFFFFFFF and enforced("dword-range"):
+        raise WindowsError_("The value is out of range for a DWORD.", "System.ArgumentOutOfRangeException", rule="dword-range")
     model.ensure_registry_key(ctx.state, model.PROVIDER_KEY)["PollingInterval"] = value
     ctx.log("set_polling_interval", value=value)
 
