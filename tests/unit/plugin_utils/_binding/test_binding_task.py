@@ -13,7 +13,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_BINDING
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext
 from ansible_collections.iis.ccs.plugins.plugin_utils._binding.task import manage_bindings
-from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationError, HostOperationRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 
@@ -69,7 +69,7 @@ def test_a_change_made_by_someone_else_between_read_and_apply_is_not_reported_as
     seed(lab_dir)
     # Just before the apply round trip, another run adds the same binding and ccs entry.
     runner = racing_runner(["www.example.com"])
-    with pytest.raises(Exception, match="duplicate collection entry"):
+    with pytest.raises(HostOperationError, match="duplicate collection entry"):
         manage_bindings(context(host_names=["www.example.com"]), runner)
     # IIS refused the duplicate and nothing was committed twice.
     bindings = read_state("web")["sites"][0]["bindings"]
