@@ -377,8 +377,7 @@ def _openssl_info(cert_corpus: t.Any, data: bytes, tmp_path: t.Any, password: st
 
 
 def test_openssl_accepts_compatible_export_as_3des(cert_corpus: t.Any, tmp_path: t.Any) -> None:
-    if cert_corpus.openssl is None:
-        pytest.skip("the openssl command is not installed")
+    cert_corpus.require_openssl()
     data = export_pfx(_pem(cert_corpus, "leaf-rsa"), "pw-3des", "compatible")
     info = _openssl_info(cert_corpus, data, tmp_path, "pw-3des", legacy=True)
     assert "MAC: sha1" in info
@@ -389,8 +388,7 @@ def test_openssl_accepts_compatible_export_as_3des(cert_corpus: t.Any, tmp_path:
 
 
 def test_openssl_accepts_aes256_export(cert_corpus: t.Any, tmp_path: t.Any) -> None:
-    if cert_corpus.openssl is None:
-        pytest.skip("the openssl command is not installed")
+    cert_corpus.require_openssl()
     data = export_pfx(_pem(cert_corpus, "leaf-ec"), "pw-aes", "aes256")
     info = _openssl_info(cert_corpus, data, tmp_path, "pw-aes", legacy=False)
     assert "MAC: sha256" in info
@@ -402,8 +400,7 @@ def test_openssl_accepts_aes256_export(cert_corpus: t.Any, tmp_path: t.Any) -> N
 
 
 def test_corpus_openssl_legacy_files_really_use_rc2_and_3des(cert_corpus: t.Any) -> None:
-    if cert_corpus.openssl is None:
-        pytest.skip("the openssl command is not installed")
+    cert_corpus.require_openssl()
     info = cert_corpus.pkcs12_info(cert_corpus.path("leaf-rsa.openssl-legacy.pfx"), cert_corpus.PFX_PASSWORD, legacy=True)
     assert "pbeWithSHA1And40BitRC2-CBC" in info and "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC" in info
 

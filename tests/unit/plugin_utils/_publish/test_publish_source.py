@@ -53,8 +53,7 @@ def test_pfx_sources_load_with_their_names(cert_corpus: t.Any, name: str) -> Non
 
 
 def test_openssl_legacy_rc2_pfx_loads(cert_corpus: t.Any) -> None:
-    if not cert_corpus.openssl:
-        pytest.skip("openssl CLI not installed: no openssl-made PFX in the corpus")
+    cert_corpus.require_openssl()
     source = prepare(pfx(cert_corpus, "leaf-rsa.openssl-legacy.pfx"), now=NOW)
     assert source.bundle.thumbprint == cert_corpus.thumbprint("leaf-rsa")
 
