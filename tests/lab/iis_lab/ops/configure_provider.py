@@ -250,7 +250,7 @@ def configure_provider(ctx: OpContext) -> dict[str, t.Any]:
         "reboot_required": False,
         "provider": _provider_view(ctx.state),
         "features": {
-            "inetstp": {"MajorVersion": 10, "MinorVersion": 0, "SetupString": "IIS 10.0"} if installed else None,
+            "inetstp": model.inetstp(ctx.state),
             "components": ({"W3SVC": 1, "CertProvider": 1} if model.ccs_installed(ctx.state) else {"W3SVC": 1}) if installed else None,
         },
     }
