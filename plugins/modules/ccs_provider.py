@@ -28,9 +28,9 @@ options:
   state:
     description:
       - C(enabled) installs the feature when needed and enables the provider with the given settings.
-      - C(disabled) disables the provider and keeps its settings (C(Disable-IISCentralCertProvider)). Nothing happens
+      - C(disabled) disables the provider and keeps its settings (C(Disable-WebCentralCertProvider)). Nothing happens
         when it is not enabled.
-      - C(absent) removes the provider settings (C(Clear-IISCentralCertProvider -Force)) and the iis.ccs secret record.
+      - C(absent) removes the provider settings (C(Clear-IISCentralCertProvider) after disabling it) and the iis.ccs secret record.
       - With C(disabled) and C(absent), O(store_location), O(user_name), O(password), O(private_key_password) and
         O(polling_interval) are refused, because IIS cannot change the settings of a disabled provider.
     type: str
@@ -66,9 +66,9 @@ options:
     description:
       - Explicitly run the provider without a private-key password, which means the PFX files must carry none. Always
         setting one is the guidance; this opt-out returns a warning.
-      - Because C(Enable-IISCentralCertProvider) insists on a private-key password, the opt-out enables the provider with
-        WebAdministration's C(Enable-WebCentralCertProvider), where it is optional, and removes a previously set one with
-        C(Clear-WebCentralCertProvider -PrivateKeyPassword).
+      - The provider is enabled with WebAdministration's C(Enable-WebCentralCertProvider), where the private-key
+        password is optional; a previously set one is removed with C(Clear-WebCentralCertProvider -PrivateKeyPassword),
+        after which the other provider settings are checked and put back if that cmdlet removed them.
     type: bool
     default: false
   polling_interval:
@@ -204,7 +204,7 @@ steps:
   elements: str
   sample:
     - check that CONTOSO\svc-ccs can read \\fs01\ccs from this node
-    - set store_location (Set-IISCentralCertProvider)
+    - set store_location (Set-WebCentralCertProvider)
 secrets:
   description: Whether the secrets are (or would be) applied, and why.
   returned: always

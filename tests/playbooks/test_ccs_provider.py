@@ -94,7 +94,7 @@ def test_changing_the_path_touches_only_the_path(lab: Lab) -> None:
     run = ok(lab.run(playbook({"move": provider_args(store_location=SHARE + "\\web")}, boot=False), diff=True))
     result = run.task("move", "web01")
     assert result["changed"] is True and result["round_trips"] == 2
-    assert result["steps"][1] == "set store_location (Set-IISCentralCertProvider)"
+    assert result["steps"][1] == "set store_location (Set-WebCentralCertProvider)"
     assert result["secrets"]["applied"] is False
     assert result["diff"]["before"]["store_location"] == SHARE and result["diff"]["after"]["store_location"] == SHARE + "\\web"
     after_values = registry(lab)
@@ -211,7 +211,7 @@ def test_disable_keeps_settings_then_absent_clears_them(lab: Lab) -> None:
     ok(lab.run(playbook({"enable": provider_args()})))
     run = ok(lab.run(playbook({"disable": {"state": "disabled"}}, {"disable again": {"state": "disabled"}}, boot=False), diff=True))
     disable = run.task("disable", "web01")
-    assert disable["changed"] is True and disable["steps"] == ["disable the provider, keeping its settings (Disable-IISCentralCertProvider)"]
+    assert disable["changed"] is True and disable["steps"] == ["disable the provider, keeping its settings (Disable-WebCentralCertProvider)"]
     assert disable["diff"]["after"]["enabled"] is False and disable["diff"]["after"]["store_location"] == SHARE
     assert run.task("disable again", "web01")["changed"] is False
     values = registry(lab)

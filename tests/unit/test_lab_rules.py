@@ -12,7 +12,9 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import os
 import re
+import subprocess
 import sys
 import typing as t
 from pathlib import Path
@@ -130,11 +132,9 @@ RULE_CASES: dict[str, list[t.Callable[[], None]]] = {
     "provider-cmdlets-need-feature": [lambda: provider_steps(web(features=["Web-Server"]), {"action": "disable"})],
     "provider-credential-validated": [lambda: provider_steps(web(enabled=False), {**ENABLE, "password": "wrong"})],
     "provider-path-must-exist": [lambda: provider_steps(web(enabled=False), {**ENABLE, "store_location": "C:\\Missing"})],
-    "securestring-refuses-empty": [lambda: provider_steps(web(enabled=False), {**ENABLE, "private_key_password": ""})],
     "enable-needs-all-values": [lambda: provider_steps(web(enabled=False), {**ENABLE, "module": "WebAdministration", "user_name": ""})],
     "set-needs-enabled-provider": [lambda: provider_steps(web(enabled=False), {"action": "set", "store_location": "\\\\fs01\\ccs"})],
     "set-user-and-password-together": [lambda: provider_steps(web(), {"action": "set", "user_name": "LAB\\svc-ccs"})],
-    "set-refuses-null-private-key-password": [lambda: provider_steps(web(), {"action": "set", "private_key_password": None})],
     "optional-feature-client-only": [lambda: provider_steps(web(features=[]), {"action": "install_features", "names": ["IIS-CertProvider"],
                                                                                  "method": "client"})],
     "install-windowsfeature-server-only": [lambda: provider_steps(web(features=[], installation_type="Client"),
@@ -143,11 +143,10 @@ RULE_CASES: dict[str, list[t.Callable[[], None]]] = {
     "ccs-feature-needs-iis": [lambda: provider_steps(web(features=[]), {"action": "install_features", "names": ["Web-CertProvider"],
                                                                           "method": "server"})],
     "dword-range": [lambda: provider_steps(web(), {"action": "set_polling_interval", "polling_interval": 2**32})],
-    "unc-needs-explicit-credentials": [lambda: read_store("\\\\fs01\\ccs", user=None)],
     "logon-needs-valid-credentials": [lambda: read_store("\\\\fs01\\ccs", password="wrong"), _logon_without_user],
     "unc-server-reachable": [lambda: read_store("\\\\fs09\\ccs"), lambda: read_store("\\\\fs01")],
     "unc-share-exists": [lambda: read_store("\\\\fs01\\other")],
-    "share-permission-enforced": [_read_store_as_outsider],
+    "effective-access-is-lesser": [_read_store_as_outsider],
 }
 
 
@@ -173,8 +172,24 @@ def test_rule_case_fails_without_its_rule(rule_id: str, index: int, monkeypatch:
     assert not isinstance(outcome.value, KeyboardInterrupt)
 
 
-def test_every_rule_has_a_case_and_every_case_a_rule() -> None:
-    assert sorted(RULE_CASES) == sorted(rules.RULES)
+# The rules added with the script rewrite (issue 12) are proven by tests/unit/test_lab_windows_rules.py,
+# which runs each shipped script and its reverted call: with one of these rules switched off, that file fails.
+WINDOWS_RULE_TESTS = Path(__file__).resolve().parent / "test_lab_windows_rules.py"
+PROVEN_BY_SCRIPT_TESTS = sorted(set(rules.RULES) - set(RULE_CASES))
+
+
+def test_every_case_is_a_registered_rule() -> None:
+    # Every other registered rule must make the script tests fail when it is off (the test below).
+    assert set(RULE_CASES) <= set(rules.RULES), sorted(set(RULE_CASES) - set(rules.RULES))
+    assert WINDOWS_RULE_TESTS.exists()
+
+
+@pytest.mark.parametrize("rule_id", PROVEN_BY_SCRIPT_TESTS)
+def test_script_tests_fail_without_their_rule(rule_id: str) -> None:
+    env = {**os.environ, "IIS_LAB_DISABLED_RULES": rule_id, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0", "-x", str(WINDOWS_RULE_TESTS)],
+                         capture_output=True, text=True, check=False, env=env, cwd=REPO)
+    assert run.returncode == 1, f"{WINDOWS_RULE_TESTS.name} passed with {rule_id} switched off:\n{run.stdout[-2000:]}"
 
 
 @pytest.mark.parametrize("rule_id", sorted(rules.RULES))
@@ -194,6 +209,8 @@ def source_problems(source: str) -> list[str]:
         if reference.startswith("docs/ccs-behaviour.md#"):
             if reference.split("#", 1)[1] not in anchors:
                 problems.append(f"{reference}: no such section in docs/ccs-behaviour.md")
+        elif re.match(r"^Microsoft KB \d+$", part):
+            continue  # a Microsoft knowledge-base article: a known issue
         elif not re.match(r"^https://(learn\.microsoft\.com|github\.com)/\S+$", reference):
             problems.append(f"{part!r} is neither a public page nor a docs/ccs-behaviour.md section")
     return problems
@@ -230,13 +247,29 @@ def raise_site_problems(path: Path, scripts: str) -> list[str]:
             continue
         where = f"{path.name}:{node.lineno}"
         rule = next((k.value for k in node.keywords if k.arg == "rule"), None)
+        if isinstance(rule, ast.Attribute) and rule.attr == "rule" and _inside_handler(node, parents):
+            continue  # re-words an error it caught and keeps that error's rule
+        if isinstance(rule, ast.IfExp) and _mirrors_script(node, scripts):
+            # The script's own throw, tagged with the Windows rule that leads to it when it does (enforced where it happens).
+            ids = [c.value for c in (rule.body, rule.orelse) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+            problems += [f"{where}: rule {i!r} is not registered" for i in ids if i not in rules.RULES]
+            continue
+        if isinstance(rule, ast.Name):
+            # rule = "a" if ... else "b": every possible id is registered, and the raise asks enforced(rule).
+            ids = _assigned_ids(rule.id, node, parents)
+            unknown = [i for i in ids if i not in rules.RULES]
+            if not ids or unknown:
+                problems.append(f"{where}: rule {rule.id} may be {unknown or 'anything'}, not a registered id")
+            elif not _guarded_by_enforced(node, parents, rule.id, variable=True):
+                problems.append(f"{where}: raises rule {rule.id} without asking enforced({rule.id}) first")
+            continue
         if rule is not None:
             if not isinstance(rule, ast.Constant) or rule.value not in rules.RULES:
                 problems.append(f"{where}: rule {ast.unparse(rule)} is not registered")
             elif not _guarded_by_enforced(node, parents, rule.value):
                 problems.append(f"{where}: raises rule {rule.value!r} without asking enforced({rule.value!r}) first")
             continue
-        if _inside_handler(node, parents) or _under_fault(node, parents) or _mirrors_script(node, scripts):
+        if _inside_handler(node, parents) or _under_fault(node, parents) or _mirrors_script(node, scripts) or _rule_switched_off(node, parents):
             continue
         problems.append(f"{where}: raises a Windows error with no registered rule (register it in iis_lab/rules.py with its source)")
     return problems
@@ -248,8 +281,19 @@ def _ancestors(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> t.Iterator[ast
         yield node
 
 
-def _guarded_by_enforced(node: ast.AST, parents: dict[ast.AST, ast.AST], rule_id: str) -> bool:
-    call = f"enforced({rule_id!r})".replace("'", '"')
+def _assigned_ids(name: str, node: ast.AST, parents: dict[ast.AST, ast.AST]) -> list[str]:
+    function = next((a for a in _ancestors(node, parents) if isinstance(a, ast.FunctionDef)), None)
+    ids: list[str] = []
+    for assign in ast.walk(function) if function is not None else []:
+        if isinstance(assign, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in assign.targets):
+            value = assign.value
+            choices = [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value]
+            ids += [c.value for c in choices if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+    return ids
+
+
+def _guarded_by_enforced(node: ast.AST, parents: dict[ast.AST, ast.AST], rule_id: str, variable: bool = False) -> bool:
+    call = f"enforced({rule_id})" if variable else f"enforced({rule_id!r})".replace("'", '"')
     for ancestor in _ancestors(node, parents):
         if isinstance(ancestor, ast.If) and call in ast.unparse(ancestor.test).replace("'", '"'):
             return True
@@ -266,6 +310,11 @@ def _calls_of(name: str, parents: dict[ast.AST, ast.AST]) -> list[ast.AST]:
 
 def _inside_handler(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     return any(isinstance(a, ast.ExceptHandler) for a in _ancestors(node, parents))
+
+
+def _rule_switched_off(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """What the lab does instead when a test switched a rule off (if not enforced(...))."""
+    return any(isinstance(a, ast.If) and "not enforced(" in ast.unparse(a.test) for a in _ancestors(node, parents))
 
 
 def _under_fault(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -46,10 +47,10 @@ FORBIDDEN_COMMANDS = {
     "set-iiscentralcertprovidercredential": "always prompts for the password",
 }
 
-# Commands that prompt unless given a parameter.
+# Commands that prompt unless given one of some parameters.
 REQUIRED_PARAMETERS = {
-    "enable-iiscentralcertprovider": ("privatekeypassword", "prompts for the private key password without -PrivateKeyPassword"),
-    "clear-iiscentralcertprovider": ("force", "asks for confirmation without -Force"),
+    "enable-iiscentralcertprovider": (("privatekeypassword",), "prompts for the private key password without -PrivateKeyPassword"),
+    "clear-iiscentralcertprovider": (("force", "confirm"), "asks for confirmation without -Force or -Confirm:$false"),
 }
 
 # Ways to run text as code that are not commands.
@@ -176,10 +177,20 @@ def _header_comments(lines: list[str]) -> list[str]:
 
 def library_functions(operation: str) -> set[str]:
     """Functions an operation gets from the shared files it declares with '# Uses:'."""
+    return functions_of(host_ops.operation_libraries(operation))
+
+
+def functions_of(libraries: t.Iterable[str]) -> set[str]:
     functions: set[str] = set()
-    for name in host_ops.operation_libraries(operation):
+    for name in libraries:
         functions |= defined_functions(parse((OPERATIONS_DIR / "_library" / f"{name}.ps1").read_bytes()))
     return functions
+
+
+def library_uses(library: str) -> list[str]:
+    """The shared files a shared file itself calls into, from its own '# Uses:' line."""
+    match = re.search(r"^# Uses: *(.+)$", (OPERATIONS_DIR / "_library" / f"{library}.ps1").read_text(encoding="ascii"), re.MULTILINE)
+    return [name.strip() for name in match.group(1).split(",")] if match else []
 
 
 def script_problems(name: str, source: bytes, signatures: Signatures, provided: frozenset[str] | set[str] = frozenset(),
@@ -199,7 +210,7 @@ def script_problems(name: str, source: bytes, signatures: Signatures, provided: 
             continue
         if key in REQUIRED_PARAMETERS:
             needed, why = REQUIRED_PARAMETERS[key]
-            if needed not in {p.lower() for p in use.parameters}:
+            if not set(needed) & {p.lower() for p in use.parameters}:
                 problems.append(f"forbidden: {where} {why}")
         if key in local:
             continue
@@ -240,8 +251,18 @@ def test_operation_script_is_clean(script: Path) -> None:
 
 @pytest.mark.parametrize("library", LIBRARIES, ids=[path.stem for path in LIBRARIES])
 def test_library_is_clean(library: Path) -> None:
-    problems = script_problems(library.stem, library.read_bytes(), Signatures.load(), library=True)
+    provided = functions_of(library_uses(library.stem))
+    problems = script_problems(library.stem, library.read_bytes(), Signatures.load(), provided=provided, library=True)
     assert not problems, f"_library/{library.name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[path.stem for path in SCRIPTS])
+def test_operation_declares_what_its_libraries_use(script: Path) -> None:
+    # The bootstrap dot-sources exactly the files an operation names; a library that calls into
+    # another file only works if the operation names that file too.
+    declared = set(host_ops.operation_libraries(script.stem))
+    missing = {needed for library in declared for needed in library_uses(library)} - declared
+    assert not missing, f"{script.name} uses libraries that need {sorted(missing)}: add them to its '# Uses:' line"
 
 
 def test_every_library_is_used_and_defines_functions_no_operation_redefines() -> None:
@@ -266,6 +287,11 @@ def test_signatures_file_is_well_formed_and_sorted() -> None:
     assert names == sorted(names, key=str.lower), "keep the cmdlets in cmdlet_signatures.yml sorted"
     for name, entry in [*data.items(), *native.items()]:
         assert isinstance(entry, dict) and DOC_URL.match(str(entry.get("doc", ""))), f"{name}: needs doc: <learn.microsoft.com URL>"
+        parameters = entry.get("parameters")
+        if name != "native" and parameters:
+            assert isinstance(parameters, dict), f"{name}: parameters must map each name to its documentation anchor"
+            for parameter, url in parameters.items():
+                assert DOC_URL.match(str(url)) and f"#-{parameter.lower()}" in str(url), f"{name} -{parameter}: needs <doc URL>#-{parameter.lower()}"
     for name, entry in data.items():
         assert set(entry) <= {"doc", "parameters"}, f"{name}: unexpected keys {sorted(set(entry) - {'doc', 'parameters'})}"
         parameters = entry.get("parameters") or []

@@ -7,6 +7,9 @@ Environment:
   IIS_CCS_WINDOWS_CONNECTION  psrp (default), winrm or ssh
   IIS_CCS_WINDOWS_PORT        default 5986 (psrp/winrm over HTTPS) or 22 (ssh)
   IIS_CCS_WINDOWS_CERT_VALIDATION  ignore to skip TLS validation (lab hosts only)
+  IIS_CCS_WINDOWS_SCHEME      https (default) or http, for winrm and psrp
+  IIS_CCS_WINDOWS_TARGET      "lab" when the target is the emulated lab (tools/windows-check's dry run)
+  IIS_CCS_WINDOWS_OBSERVATIONS  file the open-question tests append their observations to
 These tests change IIS and CCS configuration: point them at a disposable host.
 """
 
@@ -23,6 +26,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "playbooks"))
 
 from _lab import Lab  # noqa: E402
+from _observe import Observer  # noqa: E402
 
 
 def _inventory(tmp_path: Path) -> Path:
@@ -34,10 +38,11 @@ def _inventory(tmp_path: Path) -> Path:
         "ansible_port": int(os.environ.get("IIS_CCS_WINDOWS_PORT", "22" if connection == "ssh" else "5986")),
     }
     validation = os.environ.get("IIS_CCS_WINDOWS_CERT_VALIDATION", "validate")
+    scheme = os.environ.get("IIS_CCS_WINDOWS_SCHEME", "https")
     if connection == "psrp":
-        host_vars.update(ansible_psrp_protocol="https", ansible_psrp_cert_validation=validation)
+        host_vars.update(ansible_psrp_protocol=scheme, ansible_psrp_cert_validation=validation)
     elif connection == "winrm":
-        host_vars.update(ansible_winrm_transport="ntlm", ansible_winrm_server_cert_validation=validation)
+        host_vars.update(ansible_winrm_transport="ntlm", ansible_winrm_server_cert_validation=validation, ansible_winrm_scheme=scheme)
     else:
         host_vars.update(ansible_shell_type="powershell")
     inventory = {"all": {"hosts": {"win": {"ansible_host": os.environ["IIS_CCS_WINDOWS_HOST"], **host_vars}}}}
@@ -64,3 +69,10 @@ def windows_host(tmp_path: Path) -> WindowsHost:
     host = WindowsHost(tmp_path)
     host.inventory = _inventory(tmp_path)
     return host
+
+
+
+@pytest.fixture
+def observe() -> t.Callable[[str], Observer]:
+    """observe(<question id>) records the answer to an open question (tests/windows/questions.py)."""
+    return Observer

@@ -25,6 +25,12 @@ LIBRARY_DIR = os.path.join(OPERATIONS_DIR, "_library")
 # An operation declares the shared function files it needs in its header: "# Uses: registry, store_access".
 _USES_LINE = re.compile(r"^# Uses: *(.+)$", re.MULTILINE)
 
+# The one sentence a host in a restricted language mode answers with ({0} is the mode).
+LANGUAGE_MODE_MESSAGE = (
+    "PowerShell runs in {0} mode here (App Control or AppLocker), which blocks iis.ccs; nothing was changed."
+    " Allow FullLanguage for the Ansible account (a policy rule or a JEA endpoint)."
+)
+
 # The bootstrap reads the payload from stdin ($input works for winrm/ssh process
 # stdin and for psrp pipeline input alike), runs the operation as a script block
 # with the parameters object as its only argument (after dot-sourcing the shared
@@ -39,6 +45,12 @@ BOOTSTRAP = "\n".join(
         "$ErrorActionPreference = 'Stop'",
         "$ProgressPreference = 'SilentlyContinue'",
         "try {",
+        # Constrained Language Mode (App Control for Business or AppLocker) blocks Add-Type,
+        # New-Object of most types and .NET method calls, so every operation would fail with an
+        # opaque error; say so once, before anything runs. ansible-core's bootstrap checks too.
+        # https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_language_modes
+        "    $mode = [string]$ExecutionContext.SessionState.LanguageMode",
+        "    if ($mode -ne 'FullLanguage') { throw ('" + LANGUAGE_MODE_MESSAGE + "' -f $mode) }",
         "    $payload = ($input | Out-String) | ConvertFrom-Json",
         "    if ($payload.library) { . ([ScriptBlock]::Create($payload.library)) }",
         "    $result = @(& ([ScriptBlock]::Create($payload.script)) $payload.params)[-1]",
@@ -51,7 +63,9 @@ BOOTSTRAP = "\n".join(
         "        line = $_.InvocationInfo.ScriptLineNumber } }",
         "}",
         "$json = ConvertTo-Json -InputObject $answer -Depth 16 -Compress",
-        "[Regex]::Replace($json, '[^\\x00-\\x7F]', { param($m) '\\u{0:x4}' -f [int][char]$m.Value })",
+        # A restricted session answers only the ASCII sentence above, without the .NET call.
+        "if ($mode -ne 'FullLanguage') { $json } else {",
+        "[Regex]::Replace($json, '[^\\x00-\\x7F]', { param($m) '\\u{0:x4}' -f [int][char]$m.Value }) }",
     ]
 )
 

@@ -6,25 +6,22 @@
 # computed on the controller plus, computed here after applying, the SHA-256 digests of
 # the machine-encrypted values IIS wrote (the same digests read_host_state returns).
 # The *Credential cmdlets prompt and are never used. Secrets arrive as JSON data and are
-# only ever passed as parameter values.
-# Uses: registry, store_access
+# only ever passed as parameter values. The provider changes themselves are the functions of
+# _library/provider_cmdlets.ps1, one per change.
+# Uses: registry, share_drive, store_folder, store_access, provider_cmdlets
 # Params: steps (array; each has 'action' plus its values):
 #   check_access {store_location, user_name, password}
 #   install_features {names, method: server|client}
-#   enable {module: IISAdministration|WebAdministration, store_location, user_name,
-#           password, private_key_password (null with WebAdministration: none)}
-#   set {store_location?, user_name?, password?, private_key_password?}
+#   enable {store_location, user_name, password, private_key_password (null: none);
+#           module is accepted and ignored: WebAdministration is used on every build}
+#   set {store_location?, user_name?, password?, private_key_password?, map_user_name?,
+#        map_password? (the provider account, for mapping the new store only)}
 #   clear_private_key_password | disable | clear | delete_record
 #   set_polling_interval {polling_interval}
 #   write_record {values}
 param($Params)
 
-$providerKey = 'HKLM:\SOFTWARE\Microsoft\IIS\CentralCertProvider'
 $recordKey = 'HKLM:\SOFTWARE\iis.ccs\CentralCertProvider'
-
-function ConvertTo-Secure([string]$Text) {
-    return ConvertTo-SecureString -String $Text -AsPlainText -Force
-}
 
 function Install-Feature($Step) {
     $names = @($Step.names)
@@ -44,33 +41,12 @@ function Install-Feature($Step) {
     return ([string]$outcome.RestartNeeded -ne 'No')
 }
 
-function Enable-Provider($Step) {
-    if ($Step.module -ne 'WebAdministration') {
-        Enable-IISCentralCertProvider -CertStoreLocation $Step.store_location -UserName $Step.user_name -Password (ConvertTo-Secure $Step.password) -PrivateKeyPassword (ConvertTo-Secure $Step.private_key_password)
-    } else {
-        # The IISAdministration cmdlet insists on a private-key password; the explicit
-        # opt-out goes through WebAdministration's cmdlet, where it is optional.
-        Enable-WebCentralCertProvider -CertStoreLocation $Step.store_location -UserName $Step.user_name -Password $Step.password
-    }
-}
-
-function Set-Provider($Step) {
-    $arguments = @{}
-    if ($null -ne $Step.store_location) { $arguments['CertStoreLocation'] = [string]$Step.store_location }
-    if ($null -ne $Step.user_name) {
-        $arguments['UserName'] = [string]$Step.user_name
-        $arguments['Password'] = ConvertTo-Secure $Step.password
-    }
-    if ($Step.private_key_password) { $arguments['PrivateKeyPassword'] = ConvertTo-Secure $Step.private_key_password }
-    Set-IISCentralCertProvider @arguments
-}
-
 function Write-SecretRecord($Step) {
     $null = New-Item -Path $recordKey -Force
     foreach ($property in $Step.values.PSObject.Properties) {
         $null = New-ItemProperty -LiteralPath $recordKey -Name $property.Name -PropertyType String -Value ([string]$property.Value) -Force
     }
-    $provider = Read-RegistryKey $providerKey
+    $provider = Read-RegistryKey $ProviderKey
     $digests = @{
         PasswordCiphertextDigest = [string](Get-TextDigest $provider['Password'])
         PrivateKeyPasswordCiphertextDigest = [string](Get-TextDigest $provider['PrivateKeyPassword'])
@@ -82,11 +58,12 @@ function Write-SecretRecord($Step) {
 
 $performed = @()
 $restartNeeded = $false
+$repaired = @()
 foreach ($step in @($Params.steps)) {
     try {
         switch ([string]$step.action) {
             'check_access' {
-                Test-StoreAccess $step
+                $null = Test-StoreAccess $step
             }
             'install_features' {
                 if (Install-Feature $step) { $restartNeeded = $true }
@@ -98,16 +75,16 @@ foreach ($step in @($Params.steps)) {
                 Set-Provider $step
             }
             'clear_private_key_password' {
-                Clear-WebCentralCertProvider -PrivateKeyPassword
+                $repaired += @(Clear-ProviderPrivateKeyPassword)
             }
             'disable' {
-                Disable-IISCentralCertProvider
+                Disable-Provider
             }
             'clear' {
-                Clear-IISCentralCertProvider -Force
+                Clear-Provider
             }
             'set_polling_interval' {
-                $null = New-ItemProperty -LiteralPath $providerKey -Name PollingInterval -PropertyType DWord -Value ([int]$step.polling_interval) -Force
+                $null = New-ItemProperty -LiteralPath $ProviderKey -Name PollingInterval -PropertyType DWord -Value ([int]$step.polling_interval) -Force
             }
             'write_record' {
                 Write-SecretRecord $step
@@ -130,6 +107,7 @@ foreach ($step in @($Params.steps)) {
 return @{
     steps = $performed
     reboot_required = $restartNeeded
+    repaired = $repaired
     provider = Get-ProviderView
     features = @{
         inetstp = Read-RegistryKey 'HKLM:\SOFTWARE\Microsoft\InetStp'

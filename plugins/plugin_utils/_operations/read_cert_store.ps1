@@ -4,7 +4,7 @@
 # name, size and last-write time of every *.pfx file and of our own temporary files,
 # the publish manifest (base64), and the content (base64) of the files named in fetch.
 # Nothing is written. Times are 100 ns ticks since 1970-01-01 UTC.
-# Uses: store_folder
+# Uses: share_drive, store_folder
 # Params: path, user_name and password (optional: share credentials for a UNC path),
 #         manifest_name, fetch (array of plain file names), temp_prefix, temp_suffix.
 param($Params)
@@ -12,16 +12,12 @@ param($Params)
 $root = [string]$Params.path
 $epochTicks = 621355968000000000
 $drive = $null
-$credential = Get-StoreCredential $Params
-if ($null -ne $credential) {
-    # A non-persistent drive with explicit credentials opens an SMB session for this
-    # logon session; later .NET calls on the UNC path reuse it.
-    $drive = New-PSDrive -Name ('iisccs' + [Guid]::NewGuid().ToString('N')) -PSProvider FileSystem -Root $root -Credential $credential
-}
-
 try {
+    if ($Params.user_name) {
+        $drive = Mount-StoreShare $root ([string]$Params.user_name) ([string]$Params.password)
+    }
     $answer = @{
-        exists = [System.IO.Directory]::Exists($root)
+        exists = Test-StoreFolder $root ($null -ne $drive)
         files = @()
         manifest = $null
         contents = @{}
@@ -54,7 +50,5 @@ try {
     $answer
 }
 finally {
-    if ($null -ne $drive) {
-        Remove-PSDrive -Name $drive.Name -Force -ErrorAction SilentlyContinue
-    }
+    Dismount-StoreShare $drive
 }

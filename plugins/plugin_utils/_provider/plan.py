@@ -87,10 +87,10 @@ def plan(request: ProviderRequest, state: HostState) -> ProviderPlan:
         return _plan_enabled(request, windows, features, provider, before, warnings)
     steps: list[Step] = []
     if request.state == "disabled" and provider.enabled:
-        steps.append(Step("disable", "disable the provider, keeping its settings (Disable-IISCentralCertProvider)"))
+        steps.append(Step("disable", "disable the provider, keeping its settings (Disable-WebCentralCertProvider)"))
     if request.state == "absent":
         if provider.configured or provider.enabled or provider.password_set or provider.private_key_password_set:
-            steps.append(Step("clear", "clear the provider settings (Clear-IISCentralCertProvider -Force)"))
+            steps.append(Step("clear", "clear the provider settings (Disable-WebCentralCertProvider, then Clear-IISCentralCertProvider)"))
         if provider.record:
             steps.append(Step("delete_record", "delete the iis.ccs secret record"))
     after = dict(before)
@@ -118,11 +118,10 @@ def _plan_enabled(request: ProviderRequest, windows: WindowsInfo, features: Feat
     provider_steps: list[Step] = []
     secrets_applied = False
     if not provider.enabled or feature_steps:
-        # Enable takes all values at once; the IISAdministration cmdlet insists on a
-        # private-key password, so the explicit opt-out goes through WebAdministration's.
+        # Enable takes all values at once. The host uses WebAdministration's cmdlet on every build
+        # (the private-key password is optional there); module stays in the step for older hosts' logs.
         module = "IISAdministration" if request.private_key_password else "WebAdministration"
-        cmdlet = "Enable-IISCentralCertProvider" if request.private_key_password else "Enable-WebCentralCertProvider"
-        provider_steps.append(Step("enable", f"enable the provider with store_location, user_name and secrets ({cmdlet})", {
+        provider_steps.append(Step("enable", "enable the provider with store_location, user_name and secrets (Enable-WebCentralCertProvider)", {
             "module": module,
             "store_location": request.store_location,
             "user_name": request.user_name,
@@ -138,8 +137,12 @@ def _plan_enabled(request: ProviderRequest, windows: WindowsInfo, features: Feat
         if path_changed:
             set_params["store_location"] = request.store_location
             what.append("store_location")
+            # The host maps the new store with the provider account around Set (which may check the
+            # path as the WinRM user); these two are for that mapping only, never for the cmdlet.
+            if request.store_location.startswith("\\\\"):
+                set_params.update(map_user_name=request.user_name, map_password=request.password)
         if user_changed or secrets.apply:
-            # Set-IISCentralCertProvider only takes UserName and Password together.
+            # Set-WebCentralCertProvider is given UserName and Password together.
             set_params.update(user_name=request.user_name, password=request.password)
             what.append("user_name and password")
             if request.private_key_password:
@@ -147,7 +150,7 @@ def _plan_enabled(request: ProviderRequest, windows: WindowsInfo, features: Feat
                 what.append("private_key_password")
             secrets_applied = True
         if set_params:
-            provider_steps.append(Step("set", f"set {', '.join(what)} (Set-IISCentralCertProvider)", set_params))
+            provider_steps.append(Step("set", f"set {', '.join(what)} (Set-WebCentralCertProvider)", set_params))
     if clear_private_key:
         provider_steps.append(Step("clear_private_key_password", "remove the private-key password (Clear-WebCentralCertProvider -PrivateKeyPassword)"))
     if polling_changed:

@@ -37,6 +37,7 @@ def run_provider(context: TaskContext, runner: HostOperationRunner) -> dict[str,
         answer = runner.run("configure_provider", {"steps": with_record(provider_plan.steps, request)}) or {}
         reboot_required = bool(answer.get("reboot_required"))
         after = _observed_after(answer, provider_plan)
+        warnings.extend(_repair_warnings(answer))
 
     result: dict[str, t.Any] = {
         "changed": provider_plan.changed,
@@ -51,6 +52,14 @@ def run_provider(context: TaskContext, runner: HostOperationRunner) -> dict[str,
     if warnings:
         result["warnings"] = warnings
     return result
+
+
+def _repair_warnings(answer: t.Mapping[str, t.Any]) -> list[str]:
+    """The host put back provider settings that removing the private-key password took with it."""
+    repaired = [str(name) for name in answer.get("repaired") or []]
+    if not repaired:
+        return []
+    return [f"Clear-WebCentralCertProvider -PrivateKeyPassword also removed {', '.join(repaired)} on this host; they were put back as they were."]
 
 
 def _access_params(request: ProviderRequest) -> dict[str, t.Any]:

@@ -79,10 +79,24 @@ class ReplicaPlan:
         return self.changes_files or self.manifest_changed or bool(self.stale_temps)
 
 
+# The coarsest last-write time a store's file system may keep, in 100 ns ticks: FAT keeps 2 s, some NAS
+# and Samba set-ups 1 s (https://learn.microsoft.com/en-us/windows/win32/sysinfo/file-times). The time the
+# host reported right after writing can be the exact value set (the SMB client caches it) while a later
+# listing shows what the file system kept, so times compare within this granularity, not to the tick.
+MTIME_GRANULARITY_TICKS = 2 * 10_000_000
+
+
+def same_mtime(recorded: t.Any, observed: int) -> bool:
+    """A recorded last-write time still matches one the file system may have kept more coarsely."""
+    if not isinstance(recorded, int):
+        return False
+    return abs(recorded - observed) < MTIME_GRANULARITY_TICKS
+
+
 def _trusted(entry: t.Mapping[str, t.Any] | None, stat: FileStat | None) -> bool:
     if not entry or stat is None:
         return False
-    return bool(entry.get("size") == stat.size and entry.get("mtime") == stat.mtime)
+    return bool(entry.get("size") == stat.size and same_mtime(entry.get("mtime"), stat.mtime))
 
 
 def _by_lower(listing: StoreListing) -> dict[str, str]:

@@ -14,7 +14,8 @@ import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 
-from . import faults
+from . import faults, script_facts
+from .rules import enforced
 from .errors import LabProtocolError, WindowsError_
 from .network import Network
 from .ops import OPERATIONS, OpContext
@@ -68,12 +69,24 @@ def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.
     with HostStore(host, profile).locked() as state:
         context = OpContext(host=host.lower(), state=state, network=network, params=params)
         try:
+            _check_language_mode(state)
             answer: dict[str, t.Any] = {"ok": True, "result": OPERATIONS[operation](context)}
         except WindowsError_ as exc:
             answer = {"ok": False, "error": {"message": exc.message, "type": exc.error_type, "id": "", "line": 0}}
         state["oplog"].append({"seq": len(state["oplog"]) + 1, "operation": operation, "ok": answer["ok"], "events": context.events})
     line = json.dumps(answer, ensure_ascii=True, separators=(",", ":"))
     return 0, (line + "\r\n").encode("ascii"), b""
+
+
+def _check_language_mode(state: t.Mapping[str, t.Any]) -> None:
+    """A restricted language mode: the bootstrap's one sentence, or the opaque error of the first .NET call."""
+    mode = str(state.get("language_mode") or "FullLanguage")
+    if mode != "FullLanguage" and enforced("constrained-language-blocks-dotnet"):
+        if script_facts.has("checks_language_mode"):
+            raise WindowsError_(host_ops.LANGUAGE_MODE_MESSAGE.format(mode), "System.Management.Automation.RuntimeException",
+                                rule="constrained-language-blocks-dotnet")
+        raise WindowsError_("Cannot invoke method. Method invocation is supported only on core types in this language mode.",
+                            "System.Management.Automation.PSInvalidOperationException", rule="constrained-language-blocks-dotnet")
 
 
 _CLIXML_PROGRESS = (

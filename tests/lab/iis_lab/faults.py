@@ -5,6 +5,8 @@
   (AMSI) blocking does: the error arrives as CLIXML on stderr with exit code 1.
 - ``drop_connection``: ``{"host", "operation"}`` entries; the connection to the host is lost
   after the operation has run and before its answer arrives. Each entry fires once.
+- ``smb_connection_lost``: hosts whose SMB connection to the file server is gone by the time an
+  operation's clean-up removes its mapped drive (a file server restart, an idle disconnect).
 """
 
 from __future__ import annotations
@@ -64,3 +66,7 @@ def take_connection_drop(host: str, operation: str) -> bool:
                 stored["drop_connection"] = entries
                 return True
     return False
+
+
+def smb_connection_lost(host: str) -> bool:
+    return host.lower() in {str(h).lower() for h in current().get("smb_connection_lost") or []}

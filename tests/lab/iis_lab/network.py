@@ -20,10 +20,10 @@ register("logon-needs-valid-credentials", "LogonUser refuses a wrong or empty us
          "https://learn.microsoft.com/en-us/windows/win32/api/winbase/nf-winbase-logonusera; docs/ccs-behaviour.md#store-access")
 register("unc-server-reachable", "A UNC path names a server and a share, on a server that answers (error 53)", f"{_ERRORS}; docs/ccs-behaviour.md#store-access")
 register("unc-share-exists", "A UNC path on a share the server does not have fails (error 67)", f"{_ERRORS}; docs/ccs-behaviour.md#store-access")
-register("share-permission-enforced", "The share grants an account read, change or full access, nothing more (error 5)",
-         f"{_ERRORS}; docs/ccs-behaviour.md#least-privilege")
 
 ACCESS_RANK = {"read": 1, "change": 2, "full": 3}
+# NTFS permission levels of a share entry's optional ``ntfs`` map, ranked like the share levels.
+NTFS_RANK = {"read": 1, "modify": 2, "fullcontrol": 3}
 
 
 class Network:
@@ -34,6 +34,8 @@ class Network:
         self.domain_fqdn = str(config.get("domain_fqdn", "lab.local")).lower()
         self.accounts = {self._canonical_domain_name(k): str(v) for k, v in (config.get("accounts") or {}).items()}
         self.shares = {_share_key(s["unc"]): dict(s) for s in (config.get("shares") or [])}
+        # The account Ansible logs on with: what a cmdlet that checks a path "as the caller" runs as.
+        self.caller = self._canonical_domain_name(str((config.get("winrm_users") or [""])[0]))
         offline = list(config.get("offline_hosts") or []) + list(overrides.get("offline_hosts") or [])
         self.offline_hosts = {str(h).lower() for h in offline}
 
@@ -88,18 +90,29 @@ class Network:
             raise WindowsError_("The network name cannot be found.", "System.IO.IOException", rule="unc-share-exists")
         if share is None:  # only with the rule switched off: the share name reads as a folder on the server
             share = {"host": server, "path": "C:\\" + parts[1]}
-        if account is not None and not self._allowed(share, account, access) and enforced("share-permission-enforced"):
-            raise WindowsError_(f"Access to the path '{path}' is denied.", "System.UnauthorizedAccessException", rule="share-permission-enforced")
+        if account is not None and not self._allowed(share, account, access) and enforced("effective-access-is-lesser"):
+            raise WindowsError_(f"Access to the path '{path}' is denied.", "System.UnauthorizedAccessException", rule="effective-access-is-lesser")
         local_path = share["path"].rstrip("\\") + "".join("\\" + p for p in parts[2:])
         return windows_to_local(str(share["host"]), local_path)
 
+    def share_entry(self, path: str) -> dict[str, t.Any] | None:
+        parts = [p for p in path[2:].split("\\") if p] if path.startswith("\\\\") else []
+        if len(parts) < 2:
+            return None
+        return self.shares.get(f"{parts[0].lower().split('.')[0]}\\{parts[1].lower()}")
+
+    def access_rank(self, share: t.Mapping[str, t.Any], account: str) -> int:
+        """Effective access: the lesser of the share grant and the NTFS grant (which equals the share grant when absent)."""
+        share_rank = max((rank for level, rank in ACCESS_RANK.items()
+                          if account.lower() in {self._canonical_domain_name(m) for m in share.get(level) or []}), default=0)
+        ntfs = share.get("ntfs")
+        if ntfs is None:
+            return share_rank
+        grants = {self._canonical_domain_name(k): NTFS_RANK[str(v).lower()] for k, v in dict(ntfs).items()}
+        return min(share_rank, grants.get(account.lower(), 0))
+
     def _allowed(self, share: t.Mapping[str, t.Any], account: str, access: str) -> bool:
-        needed = ACCESS_RANK[access]
-        for level, rank in ACCESS_RANK.items():
-            members = {self._canonical_domain_name(m) for m in share.get(level, [])}
-            if rank >= needed and account.lower() in members:
-                return True
-        return False
+        return self.access_rank(share, account) >= ACCESS_RANK[access]
 
 
 def _share_key(unc: str) -> str:

@@ -30,6 +30,14 @@ DEFAULT_PROFILE: dict[str, t.Any] = {
     "directories": [],
     "local_accounts": {},
     "httpsys": {"ip": [], "sni": [], "ccs": []},
+    # Hardened-node and build options (issue 12): the Server service (LanmanServer) running or
+    # stopped, the PowerShell language mode, SMB connections the logon session already holds
+    # ({server: account}), and whether Clear-WebCentralCertProvider -PrivateKeyPassword removes
+    # every provider value (as its page says) or only the private-key password (as IIS tests do).
+    "server_service": "running",
+    "language_mode": "FullLanguage",
+    "smb_sessions": {},
+    "clear_private_key_password_removes_all": False,
 }
 
 PRODUCT_NAMES = {
@@ -94,6 +102,10 @@ def initial_state(name: str, profile: t.Mapping[str, t.Any] | None) -> dict[str,
             "ccs": {k: {} for k in httpsys.get("ccs", [])},
         },
         "oplog": [],
+        "server_service": str(merged["server_service"]).lower(),
+        "language_mode": str(merged["language_mode"]),
+        "smb_sessions": {str(k).lower(): str(v).lower() for k, v in dict(merged["smb_sessions"]).items()},
+        "clear_private_key_password_removes_all": bool(merged["clear_private_key_password_removes_all"]),
     }
     for directory in merged.get("directories", []):
         path = windows_to_local(name, directory)

@@ -147,6 +147,25 @@ class _Checker:
                 return node
         return self.root
 
+    def parameters(self, function: tree_sitter.Node) -> list[str]:
+        """Names of a function's declared parameters, in order (function F([string]$A, $B))."""
+        declaration = _first(function, "function_parameter_declaration")
+        return [self.variable_name(v) for v in self.nodes("variable", under=declaration)] if declaration is not None else []
+
+    def function_named(self, name: str) -> tree_sitter.Node | None:
+        return next((f for f in self.nodes("function_statement") if self.text(_first(f, "function_name")).lower() == name.lower()), None)
+
+    def calls_of(self, function: tree_sitter.Node) -> list[tree_sitter.Node]:
+        name = self.text(_first(function, "function_name")).lower()
+        return [c for c in self.nodes("command") if self.command_name(c) == name]
+
+    def positional(self, command: tree_sitter.Node) -> list[tree_sitter.Node]:
+        """The positional arguments of a call (no -Name parameters in these scripts' own function calls)."""
+        return [e for e in self.command_elements(command) if e.type not in {"command_parameter", "redirection"}]
+
+    def enclosing_function(self, node: tree_sitter.Node) -> tree_sitter.Node | None:
+        return _ancestor(node, "function_statement")
+
     def string_value(self, node: tree_sitter.Node) -> str | None:
         literal = node if node.type == "string_literal" else _only_descendant(node, "string_literal")
         if literal is None or any(child.type == "variable" for child in self.nodes("variable", under=literal)):
@@ -171,6 +190,8 @@ class _Checker:
         self._digest_function()
 
     def _provider_read(self, command: tree_sitter.Node) -> None:
+        if self._compared_with_null(command):
+            return  # an existence check: ($null -eq (Get-Item ...))
         assignment = _ancestor(command, "assignment_expression", stop="statement_list")
         target = _first(assignment, "left_assignment_expression") if assignment is not None else None
         if target is None or _only_descendant(target, "variable") is None or _first_deep(target, "element_access", "member_access"):
@@ -178,16 +199,15 @@ class _Checker:
             return
         name = self.variable_name(_only_descendant(target, "variable"))
         for use in self.nodes("variable", under=self.scope_of(command)):
-            if self.variable_name(use) == name and not _inside(use, target) and use.start_byte > command.start_byte:
+            if self.variable_name(use) == name and not _inside(use, target) and use.start_byte > command.start_byte \
+                    and _ancestor(use, "left_assignment_expression", stop="pipeline") is None:
                 self._provider_value_use(use)
 
     def _provider_value_use(self, use: tree_sitter.Node) -> None:
         parent = use.parent
         if parent.type == "element_access" and parent.children[0] == use:
             names = self._index_names(parent)
-            if names is None:
-                self.flag("secrets", parent, "a provider value is read with an index the check cannot resolve")
-            elif names & SECRET_VALUES:
+            if names is None or names & SECRET_VALUES:
                 self._digest_only(parent)
         elif parent.type == "member_access" and parent.children[0] == use:
             if self.text(_first(parent, "member_name")).lower() in SECRET_VALUES:
@@ -219,11 +239,48 @@ class _Checker:
         return None
 
     def _digest_only(self, access: tree_sitter.Node) -> None:
-        # Allowed only as a direct argument of the digest function: access -> unary -> elements -> command.
-        holder = access.parent
+        """A (possibly) secret value may be hashed, compared, or written back to the provider key; nothing else."""
+        if self._compared(access):
+            return
+        holder = access.parent  # access -> unary -> command_elements -> command
         command = holder.parent.parent if holder is not None and holder.parent is not None else None
-        if command is None or command.type != "command" or self.command_name(command) != DIGEST_FUNCTION:
-            self.flag("secrets", access, "a provider secret is used other than as the digest function's input")
+        if command is not None and command.type == "command":
+            name = self.command_name(command)
+            if name == DIGEST_FUNCTION or (name in self._write_back_functions()):
+                return
+        self.flag("secrets", access, "a provider secret is used other than to hash it, compare it or write it back to the provider key")
+
+    def _compared(self, node: tree_sitter.Node) -> bool:
+        """The value is an operand of a comparison (optionally cast: [string]$v[$n] -ne ...)."""
+        current = node.parent
+        while current is not None and current.type in {"unary_expression", "cast_expression", "expression_with_unary_operator"}:
+            current = current.parent
+        return current is not None and current.type == "comparison_expression"
+
+    def _compared_with_null(self, command: tree_sitter.Node) -> bool:
+        parenthesized = _ancestor(command, "parenthesized_expression", stop="statement_list")
+        return parenthesized is not None and self._compared(parenthesized) and "$null" in self.text(parenthesized.parent.parent).lower()
+
+    def _write_back_functions(self) -> set[str]:
+        """Functions whose every command writes one value to the provider key (New-ItemProperty -LiteralPath <provider key>)."""
+        found = set()
+        for function in self.nodes("function_statement"):
+            commands = list(self.nodes("command", under=function))
+            key_ok = all(self.command_name(c) == "new-itemproperty" and PROVIDER_KEY.search(self._key_of(c)) for c in commands)
+            if commands and key_ok:
+                found.add(self.text(_first(function, "function_name")).lower())
+        return found
+
+    def _key_of(self, command: tree_sitter.Node) -> str:
+        value = self.parameter_value(command, "literalpath")
+        if value is None:
+            return ""
+        literal = self.string_value(value)
+        if literal is not None:
+            return literal
+        name = self.variable_name(value)
+        assigned = [a for a in self.nodes("assignment_expression") if self.variable_name(_first(a, "left_assignment_expression") or a) == name]
+        return " ".join(self.text(a.children[-1]) for a in assigned)
 
     def _digest_function(self) -> None:
         for function in self.nodes("function_statement"):
@@ -249,7 +306,8 @@ class _Checker:
             operator = _first(command, "command_invocation_operator")
             if operator is not None:
                 target = _first(command, "command_name_expr") or _first(command, "command_name")
-                if target is None or target.type != "command_name_expr" or _first_deep(target, "script_block_expression") is None:
+                if target is None or target.type != "command_name_expr" or (
+                        _first_deep(target, "script_block_expression") is None and not self._script_block_parameter(command, target)):
                     self.flag("injection", command, f"'{self.text(operator)}' runs something other than a literal script block")
             elif name in CODE_FROM_TEXT_COMMANDS:
                 self.flag("injection", command, f"{name} runs text as code or as a command line")
@@ -264,13 +322,30 @@ class _Checker:
             if re.search(r"\.InvokeScript\b|\$ExecutionContext\.InvokeCommand", self.text(invocation), re.IGNORECASE):
                 self.flag("injection", invocation, "runs text as code")
 
+    def _script_block_parameter(self, command: tree_sitter.Node, target: tree_sitter.Node) -> bool:
+        """& $Action, where $Action is a [scriptblock] parameter and every caller passes a literal script block."""
+        variable = _only_descendant(target, "variable")
+        function = self.enclosing_function(command)
+        if variable is None or function is None:
+            return False
+        parameters = self.parameters(function)
+        name = self.variable_name(variable)
+        if name not in parameters or "[scriptblock]$" + name not in self.text(function).lower().replace(" ", ""):
+            return False
+        index = parameters.index(name)
+        calls = self.calls_of(function)
+        return bool(calls) and all(len(self.positional(c)) > index and _only_descendant(self.positional(c)[index], "script_block_expression")
+                                   is not None for c in calls)
+
     def _native_arguments(self, command: tree_sitter.Node) -> None:
         for element in self.command_elements(command):
             if element.type == "redirection" or element.type == "generic_token":
                 continue
             text = self.text(element)
-            if text.startswith("@") and re.fullmatch(r"@\w+", text):
-                continue  # a splatted array: each element is one argument, never parsed
+            if re.fullmatch(r"[@$]\w+", text):
+                # A splatted array, or one variable: PowerShell passes each as its own argument(s), never
+                # as text that a shell or PowerShell parses again (unlike a joined string or an expression).
+                continue
             if self.string_value(element) is not None:
                 continue
             self.flag("injection", element, "a native command line carries a value that is not an argument-array element")
@@ -289,7 +364,19 @@ class _Checker:
         arguments = _first_deep(invocation, "argument_expression")
         return _only_descendant(arguments, "variable") if arguments is not None else None
 
-    def _temp_write(self, write: tree_sitter.Node, path: tree_sitter.Node | None, temp_files: tuple[str, ...]) -> None:
+    def _temp_write(self, write: tree_sitter.Node, path: tree_sitter.Node | None, temp_files: tuple[str, ...], depth: int = 0) -> None:
+        function = self.enclosing_function(write)
+        if path is not None and function is not None and depth < 3 and self.variable_name(path) in self.parameters(function):
+            # A helper that writes the path it is given: the property holds at each of its calls.
+            index = self.parameters(function).index(self.variable_name(path))
+            calls = self.calls_of(function)
+            if not calls:
+                self.flag("clean-up", write, "a helper writes a file but nothing calls it, so nothing proves its path is a temporary file")
+            for call in calls:
+                arguments = self.positional(call)
+                argument = _only_descendant(arguments[index], "variable") if len(arguments) > index else None
+                self._temp_write(call, argument, temp_files, depth + 1)
+            return
         if path is None or self.variable_name(path) not in temp_files:
             self.flag("clean-up", write, "writes a file that is not a declared temporary file")
             return
@@ -321,6 +408,16 @@ class _Checker:
             self.violations.append(Violation("clean-up", 0, "the operation declares a drive but maps none"))
         for command in drives:
             removal = self._protecting_removal(command, self._drive_names(command))
+            function = self.enclosing_function(command)
+            if removal is None and function is not None and self._returns_drive(function, command):
+                # Mapped by a helper that hands the drive to its callers: each call must be protected.
+                calls = self.calls_of(function)
+                removals = [self._protecting_removal(call, self._drive_names(call)) for call in calls]
+                if calls and all(r is not None for r in removals):
+                    for found in removals:
+                        if found is not None and not self._quiet(found):
+                            self.flag("clean-up", found, "an error removing the drive would replace the operation's own outcome")
+                    continue
             if removal is None:
                 self.flag("clean-up", command, "the drive is not removed in the finally of a try that directly follows it")
             elif not self._quiet(removal):
@@ -334,6 +431,13 @@ class _Checker:
         current = command
         while current.parent is not None:
             parent = current.parent
+            if parent.type == "statement_list" and parent.parent is not None and parent.parent.type == "statement_block" \
+                    and parent.parent.parent is not None and parent.parent.parent.type == "try_statement" \
+                    and _first(parent.parent.parent, "statement_block") == parent.parent:
+                # Mapped inside a try body: that try's finally may remove the drive.
+                found = self._removal_in_finally(parent.parent.parent, names)
+                if found is not None:
+                    return found
             if parent.type == "statement_list":
                 following = parent.children[parent.children.index(current) + 1:]
                 for sibling in following:
@@ -341,12 +445,22 @@ class _Checker:
                         return self._removal_in_finally(sibling, names)
                     if sibling.type != "function_statement":
                         return None  # something that can fail runs before the drive is protected
+                # Inside an if (a conditional mapping) or a try body (a failure reaches the outer finally): look further out.
                 conditional = parent.parent is not None and parent.parent.type == "statement_block" \
-                    and parent.parent.parent is not None and parent.parent.parent.type == "if_statement"
+                    and parent.parent.parent is not None and parent.parent.parent.type in {"if_statement", "try_statement"}
                 if not conditional:
                     return None
             current = parent
         return None
+
+    def _returns_drive(self, function: tree_sitter.Node, command: tree_sitter.Node) -> bool:
+        """The helper returns the drive's name, and a failed mapping is cleaned up in a catch that rethrows."""
+        names = self._drive_names(command)
+        returns = [r for r in self.nodes("flow_control_statement", under=function) if self.text(r).lower().startswith("return")]
+        hands_back = any(any(self.variable_name(v) in names for v in self.nodes("variable", under=r)) for r in returns)
+        guard = _ancestor(command, "try_statement", stop="function_statement")
+        cleaned = guard is not None and any(self._rethrows_or_finally(c) for c in self.nodes("catch_clause", under=guard))
+        return hands_back and cleaned
 
     def _drive_names(self, command: tree_sitter.Node) -> set[str]:
         names = {self.variable_name(v) for v in self.nodes("variable", under=self.parameter_value(command, "name") or command) if v.parent is not None}
@@ -362,6 +476,13 @@ class _Checker:
             if self.command_name(command) == "remove-psdrive" and value is not None:
                 if {self.variable_name(v) for v in self.nodes("variable", under=value)} & names:
                     return command
+            helper = self.function_named(self.command_name(command))
+            passed = {self.variable_name(v) for a in self.positional(command) for v in self.nodes("variable", under=a)}
+            if helper is not None and passed & names:
+                # A helper given the drive (Dismount-StoreShare $drive): its Remove-PSDrive of its parameter.
+                removal = next((c for c in self.nodes("command", under=helper) if self.command_name(c) == "remove-psdrive"), None)
+                if removal is not None:
+                    return removal
         return None
 
     def _quiet(self, removal: tree_sitter.Node) -> bool:
@@ -380,9 +501,13 @@ class _Checker:
             if not self._dominated(node, re.compile(guard.check)):
                 self.flag("guards", node, f"not preceded by its guard {guard.check!r} ({guard.why})")
 
-    def _dominated(self, node: tree_sitter.Node, check: re.Pattern[str]) -> bool:
+    def _dominated(self, node: tree_sitter.Node, check: re.Pattern[str], depth: int = 0) -> bool:
         current = node
-        while current.parent is not None and current.type != "function_statement":
+        while current.parent is not None:
+            if current.type == "function_statement":
+                # Not guarded inside the helper: then every call of the helper must be.
+                calls = self.calls_of(current)
+                return depth < 3 and bool(calls) and all(self._dominated(call, check, depth + 1) for call in calls)
             parent = current.parent
             if parent.type == "statement_list":
                 earlier = parent.children[: parent.children.index(current)]

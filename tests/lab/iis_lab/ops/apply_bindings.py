@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import typing as t
 
-from .. import model
+from .. import model, script_facts
 from ..errors import WindowsError_
 from ..rules import enforced, register
 from . import OpContext, operation
@@ -32,12 +32,12 @@ register("binding-key-unique", "IIS refuses a second binding with the same proto
 register("ssl-flags-known-to-iis", "sslFlags beyond SNI and CCS need IIS 10 version 1809 (build 17763); unknown bits are refused",
          "https://learn.microsoft.com/en-us/iis/get-started/whats-new-in-iis-10-version-1809/new-features-introduced-in-iis-10-1809; "
          "docs/ccs-behaviour.md#bindings")
-register("sni-binding-needs-host", "An SNI binding needs a host name", "https://github.com/jhkimnew/iistest (IISAdministration.ps1); "
-         "docs/ccs-behaviour.md#bindings")
+register("sni-binding-needs-host", "An SNI binding needs a host name",
+         "docs/ccs-behaviour.md#bindings; https://github.com/jhkimnew/iistest (IISAdministration.ps1)")
 register("ccs-binding-needs-host", "A central certificate store binding needs a host name (the file is <host>.pfx)",
          "docs/ccs-behaviour.md#bindings")
 register("ccs-binding-needs-enabled-provider", "IIS does not create a CCS binding while the provider is disabled or not installed",
-         "https://github.com/jhkimnew/iistest (IISAdministration.ps1); docs/ccs-behaviour.md#bindings")
+         "docs/ccs-behaviour.md#bindings; https://github.com/jhkimnew/iistest (IISAdministration.ps1)")
 register("wildcard-host-needs-iis10", "Wildcard host names exist from IIS 10 (build 10240) on",
          "https://learn.microsoft.com/en-us/iis/get-started/whats-new-in-iis-10/wildcard-host-header-support")
 register("netsh-add-existing-fails", "netsh http add sslcert fails with error 183 when the entry exists",
@@ -52,9 +52,15 @@ def apply_bindings(ctx: OpContext) -> dict[str, t.Any]:
         raise WindowsError_(f"IIS site '{ctx.params.get('site')}' does not exist.", "System.Management.Automation.RuntimeException")
     pending = copy.deepcopy(site["bindings"])
     report = []
+    stale_ip_ports: list[str] = []
     for step in ctx.params.get("steps") or []:
         entry = dict(step)
         entry["outcome"] = _apply_step(ctx, site, pending, step, entry)
+        if step.get("action") in ("convert_binding", "set_binding_flags"):
+            stale_ip_ports += entry.pop("_stale_ipport", [])
+        elif step.get("action") == "commit":
+            _remove_stale_ip_ports(ctx, stale_ip_ports, entry)
+            stale_ip_ports = []
         report.append(entry)
     return {
         "steps": report,
@@ -90,6 +96,14 @@ def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, 
         _check_https_binding(ctx.state, binding["binding_information"], flags)
         if protocol != "https" and _find(pending, "https", info) is not None and enforced("binding-key-unique"):
             raise _duplicate_binding(info)
+        edited_hash = binding["protocol"] == "https" and binding.get("certificate_hash") and not int(binding.get("ssl_flags") or 0) & SNI
+        if edited_hash and enforced("binding-hash-edit-leaves-ipport"):
+            entry["_stale_ipport"] = [ip_port_of(binding["binding_information"])]
+        if script_facts.has("removes_stale_ipport"):
+            # Rebuilt: the old element goes and a new one comes at the end of the collection, in one commit.
+            pending.remove(binding)
+            binding = dict(binding)
+            pending.append(binding)
         binding.update(protocol="https", ssl_flags=flags, certificate_hash="", certificate_store="")
         ctx.log(action, from_protocol=protocol, binding_information=binding["binding_information"], ssl_flags=flags)
         return "done"
@@ -135,6 +149,31 @@ def _duplicate_binding(info: str) -> WindowsError_:
         CONFIG_ERROR,
         rule="binding-key-unique",
     )
+
+
+def ip_port_of(info: str) -> str:
+    """The HTTP.sys ipport= key of a binding without SNI: "*:443:host" -> "0.0.0.0:443"."""
+    address, _sep, rest = info.rpartition(":")[0].rpartition(":")
+    return f"{'0.0.0.0' if address in ('*', '') else address}:{rest}"
+
+
+def _remove_stale_ip_ports(ctx: OpContext, candidates: list[str], entry: dict[str, t.Any]) -> None:
+    """rule binding-hash-edit-leaves-ipport: an edited binding leaves its ipport= entry; the rebuilding script removes it."""
+    if not script_facts.has("removes_stale_ipport"):
+        return
+    removed = []
+    for ip_port in candidates:
+        if ip_port in ctx.state["httpsys"]["ip"] and not _ip_port_in_use(ctx.state, ip_port):
+            del ctx.state["httpsys"]["ip"][ip_port]
+            removed.append(ip_port)
+            ctx.log("netsh_delete_ipport", ip_port=ip_port)
+    if removed:
+        entry["removed_ipport"] = removed
+
+
+def _ip_port_in_use(state: t.Mapping[str, t.Any], ip_port: str) -> bool:
+    return any(b["protocol"] == "https" and b.get("certificate_hash") and not int(b.get("ssl_flags") or 0) & (SNI | CCS)
+               and ip_port_of(b["binding_information"]) == ip_port for site in state["sites"] for b in site["bindings"])
 
 
 def _check_https_binding(state: t.Mapping[str, t.Any], info: str, flags: int) -> None:

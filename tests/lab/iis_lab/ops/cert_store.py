@@ -2,8 +2,9 @@
 
 Enforces what Windows would: a UNC path needs explicit share credentials (a WinRM
 session cannot delegate its own: the double hop), a wrong password is a logon
-failure, writing needs change access on the share, and file names must be plain
-names inside the folder.
+failure, writing needs change access (the lesser of share and NTFS grants), replacing
+with ReplaceFile's default flags needs Full, the SMB session rules of ops/smb_session.py,
+and file names must be plain names inside the folder. Rules: iis_lab/rules.py.
 """
 
 from __future__ import annotations
@@ -16,30 +17,57 @@ import typing as t
 import uuid
 from pathlib import Path
 
-from .. import faults
+from .. import faults, script_facts
 from ..errors import WindowsError_
-from ..rules import enforced, register
-from . import OpContext, operation
-
-register("unc-needs-explicit-credentials", "From a WinRM session (NTLM, no delegation) a UNC path is reached anonymously and denied",
-         "https://learn.microsoft.com/en-us/powershell/scripting/security/remoting/ps-remoting-second-hop; docs/ccs-behaviour.md#store-access")
+from ..rules import enforced
+from . import OpContext, operation, smb_session
 
 _EPOCH_TICKS = 621355968000000000
 
 
-def _folder(ctx: OpContext, access: str) -> tuple[Path, str | None]:
+class _Folder(t.NamedTuple):
+    local: Path
+    account: str | None
+    mapped: bool
+    share: dict[str, t.Any] | None
+
+
+def _open_folder(ctx: OpContext, access: str) -> _Folder:
     path = str(ctx.params["path"])
-    account = None
-    if path.startswith("\\\\"):
-        user = ctx.params.get("user_name")
-        if not user and enforced("unc-needs-explicit-credentials"):
-            # What a WinRM (NTLM) session sees on a second hop: an anonymous, denied logon.
-            raise WindowsError_(f"Access to the path '{path}' is denied.", "System.UnauthorizedAccessException", rule="unc-needs-explicit-credentials")
-        if not user:
-            return ctx.network.resolve(ctx.host, path, None, access), None
-        account = ctx.network.check_logon(ctx.host, ctx.state.get("local_accounts") or {}, str(user), str(ctx.params.get("password") or ""))
-        ctx.log("map_share", path=path, account=account)
-    return ctx.network.resolve(ctx.host, path, account, access), account
+    if not path.startswith("\\\\"):
+        return _Folder(ctx.network.resolve(ctx.host, path), None, False, None)
+    user = ctx.params.get("user_name")
+    if not user:
+        return _Folder(_second_hop(ctx, path), None, False, ctx.network.share_entry(path))
+    account = smb_session.connect(ctx, path, str(user), str(ctx.params.get("password") or ""))
+    try:
+        local = ctx.network.resolve(ctx.host, path, account, access)
+        if not local.is_dir() and not script_facts.has("folder_probe_surfaces_errors") and enforced("new-psdrive-leaks-on-failure"):
+            # The old script mapped the folder itself: New-PSDrive fails on a missing root after connecting.
+            raise WindowsError_(f"The drive root '{path}' does not exist.", "System.Management.Automation.DriveNotFoundException",
+                                rule="new-psdrive-leaks-on-failure")
+    except WindowsError_:
+        smb_session.mapping_failed(ctx, path)
+        raise
+    return _Folder(local, account, True, ctx.network.share_entry(path))
+
+
+def _second_hop(ctx: OpContext, path: str) -> Path:
+    """A UNC path without share credentials: a WinRM (NTLM) session is an anonymous, denied logon there."""
+    if script_facts.has("folder_probe_surfaces_errors") and enforced("winrm-double-hop"):
+        raise WindowsError_(
+            f"Access to the store folder '{path}' is denied to the account this runs as. Over WinRM this session cannot pass its own"
+            " credentials on to the file server (the double hop): give share credentials, or use CredSSP or Kerberos delegation.",
+            "System.Management.Automation.RuntimeException", rule="winrm-double-hop")
+    # [IO.Directory]::Exists answers false on access denied: the old script saw "no folder".
+    if not enforced("directory-exists-hides-denied"):
+        raise WindowsError_(f"Access to the path '{path}' is denied.", "System.UnauthorizedAccessException")
+    return ctx.network.resolve(ctx.host, "C:\\iis-ccs-lab\\unreachable-second-hop")
+
+
+def _close_folder(ctx: OpContext, folder: _Folder) -> None:
+    if folder.mapped:
+        smb_session.disconnect(ctx, str(ctx.params["path"]))
 
 
 def _child(folder: Path, name: t.Any) -> Path:
@@ -60,7 +88,18 @@ def _ticks(path: Path) -> int:
 
 @operation("read_cert_store")
 def read_cert_store(ctx: OpContext) -> dict[str, t.Any]:
-    folder = _folder(ctx, "read")[0]
+    opened = _open_folder(ctx, "read")
+    try:
+        answer = _read(ctx, opened.local)
+    except BaseException:
+        # As in PowerShell, an error raised by the clean-up in finally replaces the operation's own.
+        _close_folder(ctx, opened)
+        raise
+    _close_folder(ctx, opened)
+    return answer
+
+
+def _read(ctx: OpContext, folder: Path) -> dict[str, t.Any]:
     answer: dict[str, t.Any] = {"exists": folder.is_dir(), "files": [], "manifest": None, "contents": {}, "now": time.time_ns() // 100}
     if not folder.is_dir():
         return answer
@@ -79,7 +118,17 @@ def read_cert_store(ctx: OpContext) -> dict[str, t.Any]:
     return answer
 
 
-def _write_atomically(ctx: OpContext, folder: Path, name: str, data: bytes) -> Path:
+def _check_replace(ctx: OpContext, opened: _Folder, target: Path) -> None:
+    """ReplaceFile without REPLACEFILE_IGNORE_MERGE_ERRORS opens the replaced file for WRITE_DAC: Full access."""
+    if not target.exists() or opened.account is None or opened.share is None or script_facts.has("replace_ignores_metadata_errors"):
+        return
+    if ctx.network.access_rank(opened.share, opened.account) < 3 and enforced("replacefile-needs-write-dac"):
+        raise WindowsError_(f"Access to the path '{ctx.params['path']}\\{target.name}' is denied.", "System.UnauthorizedAccessException",
+                            rule="replacefile-needs-write-dac")
+
+
+def _write_atomically(ctx: OpContext, opened: _Folder, name: str, data: bytes) -> Path:
+    folder = opened.local
     target = _child(folder, name)
     temp = _child(folder, f"{ctx.params['temp_prefix']}{uuid.uuid4().hex}{ctx.params['temp_suffix']}")
     try:
@@ -88,6 +137,7 @@ def _write_atomically(ctx: OpContext, folder: Path, name: str, data: bytes) -> P
         if faults.rename_fails(name):
             # Lab fault injection: the host fails between writing the temp file and the rename.
             raise WindowsError_("The process cannot access the file because it is being used by another process.", "System.IO.IOException")
+        _check_replace(ctx, opened, target)
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -98,9 +148,36 @@ def _write_atomically(ctx: OpContext, folder: Path, name: str, data: bytes) -> P
 
 @operation("write_cert_store")
 def write_cert_store(ctx: OpContext) -> dict[str, t.Any]:
-    folder = _folder(ctx, "change")[0]
+    opened = _open_folder(ctx, "change")
+    try:
+        answer = _write(ctx, opened)
+    except BaseException:
+        # As in PowerShell, an error raised by the clean-up in finally replaces the operation's own.
+        _close_folder(ctx, opened)
+        raise
+    _close_folder(ctx, opened)
+    return answer
+
+
+def _stamp(opened: _Folder, target: Path, mtime_ticks: int) -> int:
+    """Set the planned last-write time; a coarse file system keeps less, which the client cache hides at first."""
+    os.utime(target, ns=(time.time_ns(), mtime_ticks * 100))
+    granularity = float((opened.share or {}).get("timestamp_granularity") or 0)
+    if not granularity:
+        return _ticks(target)
+    if not enforced("fs-timestamp-granularity"):
+        return _ticks(target)
+    step = int(granularity * 1_000_000_000)
+    os.utime(target, ns=(time.time_ns(), mtime_ticks * 100 // step * step))
+    return mtime_ticks  # rule fs-timestamp-granularity: the value set reads back exact through the SMB client cache
+
+
+def _write(ctx: OpContext, opened: _Folder) -> dict[str, t.Any]:
+    folder = opened.local
     if not folder.is_dir():
-        raise WindowsError_(f"The store folder '{ctx.params['path']}' does not exist.", "System.Management.Automation.RuntimeException")
+        second_hop = opened.share is not None and opened.account is None
+        raise WindowsError_(f"The store folder '{ctx.params['path']}' does not exist.", "System.Management.Automation.RuntimeException",
+                            rule="directory-exists-hides-denied" if second_hop else None)
     prefix, suffix = str(ctx.params["temp_prefix"]), str(ctx.params["temp_suffix"])
     for name in ctx.params.get("stale_temps") or []:
         if str(name).startswith(prefix) and str(name).endswith(suffix):
@@ -109,15 +186,15 @@ def write_cert_store(ctx: OpContext) -> dict[str, t.Any]:
     written = {}
     for item in ctx.params.get("files") or []:
         data = base64.b64decode(item["data"])
-        target = _write_atomically(ctx, folder, str(item["name"]), data)
-        os.utime(target, ns=(time.time_ns(), int(item["mtime"]) * 100))
+        target = _write_atomically(ctx, opened, str(item["name"]), data)
+        mtime = _stamp(opened, target, int(item["mtime"]))
         if hashlib.sha256(target.read_bytes()).hexdigest() != item["sha256"]:
             raise WindowsError_(f"Read-back check of '{item['name']}' failed: the file differs from what was written.")
-        written[str(item["name"])] = {"size": target.stat().st_size, "mtime": _ticks(target)}
+        written[str(item["name"])] = {"size": target.stat().st_size, "mtime": mtime}
     removed = []
     for name in ctx.params.get("removes") or []:
         _child(folder, name).unlink(missing_ok=True)
         removed.append(str(name))
         ctx.log("remove", file=str(name))
-    _write_atomically(ctx, folder, str(ctx.params["manifest_name"]), base64.b64decode(ctx.params["manifest_data"]))
+    _write_atomically(ctx, opened, str(ctx.params["manifest_name"]), base64.b64decode(ctx.params["manifest_data"]))
     return {"written": written, "removed": removed}

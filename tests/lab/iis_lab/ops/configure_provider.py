@@ -8,18 +8,21 @@ exists and that the credentials log on ("Credential is invalid."); Set fails whi
 provider is disabled and takes UserName and Password only together; Disable keeps the
 settings; Clear removes them. Secrets are stored encrypted with the host's machine key.
 Steps change the state in place, in order, as on Windows: a failing step leaves the
-earlier ones done and the later ones not.
+earlier ones done and the later ones not. The rules of issue 12 (iis_lab/rules.py) follow the
+script that was sent (iis_lab/script_facts.py): the access check by share mapping or by
+ValidateCredentials, Enable/Set with or without the provider account's share mapped, the
+-Force probe of Clear-IISCentralCertProvider, and the repair after clearing the private-key password.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-from .. import model
+from .. import model, script_facts
 from ..errors import WindowsError_
 from ..rules import enforced, register
 from ..state import machine_encrypt
-from . import OpContext, operation
+from . import OpContext, operation, smb_session
 from .read_host_state import _provider_view
 
 DEFAULT_POLLING_INTERVAL = 300
@@ -29,19 +32,16 @@ _SERVER_CCS = {"Web-CertProvider"}
 _CLIENT_IIS = {"IIS-WebServerRole", "IIS-WebServer"}
 _CLIENT_CCS = {"IIS-CertProvider"}
 
-_IIS_TESTS = "https://github.com/jhkimnew/iistest (IISAdministration.ps1); docs/ccs-behaviour.md#provider-cmdlets"
+_IIS_TESTS = "docs/ccs-behaviour.md#provider-cmdlets; https://github.com/jhkimnew/iistest (IISAdministration.ps1)"
 register("provider-cmdlets-need-feature", "The IISAdministration provider cmdlets are unknown until the CCS role service is installed",
          "docs/ccs-behaviour.md#provider-cmdlets")
 register("provider-credential-validated", "Enable/Set-IISCentralCertProvider refuse an account that cannot log on: 'Credential is invalid.'",
          _IIS_TESTS)
 register("provider-path-must-exist", "Enable/Set-IISCentralCertProvider refuse a store path that does not exist", _IIS_TESTS)
-register("securestring-refuses-empty", "ConvertTo-SecureString -AsPlainText refuses an empty string (so an empty private-key password)",
-         "https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.security/convertto-securestring")
 register("enable-needs-all-values", "Enable-*CentralCertProvider: CertStoreLocation, UserName and Password are mandatory",
          "https://learn.microsoft.com/en-us/powershell/module/iisadministration/enable-iiscentralcertprovider")
 register("set-needs-enabled-provider", "Set-IISCentralCertProvider fails while the provider is disabled", _IIS_TESTS)
 register("set-user-and-password-together", "Set-IISCentralCertProvider takes UserName and Password only together", _IIS_TESTS)
-register("set-refuses-null-private-key-password", "Set-IISCentralCertProvider refuses a null PrivateKeyPassword", _IIS_TESTS)
 register("optional-feature-client-only", "Enable-WindowsOptionalFeature on a Server edition does not know the client feature names",
          "https://learn.microsoft.com/en-us/powershell/module/dism/enable-windowsoptionalfeature; docs/ccs-behaviour.md#feature")
 register("install-windowsfeature-server-only", "Install-WindowsFeature exists only on Server editions",
@@ -52,11 +52,20 @@ register("ccs-feature-needs-iis", "The CCS role service cannot be installed with
 register("dword-range", "A registry DWORD holds 0..4294967295", "https://learn.microsoft.com/en-us/windows/win32/sysinfo/registry-value-types")
 
 
-def check_store_access(ctx: OpContext, store_location: str, user_name: str, password: str) -> None:
-    """What Test-StoreAccess does: LogonUser as the account, then list the store as that account."""
+def check_store_access(ctx: OpContext, store_location: str, user_name: str, password: str) -> bool:
+    """What Test-StoreAccess does; answers whether the credential itself was proven (logon_checked)."""
+    if script_facts.has("validates_with_principal_context"):
+        _validate_credentials_locally(ctx, user_name)
+    elif not store_location.startswith("\\\\"):
+        _require_local_folder(ctx, store_location, user_name)
+        return False
     try:
-        account = ctx.network.check_logon(ctx.host, ctx.state["local_accounts"], user_name, password)
+        account = smb_session.connect(ctx, store_location, user_name, password) if store_location.startswith("\\\\") else \
+            ctx.network.check_logon(ctx.host, ctx.state["local_accounts"], user_name, password)
     except WindowsError_ as exc:
+        if exc.rule == "smb-credential-conflict-1219":
+            raise WindowsError_(f"store_location: the account '{user_name}' could not read '{store_location}' from this node: {exc.message}",
+                                "System.Management.Automation.RuntimeException", rule=exc.rule) from exc
         raise WindowsError_(
             f"password: the account '{user_name}' could not log on at this node to read '{store_location}': {exc.message}",
             "System.Management.Automation.RuntimeException",
@@ -68,9 +77,31 @@ def check_store_access(ctx: OpContext, store_location: str, user_name: str, pass
     except WindowsError_ as exc:
         raise WindowsError_(
             f"store_location: the account '{user_name}' could not read '{store_location}' from this node: {exc.message}",
-            "System.Management.Automation.RuntimeException",
+            "System.Management.Automation.RuntimeException", rule=exc.rule,
         ) from exc
+    finally:
+        if store_location.startswith("\\\\"):
+            smb_session.disconnect(ctx, store_location)
     ctx.log("check_access", store_location=store_location, account=account)
+    return True
+
+
+def _validate_credentials_locally(ctx: OpContext, user_name: str) -> None:
+    """The old check, PrincipalContext(Machine).ValidateCredentials: an SMB connection to this node itself."""
+    if ctx.state.get("server_service", "running") == "stopped" and enforced("validatecredentials-needs-server-service"):
+        raise WindowsError_(f"user_name: could not check the account '{user_name}' at this node: The network path was not found.",
+                            "System.Management.Automation.RuntimeException", rule="validatecredentials-needs-server-service")
+    held = (ctx.state.get("smb_sessions") or {}).get(ctx.host.lower())
+    if held is not None and enforced("smb-credential-conflict-1219"):
+        raise WindowsError_(f"user_name: could not check the account '{user_name}' at this node: {smb_session.ERROR_1219}",
+                            "System.Management.Automation.RuntimeException", rule="smb-credential-conflict-1219")
+
+
+def _require_local_folder(ctx: OpContext, store_location: str, user_name: str) -> None:
+    if not ctx.network.resolve(ctx.host, store_location).is_dir():
+        raise WindowsError_(f"store_location: the account '{user_name}' could not read '{store_location}' from this node: "
+                            f"Could not find a part of the path '{store_location}'.", "System.Management.Automation.RuntimeException")
+    ctx.log("check_access", store_location=store_location, account=None)
 
 
 def _require_provider_cmdlets(ctx: OpContext, cmdlet: str) -> None:
@@ -79,7 +110,7 @@ def _require_provider_cmdlets(ctx: OpContext, cmdlet: str) -> None:
 
 
 def _validate_location_and_credential(ctx: OpContext, store_location: str | None, user_name: str | None, password: str | None,
-                                      current_user: str = "") -> None:
+                                      map_account: tuple[str, str] | None = None) -> None:
     # The cmdlets validate the credential and that the path exists; their messages (IIS team tests).
     account = None
     if user_name is not None:
@@ -89,23 +120,27 @@ def _validate_location_and_credential(ctx: OpContext, store_location: str | None
             if enforced("provider-credential-validated"):
                 raise WindowsError_("Credential is invalid.", "System.ArgumentException", rule="provider-credential-validated") from exc
     if store_location is not None:
+        mapping = (user_name, password or "") if user_name is not None else map_account
+        mapped = store_location.startswith("\\\\") and mapping is not None and script_facts.has("maps_store_for_provider_cmdlets")
+        if mapped and mapping is not None and account is None:
+            account = ctx.network.check_logon(ctx.host, ctx.state["local_accounts"], mapping[0], mapping[1])
+        # Unproven, modelled strictly: without the provider account's share mapped, the cmdlet
+        # checks the path as the caller (the WinRM account), which may not read the share.
+        checked_as = account if mapped else (ctx.network.caller or "anonymous")
         try:
-            exists = ctx.network.resolve(ctx.host, store_location, account, "read").is_dir()
+            exists = ctx.network.resolve(ctx.host, store_location, checked_as, "read").is_dir()
         except WindowsError_:
             exists = False
-        if not exists and enforced("provider-path-must-exist"):
-            raise WindowsError_(f"The path '{store_location}' does not exist.", "System.ArgumentException", rule="provider-path-must-exist")
+        rule = "provider-cmdlets-check-path-as-caller" if store_location.startswith("\\\\") else "provider-path-must-exist"
+        if not exists and enforced(rule):
+            raise WindowsError_(f"The path '{store_location}' does not exist.", "System.ArgumentException", rule=rule)
 
 
 def _enable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
+    # Enable-WebCentralCertProvider on every build: the private-key password is optional there.
     private_key_password = step.get("private_key_password")
-    web_administration = step.get("module") == "WebAdministration"
-    cmdlet = "Enable-WebCentralCertProvider" if web_administration else "Enable-IISCentralCertProvider"
+    cmdlet = "Enable-WebCentralCertProvider"
     _require_provider_cmdlets(ctx, cmdlet)
-    if not web_administration and not private_key_password and enforced("securestring-refuses-empty"):
-        # The IISAdministration cmdlet takes all four values; the script's ConvertTo-SecureString refuses an empty one.
-        raise WindowsError_("Cannot bind argument to parameter 'String' because it is an empty string.",
-                            "System.Management.Automation.ParameterBindingValidationException", rule="securestring-refuses-empty")
     for name in ("store_location", "user_name", "password"):
         if not step.get(name) and enforced("enable-needs-all-values"):
             raise WindowsError_(f"Cannot validate argument on parameter '{name}'. The argument is null or empty.",
@@ -121,17 +156,15 @@ def _enable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
 
 
 def _set(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
-    _require_provider_cmdlets(ctx, "Set-IISCentralCertProvider")
+    _require_provider_cmdlets(ctx, "Set-WebCentralCertProvider")
     values = model.registry_key(ctx.state, model.PROVIDER_KEY)
     if (not values or int(values.get("Enabled", 0)) != 1) and enforced("set-needs-enabled-provider"):
         raise WindowsError_("The central certificate provider is not enabled.", "System.InvalidOperationException", rule="set-needs-enabled-provider")
     if (step.get("user_name") is None) != (step.get("password") is None) and enforced("set-user-and-password-together"):
         raise WindowsError_("UserName and Password must be specified together.", "System.ArgumentException", rule="set-user-and-password-together")
-    if "private_key_password" in step and not step["private_key_password"] and enforced("set-refuses-null-private-key-password"):
-        raise WindowsError_("Cannot validate argument on parameter 'PrivateKeyPassword'. The argument is null.",
-                            "System.Management.Automation.ParameterBindingValidationException", rule="set-refuses-null-private-key-password")
     values = values if values is not None else model.ensure_registry_key(ctx.state, model.PROVIDER_KEY)
-    _validate_location_and_credential(ctx, step.get("store_location"), step.get("user_name"), step.get("password"))
+    map_account = (str(step["map_user_name"]), str(step.get("map_password") or "")) if step.get("map_user_name") else None
+    _validate_location_and_credential(ctx, step.get("store_location"), step.get("user_name"), step.get("password"), map_account)
     changed = []
     if step.get("store_location") is not None:
         values["CertStoreLocation"] = step["store_location"]
@@ -174,23 +207,46 @@ def _install_features(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
 
 
 def _disable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
-    _require_provider_cmdlets(ctx, "Disable-IISCentralCertProvider")
+    _require_provider_cmdlets(ctx, "Disable-WebCentralCertProvider")
     values = model.ensure_registry_key(ctx.state, model.PROVIDER_KEY)
     values["Enabled"] = 0
     ctx.log("disable")
 
 
+# Server 2016 (build 14393) ships IISAdministration 1.1.0.0, whose Clear-IISCentralCertProvider has no -Force.
+CLEAR_FORCE_MINIMUM_BUILD = 17763
+
+
 def _clear(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     _require_provider_cmdlets(ctx, "Clear-IISCentralCertProvider")
+    has_force = int(ctx.state["windows"]["build"]) >= CLEAR_FORCE_MINIMUM_BUILD
+    if not has_force and not script_facts.has("probes_clear_force") and enforced("clear-iis-provider-force-by-build"):
+        raise WindowsError_("A parameter cannot be found that matches parameter name 'Force'.",
+                            "System.Management.Automation.ParameterBindingException", rule="clear-iis-provider-force-by-build")
+    if script_facts.has("probes_clear_force"):
+        _disable(ctx, step)
     model.delete_registry_key(ctx.state, model.PROVIDER_KEY)
-    ctx.log("clear")
+    ctx.log("clear", force=has_force)
 
 
-def _clear_private_key_password(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
+def _clear_private_key_password(ctx: OpContext, step: t.Mapping[str, t.Any]) -> list[str]:
     _require_provider_cmdlets(ctx, "Clear-WebCentralCertProvider")
-    values = model.registry_key(ctx.state, model.PROVIDER_KEY) or {}
-    values.pop("PrivateKeyPassword", None)
+    before = dict(model.registry_key(ctx.state, model.PROVIDER_KEY) or {})
+    if ctx.state.get("clear_private_key_password_removes_all") and enforced("clear-web-provider-private-key-scope"):
+        # rule clear-web-provider-private-key-scope: the documented reading, every value goes.
+        model.delete_registry_key(ctx.state, model.PROVIDER_KEY)
+    else:
+        (model.registry_key(ctx.state, model.PROVIDER_KEY) or {}).pop("PrivateKeyPassword", None)
     ctx.log("clear_private_key_password")
+    if not script_facts.has("repairs_after_private_key_clear"):
+        return []
+    after = model.ensure_registry_key(ctx.state, model.PROVIDER_KEY) if before else {}
+    repaired = [name for name in before if name != "PrivateKeyPassword" and after.get(name) != before[name]]
+    for name in repaired:
+        after[name] = before[name]
+    if repaired:
+        ctx.log("repair_provider", values=repaired)
+    return repaired
 
 
 def _set_polling_interval(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
@@ -216,7 +272,7 @@ def _delete_record(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     ctx.log("delete_record")
 
 
-_STEPS: dict[str, t.Callable[[OpContext, t.Mapping[str, t.Any]], None]] = {
+_STEPS: dict[str, t.Callable[[OpContext, t.Mapping[str, t.Any]], t.Any]] = {
     "check_access": lambda ctx, step: check_store_access(ctx, step["store_location"], step["user_name"], step["password"]),
     "install_features": _install_features,
     "enable": _enable,
@@ -233,21 +289,26 @@ _STEPS: dict[str, t.Callable[[OpContext, t.Mapping[str, t.Any]], None]] = {
 @operation("configure_provider")
 def configure_provider(ctx: OpContext) -> dict[str, t.Any]:
     performed: list[str] = []
+    repaired: list[str] = []
     for step in ctx.params.get("steps") or []:
         handler = _STEPS.get(str(step.get("action")))
         if handler is None:
             raise WindowsError_(f"configure_provider: unknown step '{step.get('action')}'", "System.Management.Automation.RuntimeException")
         try:
-            handler(ctx, step)
+            outcome = handler(ctx, step)
         except WindowsError_ as exc:
             if not performed:
                 raise
-            raise WindowsError_(f"{exc.message} (steps already applied: {', '.join(performed)})", "System.Management.Automation.RuntimeException") from exc
+            raise WindowsError_(f"{exc.message} (steps already applied: {', '.join(performed)})", "System.Management.Automation.RuntimeException",
+                                rule=exc.rule) from exc
+        if step.get("action") == "clear_private_key_password":
+            repaired += list(outcome or [])
         performed.append(step["action"])
     installed = model.iis_installed(ctx.state)
     return {
         "steps": performed,
         "reboot_required": False,
+        "repaired": repaired,
         "provider": _provider_view(ctx.state),
         "features": {
             "inetstp": model.inetstp(ctx.state),

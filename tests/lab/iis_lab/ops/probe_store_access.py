@@ -11,5 +11,5 @@ from .configure_provider import check_store_access
 @operation("probe_store_access")
 def probe_store_access(ctx: OpContext) -> dict[str, t.Any]:
     params = ctx.params
-    check_store_access(ctx, str(params.get("store_location") or ""), str(params.get("user_name") or ""), str(params.get("password") or ""))
-    return {"readable": True}
+    checked = check_store_access(ctx, str(params.get("store_location") or ""), str(params.get("user_name") or ""), str(params.get("password") or ""))
+    return {"readable": True, "logon_checked": checked}

@@ -73,6 +73,15 @@ def test_path_change_touches_only_the_path() -> None:
     assert not result.secrets_applied
 
 
+def test_a_new_unc_path_carries_the_account_for_mapping_only() -> None:
+    # Issue 12 point 7: the host maps the new store with the provider account around Set-WebCentralCertProvider.
+    result = plan(request(store_location="\\\\fs02\\ccs"), host(enabled_provider(), record()))
+    params = dict(result.steps[1].params)
+    assert params["store_location"] == "\\\\fs02\\ccs"
+    assert {"map_user_name", "map_password"} <= set(params) and "user_name" not in params
+    assert not result.secrets_applied
+
+
 def test_path_compare_ignores_case_and_trailing_backslash() -> None:
     assert not plan(request(store_location="\\\\FS01\\CCS\\"), host(enabled_provider(), record())).changed
 
