@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import subprocess
@@ -71,17 +72,29 @@ def run_suite(output: Path, everything: bool) -> int:
 
 
 def sweep(output: Path) -> str:
-    """Remove leftovers named iisccscheck* (the probes clean up in finally; this catches an interrupted run)."""
-    if os.environ.get("IIS_CCS_WINDOWS_TARGET") == "lab":
-        return "not needed: the lab target runs no PowerShell of the probes"
-    from conftest import WindowsHost, _inventory
+    """Remove leftovers named iisccscheck* (the probes clean up in finally; this catches an interrupted run).
 
+    Against the lab the sweep runs too and is refused (the lab runs only the collection's operations), which the
+    report says; the probes that would have left something never ran there."""
+    WindowsHost, inventory = _windows_host_helpers()
     host = WindowsHost(output)
     (output / "state").mkdir(exist_ok=True)
-    host.inventory = _inventory(output)
+    host.inventory = inventory(output)
     run = host.run(f"- hosts: win\n  gather_facts: false\n  tasks:\n    - name: sweep\n      ansible.builtin.raw: {json.dumps(SWEEP)}\n")
     marker = [line for line in str(run.task("sweep").get("stdout", "")).splitlines() if line.startswith("IISCCS-SWEPT:")]
-    return marker[0].split(":", 1)[1].strip() or "nothing left over" if marker else f"sweep failed: {run.stdout[-500:]}"
+    if not marker:
+        return "sweep failed: " + " ".join(run.stdout.split())[-400:]
+    return marker[0].split(":", 1)[1].strip() or "nothing left over"
+
+
+def _windows_host_helpers() -> tuple[t.Any, t.Any]:
+    """tests/windows/conftest.py's WindowsHost, importable outside pytest (tests/conftest.py sets the paths up)."""
+    spec = importlib.util.spec_from_file_location("iis_ccs_tests_conftest", REPO / "tests" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    from conftest import WindowsHost, _inventory
+
+    return WindowsHost, _inventory
 
 
 def build_report(output: Path, pytest_rc: int, swept: str) -> dict[str, t.Any]:

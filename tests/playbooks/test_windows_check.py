@@ -77,6 +77,8 @@ def test_dry_run_against_the_lab_winrm_endpoints(tmp_path: Path) -> None:
     rows = {row["id"]: row for row in report["questions"]}
     assert list(rows) == [q.id for q in QUESTIONS], "one line per open question, in order"
     assert report["target"]["lab"] is True
+    # The sweep ran and the lab refused its PowerShell, as it refuses every command but the collection's bootstrap.
+    assert report["cleanup"].startswith("sweep failed") and "The lab runs only the iis.ccs bootstrap" in report["cleanup"], report["cleanup"]
     lab_answers = {"publish-renewal-change-only", "ciphertext-digest-stable", "clixml-error-winrm"}
     for question in QUESTIONS:
         status = rows[question.id]["status"]

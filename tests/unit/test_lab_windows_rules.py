@@ -31,7 +31,7 @@ from iis_lab.ops.apply_bindings import apply_bindings  # noqa: E402
 from iis_lab.ops.cert_store import read_cert_store, write_cert_store  # noqa: E402
 from iis_lab.ops.configure_provider import configure_provider  # noqa: E402
 from iis_lab.ops.probe_store_access import probe_store_access  # noqa: E402
-from iis_lab.state import initial_state  # noqa: E402
+from iis_lab.state import HostStore, initial_state  # noqa: E402
 
 READER, PUBLISHER, OTHER = "Lab-Reader-Pa55!", "Lab-Publisher-Pa55!", "Other-Pa55"
 SHARE = "\\\\fs01\\ccs"
@@ -345,3 +345,16 @@ def test_every_fact_has_a_reversion_that_reverts_it(monkeypatch: pytest.MonkeyPa
     for fact in script_facts.FACTS:
         with monkeypatch.context() as patch:
             revert(patch, fact)
+
+
+def test_a_workgroup_file_server_account_is_not_taken_for_a_domain(script: t.Callable[[str], bool]) -> None:
+    shipped = script("validates_with_principal_context")
+    with HostStore("fs01", {"features": [], "sites": [], "directories": ["D:\\CCS"], "local_accounts": {"ccsreader": "Fs-Pa55"}}).locked():
+        pass
+    ctx = context("web01", web(), {"store_location": SHARE, "user_name": "FS01\\ccsreader", "password": "Fs-Pa55"}, read=["FS01\\ccsreader"])
+    if shipped:
+        assert probe_store_access(ctx)["readable"] is True
+    else:
+        with pytest.raises(WindowsError_, match="could not be contacted") as excinfo:
+            probe_store_access(ctx)
+        assert rule_of(excinfo) == "validatecredentials-workgroup-as-domain"

@@ -28,7 +28,7 @@ _USES_LINE = re.compile(r"^# Uses: *(.+)$", re.MULTILINE)
 # The one sentence a host in a restricted language mode answers with ({0} is the mode).
 LANGUAGE_MODE_MESSAGE = (
     "PowerShell runs in {0} mode here (App Control or AppLocker), which blocks iis.ccs; nothing was changed."
-    " Allow FullLanguage for the Ansible account (a policy rule or a JEA endpoint)."
+    " Allow FullLanguage for the Ansible account (an App Control rule or a JEA endpoint)."
 )
 
 # The bootstrap reads the payload from stdin ($input works for winrm/ssh process
@@ -44,13 +44,16 @@ BOOTSTRAP = "\n".join(
     [
         "$ErrorActionPreference = 'Stop'",
         "$ProgressPreference = 'SilentlyContinue'",
-        "try {",
         # Constrained Language Mode (App Control for Business or AppLocker) blocks Add-Type,
         # New-Object of most types and .NET method calls, so every operation would fail with an
-        # opaque error; say so once, before anything runs. ansible-core's bootstrap checks too.
+        # opaque error; say so once, before anything runs, without a .NET call of our own (the
+        # catch block below calls GetType()). ansible-core's bootstrap checks the mode too.
         # https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_language_modes
-        "    $mode = [string]$ExecutionContext.SessionState.LanguageMode",
-        "    if ($mode -ne 'FullLanguage') { throw ('" + LANGUAGE_MODE_MESSAGE + "' -f $mode) }",
+        "$mode = [string]$ExecutionContext.SessionState.LanguageMode",
+        "if ($mode -ne 'FullLanguage') {",
+        "    $answer = @{ ok = $false; error = @{ message = ('" + LANGUAGE_MODE_MESSAGE + "' -f $mode)",
+        "        type = 'LanguageMode'; id = 'LanguageMode'; line = 0 } }",
+        "} else { try {",
         "    $payload = ($input | Out-String) | ConvertFrom-Json",
         "    if ($payload.library) { . ([ScriptBlock]::Create($payload.library)) }",
         "    $result = @(& ([ScriptBlock]::Create($payload.script)) $payload.params)[-1]",
@@ -61,7 +64,7 @@ BOOTSTRAP = "\n".join(
         "        type = $_.Exception.GetType().FullName",
         "        id = $_.FullyQualifiedErrorId",
         "        line = $_.InvocationInfo.ScriptLineNumber } }",
-        "}",
+        "} }",
         "$json = ConvertTo-Json -InputObject $answer -Depth 16 -Compress",
         # A restricted session answers only the ASCII sentence above, without the .NET call.
         "if ($mode -ne 'FullLanguage') { $json } else {",

@@ -128,3 +128,9 @@ register(
     " value set through an SMB client cache reads back exact until the cache expires",
     "https://learn.microsoft.com/en-us/windows/win32/sysinfo/file-times",
 )
+register(
+    "validatecredentials-workgroup-as-domain",
+    "PrincipalContext(ContextType.Domain, name) needs a domain controller for name; a workgroup FILESERVER\\user is"
+    " not a domain, so the old check could not validate it",
+    "https://learn.microsoft.com/en-us/dotnet/api/system.directoryservices.accountmanagement.principalcontext.-ctor",
+)

@@ -5,6 +5,7 @@
 # of a run's changes at once, and HTTP.sys entries are handled explicitly (httpsys.ps1).
 #   BindingCollection: https://learn.microsoft.com/en-us/dotnet/api/microsoft.web.administration.bindingcollection
 #   ServerManager.CommitChanges: https://learn.microsoft.com/en-us/dotnet/api/microsoft.web.administration.servermanager.commitchanges
+#   ConfigurationElementCollectionBase.AddAt: https://learn.microsoft.com/en-us/dotnet/api/microsoft.web.administration.configurationelementcollectionbase-1.addat
 # Uses: httpsys
 
 $CentralCertStoreFlag = 2
@@ -33,13 +34,17 @@ function Find-BindingIndex($Site, [string]$Protocol, [string]$Information) {
     return -1
 }
 
-function Add-HttpsBinding($Site, [string]$Information, [int]$Flags) {
+function New-HttpsBinding($Site, [string]$Information, [int]$Flags) {
     $element = $Site.Bindings.CreateElement('binding')
     $element.SetAttributeValue('protocol', 'https')
     $element.SetAttributeValue('bindingInformation', $Information)
     $element.SetAttributeValue('sslFlags', $Flags)
+    return $element
+}
+
+function Add-HttpsBinding($Site, [string]$Information, [int]$Flags) {
     # Add(element) changes configuration only; HTTP.sys entries are managed explicitly.
-    [void]$Site.Bindings.Add($element)
+    [void]$Site.Bindings.Add((New-HttpsBinding $Site $Information $Flags))
 }
 
 function Get-IpPortOf([string]$Information) {
@@ -65,8 +70,10 @@ function Convert-Binding($Site, [string]$Protocol, [string]$Information, [int]$F
     if ($old.Protocol -eq 'https' -and $old.CertificateHash -and -not ($oldFlags -band $SniFlag)) {
         $stale = Get-IpPortOf $Information
     }
+    $element = New-HttpsBinding $Site $Information $Flags
     $Site.Bindings.RemoveAt($index)
-    Add-HttpsBinding $Site $Information $Flags
+    # AddAt keeps the binding where it was in the collection (ConfigurationElementCollectionBase.AddAt).
+    [void]$Site.Bindings.AddAt($index, $element)
     return $stale
 }
 

@@ -100,10 +100,10 @@ def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, 
         if edited_hash and enforced("binding-hash-edit-leaves-ipport"):
             entry["_stale_ipport"] = [ip_port_of(binding["binding_information"])]
         if script_facts.has("removes_stale_ipport"):
-            # Rebuilt: the old element goes and a new one comes at the end of the collection, in one commit.
-            pending.remove(binding)
+            # Rebuilt: the old element goes and a new one takes its place (AddAt), in one commit.
+            index = pending.index(binding)
             binding = dict(binding)
-            pending.append(binding)
+            pending[index] = binding
         binding.update(protocol="https", ssl_flags=flags, certificate_hash="", certificate_store="")
         ctx.log(action, from_protocol=protocol, binding_information=binding["binding_information"], ssl_flags=flags)
         return "done"

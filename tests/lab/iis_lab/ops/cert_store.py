@@ -40,6 +40,7 @@ def _open_folder(ctx: OpContext, access: str) -> _Folder:
     if not user:
         return _Folder(_second_hop(ctx, path), None, False, ctx.network.share_entry(path))
     account = smb_session.connect(ctx, path, str(user), str(ctx.params.get("password") or ""))
+    ctx.log("map_share", path=path, account=account)
     try:
         local = ctx.network.resolve(ctx.host, path, account, access)
         if not local.is_dir() and not script_facts.has("folder_probe_surfaces_errors") and enforced("new-psdrive-leaks-on-failure"):

@@ -61,7 +61,7 @@ def check_store_access(ctx: OpContext, store_location: str, user_name: str, pass
         return False
     try:
         account = smb_session.connect(ctx, store_location, user_name, password) if store_location.startswith("\\\\") else \
-            ctx.network.check_logon(ctx.host, ctx.state["local_accounts"], user_name, password)
+            smb_session.logon(ctx, user_name, password, store_location)
     except WindowsError_ as exc:
         if exc.rule == "smb-credential-conflict-1219":
             raise WindowsError_(f"store_location: the account '{user_name}' could not read '{store_location}' from this node: {exc.message}",
@@ -87,7 +87,13 @@ def check_store_access(ctx: OpContext, store_location: str, user_name: str, pass
 
 
 def _validate_credentials_locally(ctx: OpContext, user_name: str) -> None:
-    """The old check, PrincipalContext(Machine).ValidateCredentials: an SMB connection to this node itself."""
+    """The old check, PrincipalContext(Machine).ValidateCredentials: an SMB connection to this node itself,
+    and PrincipalContext(Domain, <authority>) for any other SERVER\\user, a workgroup server included."""
+    authority = user_name.partition("\\")[0].lower() if "\\" in user_name else ""
+    if authority and authority not in (".", ctx.host.lower(), ctx.network.domain.lower(), ctx.network.domain_fqdn) \
+            and enforced("validatecredentials-workgroup-as-domain"):
+        raise WindowsError_(f"user_name: could not check the account '{user_name}' at this node: The server could not be contacted.",
+                            "System.Management.Automation.RuntimeException", rule="validatecredentials-workgroup-as-domain")
     if ctx.state.get("server_service", "running") == "stopped" and enforced("validatecredentials-needs-server-service"):
         raise WindowsError_(f"user_name: could not check the account '{user_name}' at this node: The network path was not found.",
                             "System.Management.Automation.RuntimeException", rule="validatecredentials-needs-server-service")
@@ -115,7 +121,7 @@ def _validate_location_and_credential(ctx: OpContext, store_location: str | None
     account = None
     if user_name is not None:
         try:
-            account = ctx.network.check_logon(ctx.host, ctx.state["local_accounts"], user_name, password or "")
+            account = smb_session.logon(ctx, user_name, password or "", store_location or "")
         except WindowsError_ as exc:
             if enforced("provider-credential-validated"):
                 raise WindowsError_("Credential is invalid.", "System.ArgumentException", rule="provider-credential-validated") from exc
@@ -123,7 +129,7 @@ def _validate_location_and_credential(ctx: OpContext, store_location: str | None
         mapping = (user_name, password or "") if user_name is not None else map_account
         mapped = store_location.startswith("\\\\") and mapping is not None and script_facts.has("maps_store_for_provider_cmdlets")
         if mapped and mapping is not None and account is None:
-            account = ctx.network.check_logon(ctx.host, ctx.state["local_accounts"], mapping[0], mapping[1])
+            account = smb_session.logon(ctx, mapping[0], mapping[1], store_location)
         # Unproven, modelled strictly: without the provider account's share mapped, the cmdlet
         # checks the path as the caller (the WinRM account), which may not read the share.
         checked_as = account if mapped else (ctx.network.caller or "anonymous")

@@ -54,7 +54,8 @@ def test_command_line_is_tiny_and_carries_no_parameter_or_script() -> None:
     HostOperationRunner(connection, "web01").run(OPERATION, {"site_names": ["canary-param-91b2"]})
     cmd = connection.calls[0][0]
     decoded = base64.b64decode(cmd.split(" ")[-1]).decode("utf-16-le")
-    assert len(cmd) < 3000
+    # Far below cmd.exe's 8191 characters; the language-mode check (issue 12) costs about 300 of them.
+    assert len(cmd) < 3500
     for text in (cmd, decoded):
         assert "canary-param-91b2" not in text
         assert "read_host_state" not in text
