@@ -197,7 +197,10 @@ class WinrmLab:
                               env=self.env({"IIS_LAB_RESULTS_FILE": str(results_file)}))
         traffic = self.traffic()[traffic_before:]
         oplog = {h: log[oplog_before.get(h, 0):] for h, log in self.oplogs().items()}
-        return summarise(step, proc, traffic, oplog, _json_lines(results_file))
+        summary = summarise(step, proc, traffic, oplog, _json_lines(results_file))
+        # Which lines of the traffic log this run added (with --keep, a reader can recount them).
+        summary["traffic_lines"] = [traffic_before, traffic_before + len(traffic)]
+        return summary
 
 
 def _json_lines(path: Path) -> list[dict[str, t.Any]]:

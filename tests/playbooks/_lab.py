@@ -27,6 +27,50 @@ BIN = Path(sys.executable).parent
 TRANSPORTS = tuple(os.environ.get("IIS_LAB_TRANSPORTS", "plugin,winrm").split(","))
 
 
+def require_tool(name: str) -> Path:
+    """A command of the test venv; missing, it fails, unless this run leaves it out on purpose (tools/test says why)."""
+    import pytest
+
+    path = BIN / name
+    if not path.exists():
+        if name not in os.environ.get("IIS_CCS_WITHOUT_TOOLS", "").split(","):
+            pytest.fail(f"{name} is not installed in {BIN.parent} (tests/requirements.txt); only tools/test's oldest run may leave it out")
+        pytest.skip(f"{name}: left out of this run on purpose (IIS_CCS_WITHOUT_TOOLS, see tools/test)")
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerJob:
+    """One ansible-runner job: "no secret in the artifacts" means something only if the job really ran."""
+
+    text: str  # stdout and every artifact file
+    status: str
+    rc: int
+    events: list[dict[str, t.Any]]
+
+    def count(self, event: str, host: str | None = None) -> int:
+        return sum(1 for e in self.events if e.get("event") == event and (host is None or (e.get("event_data") or {}).get("host") == host))
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """The play recap by host: {"web01": {"ok": 3, "changed": 1, "failures": 0, ...}}."""
+        data = next(e["event_data"] for e in self.events if e.get("event") == "playbook_on_stats")
+        keys = ("ok", "changed", "failures", "ignored", "dark", "skipped")
+        hosts = {h for key in keys for h in data.get(key) or {}}
+        return {h: {key: int((data.get(key) or {}).get(h, 0)) for key in keys} for h in hosts}
+
+    def assert_succeeded(self, ok: t.Mapping[str, int], ignored: t.Mapping[str, int] | None = None) -> None:
+        """The job succeeded, and each host ran exactly that many tasks ok (and that many failed but ignored)."""
+        assert (self.status, self.rc) == ("successful", 0), self.text[-4000:]
+        stats = self.stats()
+        for host, count in ok.items():
+            failed = (ignored or {}).get(host, 0)
+            events = (self.count("runner_on_ok", host), self.count("runner_on_failed", host))
+            assert events == (count, failed), (host, events, stats.get(host))
+            # The recap counts an ignored failure as ok too.
+            assert (stats[host]["ok"], stats[host]["ignored"]) == (count + failed, failed), (host, stats[host])
+            assert stats[host]["failures"] == stats[host]["dark"] == 0, (host, stats[host])
+
+
 @dataclasses.dataclass
 class PlaybookRun:
     rc: int
@@ -136,8 +180,8 @@ class Lab:
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, results)
 
     def run_runner(self, playbook: str, *, extra_vars: t.Mapping[str, t.Any] | None = None, verbosity: int = 4,
-                   inventory: Path | None = None, env: t.Mapping[str, str] | None = None) -> str:
-        """Run a playbook through ansible-runner, the way AWX does; returns all its output and artifacts as text."""
+                   inventory: Path | None = None, env: t.Mapping[str, str] | None = None) -> RunnerJob:
+        """Run a playbook through ansible-runner, the way AWX does: its status, job events, output and artifacts."""
         import ansible_runner
 
         private = self.root / f"runner-{len(list(self.root.glob('runner-*')))}"
@@ -154,7 +198,7 @@ class Lab:
         for path in sorted((private / "artifacts").rglob("*")):
             if path.is_file():
                 texts.append(path.read_text(encoding="utf-8", errors="replace"))
-        return "\n".join(texts)
+        return RunnerJob("\n".join(texts), str(runner.status), int(runner.rc), list(runner.events))
 
     def host_state(self, host: str) -> dict[str, t.Any]:
         return t.cast(dict[str, t.Any], json.loads((self.state_dir / f"{host}.json").read_text(encoding="utf-8")))

@@ -6,6 +6,7 @@ run is one read) and what WinRS over NTLM-encrypted HTTP needs for each operatio
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import shutil
@@ -66,12 +67,23 @@ def test_the_script_reports_every_selected_run_and_stops_the_lab(figures: dict[s
     assert figures["_kept"] is not None and _servers_of(figures["_kept"]) == []
 
 
-def test_every_run_went_over_http_and_its_counts_agree(figures: dict[str, t.Any]) -> None:
+def test_every_run_went_over_http_and_its_counts_agree_with_the_traffic_log(figures: dict[str, t.Any]) -> None:
+    logs = list(figures["_kept"].rglob("winrm/traffic.jsonl"))
+    assert len(logs) == 1, logs
+    traffic = [json.loads(line) for line in logs[0].read_text(encoding="utf-8").splitlines()]
+    previous_end = 0
     for run in figures["runs"]:
         label = f"{run['module']} {run['run']}"
+        start, end = run["traffic_lines"]
+        assert previous_end <= start < end <= len(traffic), (label, run["traffic_lines"])
+        previous_end = end
+        logged = collections.Counter(record["action"] for record in traffic[start:end])
         http = run["http_requests"]
-        assert http["total"] >= 1, label
-        assert http["total"] == sum(v for k, v in http.items() if k != "total"), label
+        # The figures recounted from the endpoints' own log, not from the tool's arithmetic.
+        assert http["total"] == end - start, label
+        assert run["actions"] == dict(logged), label
+        assert (http["command"], http["send"], http["receive"]) == (logged["command"], logged["send"], logged["receive"]), label
+        assert run["bytes_sent"] == sum(r["request_bytes"] for r in traffic[start:end]), label
         assert http["other"] == 0, (label, run["actions"])
         assert run["hosts"] == ["web01"], label
         # What the module says it sent, what the host ran and what crossed the wire are the same operations.

@@ -17,7 +17,7 @@ from _publisher import publish
 from _samba import SambaServer
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.task import build_replica
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import MANIFEST_NAME, TEMP_PREFIX, FolderStore
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import MANIFEST_NAME, TEMP_PREFIX, FolderStore, StoreError
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.smb import SmbFileSystem
 
 STORE_PASSWORD = "Smb-Store-Key-Pw-1"
@@ -181,3 +181,27 @@ def test_two_concurrent_publishers_never_leave_a_torn_file(samba_share: SambaSer
     # Whatever the interleaving, one more run converges and then stays unchanged.
     publish(args(corpus, destination, host_names=["www.example.test"]))
     assert publish(args(corpus, destination, host_names=["www.example.test"]))["changed"] is False
+
+
+def test_a_missing_folder_on_the_share_is_named(samba_share: SambaServer) -> None:
+    folder = samba_share.unc + "\\no-such-folder"
+    fs = SmbFileSystem(folder, user_name=samba_share.user, password=samba_share.password, port=samba_share.port, encrypt=True)
+    try:
+        with pytest.raises(StoreError, match=r"^the folder .*\\no-such-folder does not exist$"):
+            fs.list("*.pfx")
+    finally:
+        fs.close()
+
+
+def test_without_smbprotocol_the_smb_type_says_what_to_install() -> None:
+    # A controller Python without the package: the import fails, and the first smb destination reports it.
+    script = (
+        "import sys; sys.modules['smbclient'] = None; sys.modules['smbprotocol'] = None\n"
+        "from ansible_collections.iis.ccs.plugins.plugin_utils._store.smb import SmbFileSystem\n"
+        "from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import StoreError\n"
+        "try:\n    SmbFileSystem('\\\\\\\\fs01\\\\ccs', user_name='u', password='p', port=445, encrypt=True)\n"
+        "except StoreError as exc:\n    print(exc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    assert result.stdout.strip() == "the smb destination type needs the Python package smbprotocol on the controller"

@@ -64,4 +64,6 @@ def test_playbook_smb_secrets_never_leak(controller: Lab, samba_share: SambaServ
     assert second["changed"] is False and second["round_trips"] == 0
     text = "".join(run.stdout + run.stderr + json.dumps(run.results) for run in (check, first))
     assert_secrets_absent(text, leaked)
-    assert_secrets_absent(controller.run_runner(_play(args)), leaked)
+    job = controller.run_runner(_play(args))
+    job.assert_succeeded(ok={"localhost": 1})
+    assert_secrets_absent(job.text, leaked)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -12,7 +13,15 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-needs_builder = pytest.mark.skipif(not (BIN / "ansible-builder").exists(), reason="ansible-builder is not installed in this environment")
+
+
+@pytest.fixture
+def needs_builder() -> None:
+    """ansible-builder is in every venv but the oldest, where tools/test says why it is left out."""
+    if not (BIN / "ansible-builder").exists():
+        if "ansible-builder" not in os.environ.get("IIS_CCS_WITHOUT_TOOLS", "").split(","):
+            pytest.fail("ansible-builder is not installed (tests/requirements.txt); only tools/test's oldest run may leave it out")
+        pytest.skip("ansible-builder: left out of this run on purpose (IIS_CCS_WITHOUT_TOOLS, see tools/test)")
 
 
 def requirement_names(path: Path) -> set[str]:
@@ -24,7 +33,7 @@ def requirement_names(path: Path) -> set[str]:
     return names
 
 
-@needs_builder
+@pytest.mark.usefixtures("needs_builder")
 def test_ansible_builder_create_renders_the_build_context_offline(tmp_path: Path) -> None:
     context = tmp_path / "context"
     proc = subprocess.run([str(BIN / "ansible-builder"), "create", "-f", str(REPO / "meta" / "execution-environment.yml"),
@@ -44,7 +53,7 @@ def test_ee_requirements_cover_the_collection_requirements() -> None:
     assert requirement_names(REPO / "meta" / "requirements.txt") == requirement_names(REPO / "requirements.txt")
 
 
-@needs_builder
+@pytest.mark.usefixtures("needs_builder")
 def test_other_execution_environments_get_the_collection_python_requirements() -> None:
     # What ansible-builder's introspection does when iis.ccs is installed into someone else's EE.
     from ansible_builder._target_scripts import introspect

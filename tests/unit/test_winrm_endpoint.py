@@ -11,12 +11,14 @@ looked like on the wire is read back from the endpoints' traffic log.
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import dataclasses
 import fcntl
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -330,25 +332,40 @@ def test_receive_pieces_honour_the_clients_max_envelope_size(lab: Endpoints, max
     assert len(envelopes) <= 2 * (len(stdout) * 4 // 3 // max_envelope + 1)
 
 
-def test_small_exchanges_are_not_held_back_by_nagle(lab: Endpoints) -> None:
-    """Each WinRM exchange is a small request and response on a kept-alive connection. A listener that
-    writes its headers and body separately without TCP_NODELAY stalls every answer until the client's
-    delayed ACK (about 40 ms on Linux): 80 exchanges took 3.5 s instead of 0.2 s."""
+def test_listener_sockets_send_small_answers_at_once() -> None:
+    """Each WinRM exchange is a small request and response on a kept-alive connection, and the listener
+    writes headers and body separately: without TCP_NODELAY every answer waits for the client's delayed
+    ACK (about 40 ms on Linux). The handler sets the option on each accepted socket; what that is worth
+    in time is measured by tools/benchmark_winrm.py, not asserted here."""
+    from iis_lab.winrm_http import _Handler
+
+    with socket.create_server(("127.0.0.1", 0)) as server, socket.create_connection(server.getsockname()) as _client:
+        accepted, _address = server.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+            handler = _Handler.__new__(_Handler)
+            handler.request = accepted
+            _Handler.setup(handler)
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+def test_commands_on_one_shell_are_four_exchanges_each(lab: Endpoints) -> None:
     protocol = lab.protocol("web01")
     payload = host_ops.encode_payload("read_host_state", {"sections": ["windows"]})
+    before = len(lab.traffic())
     shell = protocol.open_shell()
     try:
-        started = time.monotonic()
         for _round in range(20):  # 4 exchanges each: Command, Send, Receive, Signal
             command_id = protocol.run_command(shell, host_ops.bootstrap_command(), console_mode_stdin=False)
             protocol.send_command_input(shell, command_id, payload, end=True)
             stdout, stderr, rc = protocol.get_command_output(shell, command_id)
             protocol.cleanup_command(shell, command_id)
             assert host_ops.decode_answer("read_host_state", "web01", rc, stdout, stderr)["windows"]["hostname"] == "WEB01"
-        elapsed = time.monotonic() - started
     finally:
         protocol.close_shell(shell)
-    assert elapsed < 2.0, f"80 WinRM exchanges took {elapsed:.2f} s"
+    records = lab.traffic(lambda rs: len(rs) > before and rs[-1]["action"] == "delete")[before:]
+    actions = collections.Counter(r["action"] for r in records)
+    assert {a: actions[a] for a in ("command", "send", "receive", "signal")} == {"command": 20, "send": 20, "receive": 20, "signal": 20}
 
 
 # --- 3. non-ASCII --------------------------------------------------------------------------------------
@@ -572,10 +589,8 @@ def test_receive_on_a_running_command_times_out_and_then_completes(lab: Endpoint
             fcntl.flock(lock, fcntl.LOCK_EX)
             command_id = protocol.run_command(shell, host_ops.bootstrap_command(), console_mode_stdin=False)
             protocol.send_command_input(shell, command_id, payload, end=True)
-            started = time.monotonic()
             with pytest.raises(WinRMOperationTimeoutError):
                 protocol.get_command_output_raw(shell, command_id)
-            assert 0.8 < time.monotonic() - started < 4
         stdout, stderr, rc = protocol.get_command_output(shell, command_id)
         assert host_ops.decode_answer("read_cert_store", "fs01", rc, stdout, stderr)["exists"] is True
 

@@ -7,6 +7,21 @@ and a multi-megabyte, non-ASCII payload survives stdin.
 
 from __future__ import annotations
 
+import json
+import os
+
+# Reads the provider's two machine-encrypted values straight from the registry, to look for them in the results.
+CIPHERTEXT_PLAYBOOK = r"""
+- hosts: win
+  gather_facts: false
+  tasks:
+    - name: ciphertext
+      ansible.builtin.raw: >-
+        $v = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\IIS\CentralCertProvider' -ErrorAction SilentlyContinue;
+        ConvertTo-Json -Compress @{ p = [string]$v.Password; k = [string]$v.PrivateKeyPassword }
+      no_log: false
+"""
+
 PLAYBOOK = """
 - hosts: win
   gather_facts: false
@@ -25,6 +40,16 @@ def test_info_reads_real_host_in_one_round_trip(windows_host):
     assert info["windows"]["build"] > 14000
     assert isinstance(info["provider"]["enabled"], bool)
     assert all("binding_information" in b for s in info["sites"] for b in s["bindings"])
+    # No secret or ciphertext in any result: the stored values, the account password, and any slice of them.
+    stored = windows_host.run(CIPHERTEXT_PLAYBOOK)
+    assert stored.rc == 0, stored.stdout[-2000:]
+    values = json.loads(stored.task("ciphertext")["stdout"].strip().splitlines()[-1])
+    secrets = [s for s in (values["p"], values["k"], os.environ.get("IIS_CCS_WINDOWS_PASSWORD", "")) if s]
+    everything = run.stdout + run.stderr + json.dumps(run.results)
+    for secret in secrets:
+        assert secret not in everything
+        assert all(secret[i:i + 16] not in everything for i in range(0, max(len(secret) - 16, 1), 8))
+    assert set(info["provider"]) >= {"enabled"} and not {k for k in info["provider"] if k.lower() in {"password", "private_key_password"}}
 
 
 def test_multi_megabyte_non_ascii_payload(windows_host):

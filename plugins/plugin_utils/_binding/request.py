@@ -107,10 +107,8 @@ def parse_host_names(value: t.Any) -> tuple[HostName, ...]:
 
 
 def parse_port(value: t.Any) -> int:
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        raise UserInputError(f"port: {value!r} is not a number; use a TCP port from 1 to 65535 (HTTPS is usually 443).") from None
+    # The argument spec (type int) has already refused anything that is not a number.
+    port = int(value)
     if not 1 <= port <= 65535:
         raise UserInputError(f"port: {port} is out of range; use a TCP port from 1 to 65535 (HTTPS is usually 443).")
     return port

@@ -68,7 +68,7 @@ def manage_bindings(context: TaskContext, runner: HostOperationRunner) -> dict[s
 
 
 def check_host(request: BindingRequest, state: HostState) -> None:
-    """Refuse, before any change, what IIS on this host would refuse or break on."""
+    """Refuse, before any change, what IIS on this host would refuse or break on (docs/ccs-behaviour.md#bindings)."""
     build = state.windows.build if state.windows else 0
     if request.flags_on & ssl_flags.EXTENDED_FLAGS_MASK and build < ssl_flags.MINIMUM_BUILD_FOR_EXTENDED_FLAGS:
         names = ", ".join(flag_option_names(request.flags_on & ssl_flags.EXTENDED_FLAGS_MASK))

@@ -63,7 +63,7 @@ class HostName:
 
     @property
     def file_name(self) -> str:
-        """The CCS file name IIS looks for: U-label form, ``*.`` -> ``_.``, plus ``.pfx``."""
+        """The CCS file name IIS looks for (docs/ccs-behaviour.md#file-naming): U-label form, ``*.`` -> ``_.``, plus ``.pfx``."""
         stem = self.unicode
         if self.is_wildcard:
             stem = WILDCARD_FILE_PREFIX + stem[2:]
@@ -224,8 +224,8 @@ def _decode_a_label(label: str, text: str, option: str) -> str:
             u_label = _decode_a_label_idna2003(label)
     except (UnicodeError, ValueError) as exc:
         raise _error(option, text, f"label {label!r} is not a valid A-label ({_reason(exc)})", _idn_fix()) from None
-    if u_label.isascii():
-        raise _error(option, text, f"label {label!r} is not a valid A-label (it decodes to plain ASCII)", _idn_fix())
+    # Punycode turns a plain-ASCII label into "<label>-", so an xn-- label that decodes to plain ASCII
+    # ends with a hyphen, which _convert_label has already refused.
     return u_label
 
 

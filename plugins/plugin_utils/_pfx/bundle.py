@@ -136,13 +136,9 @@ def export_pfx(bundle: CertificateBundle, password: str | None, encryption: PfxE
         protection = _pfx_protection(encryption, password.encode("utf-8"))
     name = friendly_name.encode("utf-8") if friendly_name else None
     key = t.cast("pkcs12.PKCS12PrivateKeyTypes", bundle.private_key)
-    try:
-        return pkcs12.serialize_key_and_certificates(name, key, bundle.certificate, list(bundle.chain) or None, protection)
-    except (TypeError, ValueError, UnsupportedAlgorithm):
-        # Older cryptography releases refuse some key types (validate_bundle refuses them anyway).
-        raise CertificateError(
-            f"{bundle.key_option}: a {key_type_name(bundle.private_key)} key cannot be written to a PFX for IIS; use an RSA or ECDSA certificate"
-        ) from None
+    # Only RSA and ECDSA keys get here (validate_bundle refuses the others first), and every supported
+    # cryptography release writes those.
+    return pkcs12.serialize_key_and_certificates(name, key, bundle.certificate, list(bundle.chain) or None, protection)
 
 
 def pfx_identity(data: bytes, password: str | None, *, option: str = "pfx_path", password_option: str = "pfx_password") -> str:

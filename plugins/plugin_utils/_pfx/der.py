@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """How a PFX is protected, read from its DER structure without the password.
 
-PFX encryption (see docs/ccs-behaviour.md): "compatible" is what Windows Server 2016 can import
+PFX encryption (docs/ccs-behaviour.md#pfx-encryption): "compatible" is what Windows Server 2016 can import
 (3DES key and certificate bags, SHA-1 MAC); "aes256" (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC,
 SHA-256 MAC) needs Windows 10 1709 / Server 2019 and fails on 2016 with a misleading
 "The specified network password is not correct".

@@ -14,7 +14,6 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import (
     is_self_issued,
     issued_by,
     key_type_name,
-    private_key_sha256,
 )
 
 try:
@@ -49,10 +48,8 @@ def validate_bundle(bundle: CertificateBundle, host_names: Sequence[HostName], *
 
 
 def _check_key(bundle: CertificateBundle) -> None:
-    if bundle.private_key is None:
-        raise CertificateError(f"{bundle.key_option}: there is no private key; give the certificate together with its private key")
-    if private_key_sha256(bundle.private_key) != bundle.public_key_sha256:
-        raise CertificateError(f"{bundle.key_option}: the private key does not belong to the certificate; give the key the certificate was issued for")
+    # A bundle always holds the certificate's own key: load_pfx picks the certificate by its key and
+    # load_pem refuses a key that does not match, so only the key's kind and size are checked here.
     key = bundle.private_key
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size < MINIMUM_RSA_BITS:

@@ -15,7 +15,7 @@ try:
     from smbprotocol.exceptions import SMBOSError
 
     HAS_SMBPROTOCOL = True
-except ImportError:  # pragma: no cover - reported as a user-facing error by the caller
+except ImportError:  # reported by SmbFileSystem as a user-facing error (tests/smb: test_without_smbprotocol_...)
     HAS_SMBPROTOCOL = False
 
 

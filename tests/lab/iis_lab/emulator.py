@@ -15,6 +15,7 @@ import typing as t
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 
 from . import faults, script_facts
+from .rules import enforced
 from .errors import LabProtocolError, WindowsError_
 from .network import Network
 from .ops import OPERATIONS, OpContext
@@ -80,13 +81,12 @@ def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.
 def _check_language_mode(state: t.Mapping[str, t.Any]) -> None:
     """A restricted language mode: the bootstrap's one sentence, or the opaque error of the first .NET call."""
     mode = str(state.get("language_mode") or "FullLanguage")
-    if mode == "FullLanguage":
-        return
-    if script_facts.has("checks_language_mode"):
-        raise WindowsError_(host_ops.LANGUAGE_MODE_MESSAGE.format(mode), "System.Management.Automation.RuntimeException",
-                            rule="constrained-language-blocks-dotnet")
-    raise WindowsError_("Cannot invoke method. Method invocation is supported only on core types in this language mode.",
-                        "System.Management.Automation.PSInvalidOperationException", rule="constrained-language-blocks-dotnet")
+    if mode != "FullLanguage" and enforced("constrained-language-blocks-dotnet"):
+        if script_facts.has("checks_language_mode"):
+            raise WindowsError_(host_ops.LANGUAGE_MODE_MESSAGE.format(mode), "System.Management.Automation.RuntimeException",
+                                rule="constrained-language-blocks-dotnet")
+        raise WindowsError_("Cannot invoke method. Method invocation is supported only on core types in this language mode.",
+                            "System.Management.Automation.PSInvalidOperationException", rule="constrained-language-blocks-dotnet")
 
 
 _CLIXML_PROGRESS = (

@@ -38,6 +38,16 @@ def iis_installed(state: t.Mapping[str, t.Any]) -> bool:
     return bool(IIS_FEATURES & set(state["features"]))
 
 
+def inetstp(state: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+    """HKLM\\SOFTWARE\\Microsoft\\InetStp as the Windows build has it: IIS 8.0 on Server 2012 (9200), 8.5 on
+    2012 R2 (9600), 10.0 from Windows 10 / Server 2016 (10240) on (docs/ccs-behaviour.md#bindings)."""
+    if not iis_installed(state):
+        return None
+    build = int(state["windows"]["build"])
+    major, minor = (10, 0) if build >= 10240 else (8, 5) if build >= 9600 else (8, 0)
+    return {"MajorVersion": major, "MinorVersion": minor, "SetupString": f"IIS {major}.{minor}"}
+
+
 def ccs_installed(state: t.Mapping[str, t.Any]) -> bool:
     return iis_installed(state) and bool(CCS_FEATURES & set(state["features"]))
 

@@ -12,7 +12,14 @@ import typing as t
 from pathlib import Path
 
 from .errors import WindowsError_
+from .rules import enforced, register
 from .state import state_dir, windows_to_local
+
+_ERRORS = "https://learn.microsoft.com/en-us/windows/win32/debug/system-error-codes--0-499-"
+register("logon-needs-valid-credentials", "LogonUser refuses a wrong or empty user name or password (error 1326)",
+         "https://learn.microsoft.com/en-us/windows/win32/api/winbase/nf-winbase-logonusera; docs/ccs-behaviour.md#store-access")
+register("unc-server-reachable", "A UNC path names a server and a share, on a server that answers (error 53)", f"{_ERRORS}; docs/ccs-behaviour.md#store-access")
+register("unc-share-exists", "A UNC path on a share the server does not have fails (error 67)", f"{_ERRORS}; docs/ccs-behaviour.md#store-access")
 
 ACCESS_RANK = {"read": 1, "change": 2, "full": 3}
 # NTFS permission levels of a share entry's optional ``ntfs`` map, ranked like the share levels.
@@ -48,8 +55,8 @@ class Network:
 
     def check_logon(self, host: str, local_accounts: t.Mapping[str, str], user: str, password: str) -> str:
         """Validate credentials like LogonUser would; returns the canonical account name."""
-        if not user:
-            raise WindowsError_("The user name or password is incorrect.", "System.ComponentModel.Win32Exception")
+        if not user and enforced("logon-needs-valid-credentials"):
+            raise WindowsError_("The user name or password is incorrect.", "System.ComponentModel.Win32Exception", rule="logon-needs-valid-credentials")
         lowered = user.strip().lower()
         if lowered.startswith((".\\", host.lower() + "\\")):
             local = lowered.split("\\", 1)[1]
@@ -60,7 +67,9 @@ class Network:
             canonical = self._canonical_domain_name(user)
             if self.accounts.get(canonical) == password:
                 return canonical
-        raise WindowsError_("The user name or password is incorrect.", "System.ComponentModel.Win32Exception")
+        if enforced("logon-needs-valid-credentials"):
+            raise WindowsError_("The user name or password is incorrect.", "System.ComponentModel.Win32Exception", rule="logon-needs-valid-credentials")
+        return self._canonical_domain_name(user)
 
     # -- paths ----------------------------------------------------------------
     def resolve(self, host: str, path: str, account: str | None = None, access: str = "read") -> Path:
@@ -71,15 +80,17 @@ class Network:
 
     def _resolve_unc(self, path: str, account: str | None, access: str) -> Path:
         parts = [p for p in path[2:].split("\\") if p]
-        if len(parts) < 2:
-            raise WindowsError_(f"The network path was not found: {path}", "System.IO.IOException")
+        if len(parts) < 2 and enforced("unc-server-reachable"):
+            raise WindowsError_(f"The network path was not found: {path}", "System.IO.IOException", rule="unc-server-reachable")
         server = parts[0].lower().split(".")[0]
-        if server in self.offline_hosts:
-            raise WindowsError_("The network path was not found.", "System.IO.IOException")
+        if server in self.offline_hosts and enforced("unc-server-reachable"):
+            raise WindowsError_("The network path was not found.", "System.IO.IOException", rule="unc-server-reachable")
         share = self.shares.get(f"{server}\\{parts[1].lower()}")
-        if share is None:
-            raise WindowsError_("The network name cannot be found.", "System.IO.IOException")
-        if account is not None and not self._allowed(share, account, access):
+        if share is None and enforced("unc-share-exists"):
+            raise WindowsError_("The network name cannot be found.", "System.IO.IOException", rule="unc-share-exists")
+        if share is None:  # only with the rule switched off: the share name reads as a folder on the server
+            share = {"host": server, "path": "C:\\" + parts[1]}
+        if account is not None and not self._allowed(share, account, access) and enforced("effective-access-is-lesser"):
             raise WindowsError_(f"Access to the path '{path}' is denied.", "System.UnauthorizedAccessException", rule="effective-access-is-lesser")
         return self._share_folder(share, parts[2:])
 

@@ -9,6 +9,7 @@ source and that deleting a rule makes a test fail.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +23,11 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {}
+
+# Rules switched off, as if deleted from the lab: only tests set this, to prove that each rule's test
+# fails without it (tests/unit/test_lab_rules.py). Every raise site asks enforced() first.
+# IIS_LAB_DISABLED_RULES (comma-separated) does the same for a whole pytest run in another process.
+DISABLED: set[str] = {rule for rule in os.environ.get("IIS_LAB_DISABLED_RULES", "").split(",") if rule}
 
 
 def register(rule_id: str, summary: str, source: str) -> Rule:
@@ -37,6 +43,11 @@ def known(rule_id: str) -> str:
     if rule_id not in RULES:
         raise KeyError(f"lab rule {rule_id!r} is not registered in iis_lab/rules.py")
     return rule_id
+
+
+def enforced(rule_id: str) -> bool:
+    """Whether the lab applies the rule now (always, unless a test switched it off); the id must be registered."""
+    return known(rule_id) not in DISABLED
 
 
 # --- the rules (issue 12: what Microsoft's documentation says real Windows does) --------------------------------

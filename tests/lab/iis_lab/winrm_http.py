@@ -140,7 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         # Headers and body leave in two writes: without TCP_NODELAY, Nagle holds the body back until the
         # client's delayed ACK (~40 ms) on every exchange.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # IIS_LAB_TCP_NODELAY=0 leaves Nagle on: only tools/benchmark_exchanges.py sets it, as the comparison.
+        if os.environ.get("IIS_LAB_TCP_NODELAY", "1") != "0":
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if isinstance(self.request, ssl.SSLSocket):
             self.request.settimeout(30)
             self.request.do_handshake()

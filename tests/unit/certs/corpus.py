@@ -155,6 +155,23 @@ class CertCorpus:
     WRONG_PASSWORD: str = WRONG_PASSWORD
     HOSTILE_HOST_NAMES: tuple[str, ...] = HOSTILE_HOST_NAMES
 
+    def require_openssl(self) -> str:
+        """The openssl command, which checks PFX encryption independently of cryptography.
+
+        tools/bootstrap installs it; without it a test is skipped on a developer's machine and fails
+        under CI (CI set), so a missing tool can never hide a regression there.
+        """
+        if self.openssl is None:
+            import os
+
+            import pytest
+
+            message = "the openssl command is not installed (tools/test installs it: apt-get install openssl)"
+            if os.environ.get("CI"):
+                pytest.fail(message + "; under CI this is a failure")
+            pytest.skip(message)
+        return self.openssl
+
     def path(self, name: str) -> Path:
         path = self.directory / name
         if not path.exists():

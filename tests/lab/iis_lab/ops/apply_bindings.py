@@ -12,6 +12,7 @@ import typing as t
 
 from .. import model, script_facts
 from ..errors import WindowsError_
+from ..rules import enforced, register
 from . import OpContext, operation
 
 SNI = 1
@@ -24,6 +25,23 @@ MINIMUM_BUILD_WILDCARD_HOST = 10240
 
 CONFIG_ERROR = "System.Runtime.InteropServices.COMException"
 NETSH_ERROR = "System.Management.Automation.RuntimeException"
+
+_BINDING_SCHEMA = "https://learn.microsoft.com/en-us/iis/configuration/system.applicationhost/sites/site/bindings/binding"
+register("binding-key-unique", "IIS refuses a second binding with the same protocol and binding information",
+         f"{_BINDING_SCHEMA}; docs/ccs-behaviour.md#bindings")
+register("ssl-flags-known-to-iis", "sslFlags beyond SNI and CCS need IIS 10 version 1809 (build 17763); unknown bits are refused",
+         "https://learn.microsoft.com/en-us/iis/get-started/whats-new-in-iis-10-version-1809/new-features-introduced-in-iis-10-1809; "
+         "docs/ccs-behaviour.md#bindings")
+register("sni-binding-needs-host", "An SNI binding needs a host name",
+         "docs/ccs-behaviour.md#bindings; https://github.com/jhkimnew/iistest (IISAdministration.ps1)")
+register("ccs-binding-needs-host", "A central certificate store binding needs a host name (the file is <host>.pfx)",
+         "docs/ccs-behaviour.md#bindings")
+register("ccs-binding-needs-enabled-provider", "IIS does not create a CCS binding while the provider is disabled or not installed",
+         "docs/ccs-behaviour.md#bindings; https://github.com/jhkimnew/iistest (IISAdministration.ps1)")
+register("wildcard-host-needs-iis10", "Wildcard host names exist from IIS 10 (build 10240) on",
+         "https://learn.microsoft.com/en-us/iis/get-started/whats-new-in-iis-10/wildcard-host-header-support")
+register("netsh-add-existing-fails", "netsh http add sslcert fails with error 183 when the entry exists",
+         "https://learn.microsoft.com/en-us/windows-server/networking/technologies/netsh/netsh-http; docs/ccs-behaviour.md#httpsys-ccs-entry")
 
 
 @operation("apply_bindings")
@@ -64,12 +82,8 @@ def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, 
         flags = int(step["ssl_flags"])
         info = str(step["binding_information"])
         _check_https_binding(ctx.state, info, flags)
-        if _find(pending, "https", info) is not None:
-            raise WindowsError_(
-                "Cannot add duplicate collection entry of type 'binding' with combined key attributes "
-                f"'protocol, bindingInformation' respectively set to 'https, {info}'",
-                CONFIG_ERROR,
-            )
+        if _find(pending, "https", info) is not None and enforced("binding-key-unique"):
+            raise _duplicate_binding(info)
         pending.append({"protocol": "https", "binding_information": info, "ssl_flags": flags, "certificate_hash": "", "certificate_store": ""})
         ctx.log("add_binding", binding_information=info, ssl_flags=flags)
         return "done"
@@ -80,13 +94,10 @@ def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, 
         if binding is None:
             raise WindowsError_(f"binding {protocol} {info} no longer exists; run the task again.", NETSH_ERROR)
         _check_https_binding(ctx.state, binding["binding_information"], flags)
-        if protocol != "https" and _find(pending, "https", info) is not None:
-            raise WindowsError_(
-                "Cannot add duplicate collection entry of type 'binding' with combined key attributes "
-                f"'protocol, bindingInformation' respectively set to 'https, {info}'",
-                CONFIG_ERROR,
-            )
-        if binding["protocol"] == "https" and binding.get("certificate_hash") and not int(binding.get("ssl_flags") or 0) & SNI:
+        if protocol != "https" and _find(pending, "https", info) is not None and enforced("binding-key-unique"):
+            raise _duplicate_binding(info)
+        edited_hash = binding["protocol"] == "https" and binding.get("certificate_hash") and not int(binding.get("ssl_flags") or 0) & SNI
+        if edited_hash and enforced("binding-hash-edit-leaves-ipport"):
             entry["_stale_ipport"] = [ip_port_of(binding["binding_information"])]
         if script_facts.has("removes_stale_ipport"):
             # Rebuilt: the old element goes and a new one takes its place (AddAt), in one commit.
@@ -131,6 +142,15 @@ def _apply_step(ctx: OpContext, site: dict[str, t.Any], pending: list[dict[str, 
     raise WindowsError_(f"unknown apply_bindings step '{action}'", NETSH_ERROR)
 
 
+def _duplicate_binding(info: str) -> WindowsError_:
+    return WindowsError_(
+        "Cannot add duplicate collection entry of type 'binding' with combined key attributes "
+        f"'protocol, bindingInformation' respectively set to 'https, {info}'",
+        CONFIG_ERROR,
+        rule="binding-key-unique",
+    )
+
+
 def ip_port_of(info: str) -> str:
     """The HTTP.sys ipport= key of a binding without SNI: "*:443:host" -> "0.0.0.0:443"."""
     address, _sep, rest = info.rpartition(":")[0].rpartition(":")
@@ -160,26 +180,30 @@ def _check_https_binding(state: t.Mapping[str, t.Any], info: str, flags: int) ->
     """What IIS refuses when an https binding is written (IIS team tests, sslFlags schema)."""
     host = info.rpartition(":")[2]
     build = int(state["windows"]["build"])
-    if flags & ~KNOWN_FLAGS or (flags & EXTENDED_FLAGS and build < MINIMUM_BUILD_EXTENDED_FLAGS):
-        raise WindowsError_(f"The value {flags} is not valid for attribute 'sslFlags' on this version of IIS.", CONFIG_ERROR)
-    if flags & SNI and not host:
-        raise WindowsError_("An SNI binding needs a host name.", CONFIG_ERROR)
+    unknown_flags = flags & ~KNOWN_FLAGS or (flags & EXTENDED_FLAGS and build < MINIMUM_BUILD_EXTENDED_FLAGS)
+    if unknown_flags and enforced("ssl-flags-known-to-iis"):
+        raise WindowsError_(f"The value {flags} is not valid for attribute 'sslFlags' on this version of IIS.", CONFIG_ERROR, rule="ssl-flags-known-to-iis")
+    if flags & SNI and not host and enforced("sni-binding-needs-host"):
+        raise WindowsError_("An SNI binding needs a host name.", CONFIG_ERROR, rule="sni-binding-needs-host")
     if flags & CCS:
-        if not host:
-            raise WindowsError_("A central certificate store binding needs a host name.", CONFIG_ERROR)
+        if not host and enforced("ccs-binding-needs-host"):
+            raise WindowsError_("A central certificate store binding needs a host name.", CONFIG_ERROR, rule="ccs-binding-needs-host")
         provider = model.registry_key(state, model.PROVIDER_KEY) or {}
-        if not model.ccs_installed(state) or int(provider.get("Enabled") or 0) != 1:
-            raise WindowsError_("The central certificate provider is not enabled; enable it before adding CCS bindings.", NETSH_ERROR)
-    if host.startswith("*.") and build < MINIMUM_BUILD_WILDCARD_HOST:
-        raise WindowsError_(f"Wildcard host name '{host}' needs IIS 10.", CONFIG_ERROR)
+        provider_off = not model.ccs_installed(state) or int(provider.get("Enabled") or 0) != 1
+        if provider_off and enforced("ccs-binding-needs-enabled-provider"):
+            raise WindowsError_("The central certificate provider is not enabled; enable it before adding CCS bindings.", NETSH_ERROR,
+                                rule="ccs-binding-needs-enabled-provider")
+    if host.startswith("*.") and build < MINIMUM_BUILD_WILDCARD_HOST and enforced("wildcard-host-needs-iis10"):
+        raise WindowsError_(f"Wildcard host name '{host}' needs IIS 10.", CONFIG_ERROR, rule="wildcard-host-needs-iis10")
 
 
 def _netsh_add_ccs(ctx: OpContext, port: int) -> None:
     key = f"0.0.0.0:{port}"
-    if key in ctx.state["httpsys"]["ccs"]:
+    if key in ctx.state["httpsys"]["ccs"] and enforced("netsh-add-existing-fails"):
         # What netsh answers when the entry is already there.
         raise WindowsError_(
-            "netsh http add sslcert failed: SSL Certificate add failed, Error: 183 Cannot create a file when that file already exists.", NETSH_ERROR
+            "netsh http add sslcert failed: SSL Certificate add failed, Error: 183 Cannot create a file when that file already exists.", NETSH_ERROR,
+            rule="netsh-add-existing-fails",
         )
     ctx.state["httpsys"]["ccs"][key] = {"appid": "{4dc3e181-e14b-4a21-b022-59fc669b0914}"}
     ctx.log("netsh_add_ccs", port=port)

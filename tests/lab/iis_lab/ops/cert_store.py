@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import faults, script_facts
 from ..errors import WindowsError_
+from ..rules import enforced
 from . import OpContext, operation, smb_session
 
 _EPOCH_TICKS = 621355968000000000
@@ -42,7 +43,7 @@ def _open_folder(ctx: OpContext, access: str) -> _Folder:
     ctx.log("map_share", path=path, account=account)
     try:
         local = ctx.network.resolve(ctx.host, path, account, access)
-        if not local.is_dir() and not script_facts.has("folder_probe_surfaces_errors"):
+        if not local.is_dir() and not script_facts.has("folder_probe_surfaces_errors") and enforced("new-psdrive-leaks-on-failure"):
             # The old script mapped the folder itself: New-PSDrive fails on a missing root after connecting.
             raise WindowsError_(f"The drive root '{path}' does not exist.", "System.Management.Automation.DriveNotFoundException",
                                 rule="new-psdrive-leaks-on-failure")
@@ -54,12 +55,14 @@ def _open_folder(ctx: OpContext, access: str) -> _Folder:
 
 def _second_hop(ctx: OpContext, path: str) -> Path:
     """A UNC path without share credentials: a WinRM (NTLM) session is an anonymous, denied logon there."""
-    if script_facts.has("folder_probe_surfaces_errors"):
+    if script_facts.has("folder_probe_surfaces_errors") and enforced("winrm-double-hop"):
         raise WindowsError_(
             f"Access to the store folder '{path}' is denied to the account this runs as. Over WinRM this session cannot pass its own"
             " credentials on to the file server (the double hop): give share credentials, or use CredSSP or Kerberos delegation.",
             "System.Management.Automation.RuntimeException", rule="winrm-double-hop")
     # [IO.Directory]::Exists answers false on access denied: the old script saw "no folder".
+    if not enforced("directory-exists-hides-denied"):
+        raise WindowsError_(f"Access to the path '{path}' is denied.", "System.UnauthorizedAccessException")
     return ctx.network.resolve(ctx.host, "C:\\iis-ccs-lab\\unreachable-second-hop")
 
 
@@ -120,7 +123,7 @@ def _check_replace(ctx: OpContext, opened: _Folder, target: Path) -> None:
     """ReplaceFile without REPLACEFILE_IGNORE_MERGE_ERRORS opens the replaced file for WRITE_DAC: Full access."""
     if not target.exists() or opened.account is None or opened.share is None or script_facts.has("replace_ignores_metadata_errors"):
         return
-    if ctx.network.access_rank(opened.share, opened.account) < 3:
+    if ctx.network.access_rank(opened.share, opened.account) < 3 and enforced("replacefile-needs-write-dac"):
         raise WindowsError_(f"Access to the path '{ctx.params['path']}\\{target.name}' is denied.", "System.UnauthorizedAccessException",
                             rule="replacefile-needs-write-dac")
 
@@ -162,6 +165,8 @@ def _stamp(opened: _Folder, target: Path, mtime_ticks: int) -> int:
     os.utime(target, ns=(time.time_ns(), mtime_ticks * 100))
     granularity = float((opened.share or {}).get("timestamp_granularity") or 0)
     if not granularity:
+        return _ticks(target)
+    if not enforced("fs-timestamp-granularity"):
         return _ticks(target)
     step = int(granularity * 1_000_000_000)
     os.utime(target, ns=(time.time_ns(), mtime_ticks * 100 // step * step))

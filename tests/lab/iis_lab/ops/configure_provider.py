@@ -1,6 +1,6 @@
 """Emulation of configure_provider.ps1 (and the access check shared with probe_store_access.ps1).
 
-Enforces what the real cmdlets do (docs: ccs-behaviour.md sections 1-3): the provider
+Enforces what the real cmdlets do (docs/ccs-behaviour.md#feature, #provider-cmdlets, #provider-secrets): the provider
 cmdlets exist only with the CCS feature; the CCS feature cannot be installed without IIS;
 Enable-IISCentralCertProvider needs all four values while Enable-WebCentralCertProvider
 lets the private-key password be omitted; enabling or setting checks that the path
@@ -20,6 +20,7 @@ import typing as t
 
 from .. import model, script_facts
 from ..errors import WindowsError_
+from ..rules import enforced, register
 from ..state import machine_encrypt
 from . import OpContext, operation, smb_session
 from .read_host_state import _provider_view
@@ -30,6 +31,25 @@ _SERVER_IIS = {"Web-Server"}
 _SERVER_CCS = {"Web-CertProvider"}
 _CLIENT_IIS = {"IIS-WebServerRole", "IIS-WebServer"}
 _CLIENT_CCS = {"IIS-CertProvider"}
+
+_IIS_TESTS = "docs/ccs-behaviour.md#provider-cmdlets; https://github.com/jhkimnew/iistest (IISAdministration.ps1)"
+register("provider-cmdlets-need-feature", "The IISAdministration provider cmdlets are unknown until the CCS role service is installed",
+         "docs/ccs-behaviour.md#provider-cmdlets")
+register("provider-credential-validated", "Enable/Set-IISCentralCertProvider refuse an account that cannot log on: 'Credential is invalid.'",
+         _IIS_TESTS)
+register("provider-path-must-exist", "Enable/Set-IISCentralCertProvider refuse a store path that does not exist", _IIS_TESTS)
+register("enable-needs-all-values", "Enable-*CentralCertProvider: CertStoreLocation, UserName and Password are mandatory",
+         "https://learn.microsoft.com/en-us/powershell/module/iisadministration/enable-iiscentralcertprovider")
+register("set-needs-enabled-provider", "Set-IISCentralCertProvider fails while the provider is disabled", _IIS_TESTS)
+register("set-user-and-password-together", "Set-IISCentralCertProvider takes UserName and Password only together", _IIS_TESTS)
+register("optional-feature-client-only", "Enable-WindowsOptionalFeature on a Server edition does not know the client feature names",
+         "https://learn.microsoft.com/en-us/powershell/module/dism/enable-windowsoptionalfeature; docs/ccs-behaviour.md#feature")
+register("install-windowsfeature-server-only", "Install-WindowsFeature exists only on Server editions",
+         "https://learn.microsoft.com/en-us/powershell/module/servermanager/install-windowsfeature; docs/ccs-behaviour.md#feature")
+register("feature-name-must-be-known", "Install-WindowsFeature refuses a role or feature name it does not know",
+         "https://learn.microsoft.com/en-us/powershell/module/servermanager/install-windowsfeature")
+register("ccs-feature-needs-iis", "The CCS role service cannot be installed without the Web Server (IIS) role", "docs/ccs-behaviour.md#feature")
+register("dword-range", "A registry DWORD holds 0..4294967295", "https://learn.microsoft.com/en-us/windows/win32/sysinfo/registry-value-types")
 
 
 def check_store_access(ctx: OpContext, store_location: str, user_name: str, password: str) -> bool:
@@ -70,14 +90,15 @@ def _validate_credentials_locally(ctx: OpContext, user_name: str) -> None:
     """The old check, PrincipalContext(Machine).ValidateCredentials: an SMB connection to this node itself,
     and PrincipalContext(Domain, <authority>) for any other SERVER\\user, a workgroup server included."""
     authority = user_name.partition("\\")[0].lower() if "\\" in user_name else ""
-    if authority and authority not in (".", ctx.host.lower(), ctx.network.domain.lower(), ctx.network.domain_fqdn):
+    if authority and authority not in (".", ctx.host.lower(), ctx.network.domain.lower(), ctx.network.domain_fqdn) \
+            and enforced("validatecredentials-workgroup-as-domain"):
         raise WindowsError_(f"user_name: could not check the account '{user_name}' at this node: The server could not be contacted.",
                             "System.Management.Automation.RuntimeException", rule="validatecredentials-workgroup-as-domain")
-    if ctx.state.get("server_service", "running") == "stopped":
+    if ctx.state.get("server_service", "running") == "stopped" and enforced("validatecredentials-needs-server-service"):
         raise WindowsError_(f"user_name: could not check the account '{user_name}' at this node: The network path was not found.",
                             "System.Management.Automation.RuntimeException", rule="validatecredentials-needs-server-service")
     held = (ctx.state.get("smb_sessions") or {}).get(ctx.host.lower())
-    if held is not None:
+    if held is not None and enforced("smb-credential-conflict-1219"):
         raise WindowsError_(f"user_name: could not check the account '{user_name}' at this node: {smb_session.ERROR_1219}",
                             "System.Management.Automation.RuntimeException", rule="smb-credential-conflict-1219")
 
@@ -90,8 +111,8 @@ def _require_local_folder(ctx: OpContext, store_location: str, user_name: str) -
 
 
 def _require_provider_cmdlets(ctx: OpContext, cmdlet: str) -> None:
-    if not model.ccs_installed(ctx.state):
-        raise WindowsError_(_NOT_RECOGNIZED.format(cmdlet), "System.Management.Automation.CommandNotFoundException")
+    if not model.ccs_installed(ctx.state) and enforced("provider-cmdlets-need-feature"):
+        raise WindowsError_(_NOT_RECOGNIZED.format(cmdlet), "System.Management.Automation.CommandNotFoundException", rule="provider-cmdlets-need-feature")
 
 
 def _validate_location_and_credential(ctx: OpContext, store_location: str | None, user_name: str | None, password: str | None,
@@ -102,7 +123,8 @@ def _validate_location_and_credential(ctx: OpContext, store_location: str | None
         try:
             account = smb_session.logon(ctx, user_name, password or "", store_location or "")
         except WindowsError_ as exc:
-            raise WindowsError_("Credential is invalid.", "System.ArgumentException") from exc
+            if enforced("provider-credential-validated"):
+                raise WindowsError_("Credential is invalid.", "System.ArgumentException", rule="provider-credential-validated") from exc
     if store_location is not None:
         mapping = (user_name, password or "") if user_name is not None else map_account
         mapped = store_location.startswith("\\\\") and mapping is not None and script_facts.has("maps_store_for_provider_cmdlets")
@@ -115,9 +137,9 @@ def _validate_location_and_credential(ctx: OpContext, store_location: str | None
             exists = ctx.network.resolve(ctx.host, store_location, checked_as, "read").is_dir()
         except WindowsError_:
             exists = False
-        if not exists:
-            raise WindowsError_(f"The path '{store_location}' does not exist.", "System.ArgumentException",
-                                rule="provider-cmdlets-check-path-as-caller" if store_location.startswith("\\\\") else None)
+        rule = "provider-cmdlets-check-path-as-caller" if store_location.startswith("\\\\") else "provider-path-must-exist"
+        if not exists and enforced(rule):
+            raise WindowsError_(f"The path '{store_location}' does not exist.", "System.ArgumentException", rule=rule)
 
 
 def _enable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
@@ -126,9 +148,9 @@ def _enable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     cmdlet = "Enable-WebCentralCertProvider"
     _require_provider_cmdlets(ctx, cmdlet)
     for name in ("store_location", "user_name", "password"):
-        if not step.get(name):
+        if not step.get(name) and enforced("enable-needs-all-values"):
             raise WindowsError_(f"Cannot validate argument on parameter '{name}'. The argument is null or empty.",
-                                "System.Management.Automation.ParameterBindingValidationException")
+                                "System.Management.Automation.ParameterBindingValidationException", rule="enable-needs-all-values")
     _validate_location_and_credential(ctx, step["store_location"], step["user_name"], step["password"])
     values = model.ensure_registry_key(ctx.state, model.PROVIDER_KEY)
     values.update(Enabled=1, CertStoreLocation=step["store_location"], UserName=step["user_name"],
@@ -142,10 +164,11 @@ def _enable(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
 def _set(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     _require_provider_cmdlets(ctx, "Set-WebCentralCertProvider")
     values = model.registry_key(ctx.state, model.PROVIDER_KEY)
-    if not values or int(values.get("Enabled", 0)) != 1:
-        raise WindowsError_("The central certificate provider is not enabled.", "System.InvalidOperationException")
-    if (step.get("user_name") is None) != (step.get("password") is None):
-        raise WindowsError_("UserName and Password must be specified together.", "System.ArgumentException")
+    if (not values or int(values.get("Enabled", 0)) != 1) and enforced("set-needs-enabled-provider"):
+        raise WindowsError_("The central certificate provider is not enabled.", "System.InvalidOperationException", rule="set-needs-enabled-provider")
+    if (step.get("user_name") is None) != (step.get("password") is None) and enforced("set-user-and-password-together"):
+        raise WindowsError_("UserName and Password must be specified together.", "System.ArgumentException", rule="set-user-and-password-together")
+    values = values if values is not None else model.ensure_registry_key(ctx.state, model.PROVIDER_KEY)
     map_account = (str(step["map_user_name"]), str(step.get("map_password") or "")) if step.get("map_user_name") else None
     _validate_location_and_credential(ctx, step.get("store_location"), step.get("user_name"), step.get("password"), map_account)
     changed = []
@@ -166,21 +189,23 @@ def _install_features(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     names = [str(n) for n in step.get("names") or []]
     client = str(ctx.state["windows"]["installation_type"]).lower() == "client"
     if step.get("method") == "client":
-        if not client:
-            raise WindowsError_(f"Feature name {names[0]} is unknown.", "System.Runtime.InteropServices.COMException")
+        if not client and enforced("optional-feature-client-only"):
+            raise WindowsError_(f"Feature name {names[0]} is unknown.", "System.Runtime.InteropServices.COMException", rule="optional-feature-client-only")
         known_iis, known_ccs = _CLIENT_IIS, _CLIENT_CCS
     else:
-        if client:
-            raise WindowsError_(_NOT_RECOGNIZED.format("Install-WindowsFeature"), "System.Management.Automation.CommandNotFoundException")
+        if client and enforced("install-windowsfeature-server-only"):
+            raise WindowsError_(_NOT_RECOGNIZED.format("Install-WindowsFeature"), "System.Management.Automation.CommandNotFoundException",
+                                rule="install-windowsfeature-server-only")
         known_iis, known_ccs = _SERVER_IIS, _SERVER_CCS
     unknown = [n for n in names if n not in known_iis | known_ccs]
-    if unknown:
+    if unknown and enforced("feature-name-must-be-known"):
         raise WindowsError_(f"ArgumentNotValid: The role, role service, or feature name is not valid: '{unknown[0]}'.",
-                            "System.ArgumentException")
+                            "System.ArgumentException", rule="feature-name-must-be-known")
     # Modelled strictly: the CCS role service needs IIS, which must already be there or come in the same call.
-    if any(n in known_ccs for n in names) and not model.iis_installed(ctx.state) and not any(n in known_iis for n in names):
+    needs_iis = any(n in known_ccs for n in names) and not model.iis_installed(ctx.state) and not any(n in known_iis for n in names)
+    if needs_iis and enforced("ccs-feature-needs-iis"):
         raise WindowsError_(f"Installation of {names[0]} failed: it requires the Web Server (IIS) role, which is not installed.",
-                            "System.InvalidOperationException")
+                            "System.InvalidOperationException", rule="ccs-feature-needs-iis")
     added = sorted(set(names) - set(ctx.state["features"]))
     ctx.state["features"] = sorted(set(ctx.state["features"]) | set(names))
     # Centralized SSL Certificate Support needs no restart (RestartNeeded: No), so pending_reboot is left as it was.
@@ -201,7 +226,7 @@ CLEAR_FORCE_MINIMUM_BUILD = 17763
 def _clear(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     _require_provider_cmdlets(ctx, "Clear-IISCentralCertProvider")
     has_force = int(ctx.state["windows"]["build"]) >= CLEAR_FORCE_MINIMUM_BUILD
-    if not has_force and not script_facts.has("probes_clear_force"):
+    if not has_force and not script_facts.has("probes_clear_force") and enforced("clear-iis-provider-force-by-build"):
         raise WindowsError_("A parameter cannot be found that matches parameter name 'Force'.",
                             "System.Management.Automation.ParameterBindingException", rule="clear-iis-provider-force-by-build")
     if script_facts.has("probes_clear_force"):
@@ -213,7 +238,7 @@ def _clear(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
 def _clear_private_key_password(ctx: OpContext, step: t.Mapping[str, t.Any]) -> list[str]:
     _require_provider_cmdlets(ctx, "Clear-WebCentralCertProvider")
     before = dict(model.registry_key(ctx.state, model.PROVIDER_KEY) or {})
-    if ctx.state.get("clear_private_key_password_removes_all"):
+    if ctx.state.get("clear_private_key_password_removes_all") and enforced("clear-web-provider-private-key-scope"):
         # rule clear-web-provider-private-key-scope: the documented reading, every value goes.
         model.delete_registry_key(ctx.state, model.PROVIDER_KEY)
     else:
@@ -232,8 +257,8 @@ def _clear_private_key_password(ctx: OpContext, step: t.Mapping[str, t.Any]) -> 
 
 def _set_polling_interval(ctx: OpContext, step: t.Mapping[str, t.Any]) -> None:
     value = int(step["polling_interval"])
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise WindowsError_("The value is out of range for a DWORD.", "System.ArgumentOutOfRangeException")
+    if not 0 <= value <= 0xFFFFFFFF and enforced("dword-range"):
+        raise WindowsError_("The value is out of range for a DWORD.", "System.ArgumentOutOfRangeException", rule="dword-range")
     model.ensure_registry_key(ctx.state, model.PROVIDER_KEY)["PollingInterval"] = value
     ctx.log("set_polling_interval", value=value)
 
@@ -292,7 +317,7 @@ def configure_provider(ctx: OpContext) -> dict[str, t.Any]:
         "repaired": repaired,
         "provider": _provider_view(ctx.state),
         "features": {
-            "inetstp": {"MajorVersion": 10, "MinorVersion": 0, "SetupString": "IIS 10.0"} if installed else None,
+            "inetstp": model.inetstp(ctx.state),
             "components": ({"W3SVC": 1, "CertProvider": 1} if model.ccs_installed(ctx.state) else {"W3SVC": 1}) if installed else None,
         },
     }

@@ -26,7 +26,7 @@ def read_host_state(ctx: OpContext) -> dict[str, t.Any]:
     if "features" in wanted:
         installed = model.iis_installed(state)
         answer["features"] = {
-            "inetstp": {"MajorVersion": 10, "MinorVersion": 0, "SetupString": "IIS 10.0"} if installed else None,
+            "inetstp": model.inetstp(state),
             "components": ({"W3SVC": 1, "CertProvider": 1} if model.ccs_installed(state) else {"W3SVC": 1}) if installed else None,
         }
     if "provider" in wanted:

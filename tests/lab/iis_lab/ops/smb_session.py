@@ -14,6 +14,7 @@ import typing as t
 
 from .. import faults, script_facts
 from ..errors import WindowsError_
+from ..rules import enforced
 from ..state import host_file
 from . import OpContext
 
@@ -35,8 +36,8 @@ def logon(ctx: OpContext, user: str, password: str, path: str) -> str:
     server = server_of(path) if path.startswith("\\\\") else ""
     if name and server and authority.lower().split(".")[0] == server and server != ctx.host.lower():
         accounts = {k.lower(): str(v) for k, v in file_server_accounts(server).items()}
-        if accounts.get(name.lower()) != password:
-            raise WindowsError_("The user name or password is incorrect.", "System.ComponentModel.Win32Exception")
+        if accounts.get(name.lower()) != password and enforced("logon-needs-valid-credentials"):
+            raise WindowsError_("The user name or password is incorrect.", "System.ComponentModel.Win32Exception", rule="logon-needs-valid-credentials")
         return f"{server}\\{name.lower()}"
     return ctx.network.check_logon(ctx.host, ctx.state.get("local_accounts") or {}, user, password)
 
@@ -54,7 +55,7 @@ def connect(ctx: OpContext, path: str, user: str, password: str) -> str:
     server = server_of(path)
     account = logon(ctx, user, password, path)
     held = sessions(ctx).get(server)
-    if held is not None and held.lower() != account.lower():
+    if held is not None and held.lower() != account.lower() and enforced("smb-credential-conflict-1219"):
         message = ERROR_1219
         if script_facts.has("failed_mapping_cleaned"):
             # The shipped Mount-StoreShare names the cause (Get-MappingMessage).
@@ -75,5 +76,5 @@ def disconnect(ctx: OpContext, path: str) -> None:
     """Remove-PSDrive in the script's finally block."""
     held = sessions(ctx).pop(server_of(path), None)
     gone = faults.smb_connection_lost(ctx.host)
-    if (held is None or gone) and not script_facts.has("drive_removal_guarded"):
+    if (held is None or gone) and not script_facts.has("drive_removal_guarded") and enforced("remove-psdrive-2250"):
         raise WindowsError_("This network connection does not exist.", "System.ComponentModel.Win32Exception", rule="remove-psdrive-2250")

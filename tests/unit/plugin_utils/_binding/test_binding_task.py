@@ -11,9 +11,10 @@ import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_BINDING
-from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext
+from ansible_collections.iis.ccs.plugins.plugin_utils._binding.request import parse_port
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext, UserInputError
 from ansible_collections.iis.ccs.plugins.plugin_utils._binding.task import manage_bindings
-from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationError, HostOperationRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
 
@@ -38,8 +39,9 @@ def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def seed(lab_dir: Path, *, provider_enabled: bool = True, bindings: list[dict[str, t.Any]] | None = None) -> None:
-    state = initial_state("web", {"features": ["Web-Server", "Web-CertProvider"], "sites": [{"name": "site", "bindings": bindings or []}]})
+def seed(lab_dir: Path, *, provider_enabled: bool = True, bindings: list[dict[str, t.Any]] | None = None, build: int = 20348,
+         features: t.Sequence[str] = ("Web-Server", "Web-CertProvider")) -> None:
+    state = initial_state("web", {"windows_build": build, "features": list(features), "sites": [{"name": "site", "bindings": bindings or []}]})
     state["registry"][model.PROVIDER_KEY] = {"Enabled": 1 if provider_enabled else 0}
     (lab_dir / "web.json").write_text(json.dumps(state), encoding="utf-8")
 
@@ -69,7 +71,7 @@ def test_a_change_made_by_someone_else_between_read_and_apply_is_not_reported_as
     seed(lab_dir)
     # Just before the apply round trip, another run adds the same binding and ccs entry.
     runner = racing_runner(["www.example.com"])
-    with pytest.raises(Exception, match="duplicate collection entry"):
+    with pytest.raises(HostOperationError, match="duplicate collection entry"):
         manage_bindings(context(host_names=["www.example.com"]), runner)
     # IIS refused the duplicate and nothing was committed twice.
     bindings = read_state("web")["sites"][0]["bindings"]
@@ -105,3 +107,28 @@ def test_absent_does_not_need_the_provider(lab_dir):
     result = manage_bindings(context(host_names=["a.example.com"], state="absent"), HostOperationRunner(LabConnection("web"), "web"))
     assert result["changed"] is True
     assert read_state("web")["sites"][0]["bindings"] == []
+
+
+def test_wildcard_names_on_iis_8_5_are_refused_before_any_change(lab_dir):
+    seed(lab_dir, build=9600)
+    runner = HostOperationRunner(LabConnection("web"), "web")
+    with pytest.raises(UserInputError, match=r"^host_names: wildcard host names \(\*\.example\.com\) need IIS 10 or later; this host has IIS 8\.5\.$"):
+        manage_bindings(context(host_names=["*.example.com", "www.example.com"]), runner)
+    assert runner.round_trips == 1
+    assert read_state("web")["sites"][0]["bindings"] == []
+
+
+def test_a_site_on_a_host_without_iis_names_the_missing_role(lab_dir):
+    seed(lab_dir, features=())
+    with pytest.raises(UserInputError, match="^site: IIS is not installed on this host, so there is no site 'site'; install IIS and "):
+        manage_bindings(context(host_names=["www.example.com"], state="absent"), HostOperationRunner(LabConnection("web"), "web"))
+
+
+@pytest.mark.parametrize("port", ["https", "44x3"])
+def test_a_port_that_is_not_a_number_is_refused_by_the_argument_spec(port):
+    # So parse_port only ever sees an int (its old "not a number" branch could not happen and is gone).
+    validated = ArgumentSpecValidator(**CCS_BINDING).validate({"site": "site", "host_names": ["a.example.com"], "port": port})
+    assert any("port" in message for message in validated.error_messages)
+    assert parse_port("8443") == 8443
+    with pytest.raises(UserInputError, match="^port: 0 is out of range"):
+        parse_port(0)

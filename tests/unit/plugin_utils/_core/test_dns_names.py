@@ -361,3 +361,20 @@ def test_corpus_hostile_host_names_are_all_refused(cert_corpus: t.Any) -> None:
     for text in names:
         with pytest.raises(HostNameError):
             parse_host_name(text)
+
+
+@needs_idna
+def test_a_name_whose_ccs_file_name_is_too_long_for_windows_is_refused() -> None:
+    # 56 copies of U+20000 (a CJK ideograph outside the BMP) make a 63-character A-label but 112 UTF-16
+    # units in the file name: three such labels fit DNS (199 characters with .example) and overflow the 255-unit limit.
+    label = "\U00020000" * 56
+    name = ".".join([label] * 3) + ".example"
+    assert len(parse_host_name(label + ".example").ascii.split(".")[0]) == 63
+    with pytest.raises(HostNameError, match=r"its CCS file name would be 350 UTF-16 units long; Windows allows 255; shorten the name$"):
+        parse_host_name(name)
+
+
+def test_an_a_label_of_plain_ascii_ends_with_a_hyphen_and_is_refused_as_such() -> None:
+    # Punycode writes a plain-ASCII label as "<label>-": that label never reaches the A-label decoder.
+    with pytest.raises(HostNameError, match=r"label 'xn--www-' starts or ends with a hyphen"):
+        parse_host_name("xn--www-.example.com")

@@ -377,8 +377,7 @@ def _openssl_info(cert_corpus: t.Any, data: bytes, tmp_path: t.Any, password: st
 
 
 def test_openssl_accepts_compatible_export_as_3des(cert_corpus: t.Any, tmp_path: t.Any) -> None:
-    if cert_corpus.openssl is None:
-        pytest.skip("the openssl command is not installed")
+    cert_corpus.require_openssl()
     data = export_pfx(_pem(cert_corpus, "leaf-rsa"), "pw-3des", "compatible")
     info = _openssl_info(cert_corpus, data, tmp_path, "pw-3des", legacy=True)
     assert "MAC: sha1" in info
@@ -389,8 +388,7 @@ def test_openssl_accepts_compatible_export_as_3des(cert_corpus: t.Any, tmp_path:
 
 
 def test_openssl_accepts_aes256_export(cert_corpus: t.Any, tmp_path: t.Any) -> None:
-    if cert_corpus.openssl is None:
-        pytest.skip("the openssl command is not installed")
+    cert_corpus.require_openssl()
     data = export_pfx(_pem(cert_corpus, "leaf-ec"), "pw-aes", "aes256")
     info = _openssl_info(cert_corpus, data, tmp_path, "pw-aes", legacy=False)
     assert "MAC: sha256" in info
@@ -402,8 +400,7 @@ def test_openssl_accepts_aes256_export(cert_corpus: t.Any, tmp_path: t.Any) -> N
 
 
 def test_corpus_openssl_legacy_files_really_use_rc2_and_3des(cert_corpus: t.Any) -> None:
-    if cert_corpus.openssl is None:
-        pytest.skip("the openssl command is not installed")
+    cert_corpus.require_openssl()
     info = cert_corpus.pkcs12_info(cert_corpus.path("leaf-rsa.openssl-legacy.pfx"), cert_corpus.PFX_PASSWORD, legacy=True)
     assert "pbeWithSHA1And40BitRC2-CBC" in info and "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC" in info
 
@@ -437,3 +434,19 @@ except CertificateError as error:
     lines = completed.stdout.splitlines()
     assert lines[0] == "compatible"
     assert lines[1].startswith("the Python package 'cryptography' (41 or later) is needed on the Ansible controller")
+
+
+def test_a_pfx_with_a_key_but_no_certificate_is_refused(cert_corpus: t.Any) -> None:
+    key = serialization.load_pem_private_key(cert_corpus.read("leaf-rsa.key"), None)
+    data = pkcs12.serialize_key_and_certificates(b"x", key, None, None, serialization.BestAvailableEncryption(b"pw"))  # type: ignore[arg-type]
+    with pytest.raises(CertificateError, match="^pfx_path: the PFX holds no certificate; export the certificate together with its private key$"):
+        load_pfx(data, "pw")
+
+
+def test_a_key_on_a_curve_cryptography_cannot_read_names_the_option(cert_corpus: t.Any, tmp_path: Path) -> None:
+    # secp112r1: OpenSSL writes it, cryptography refuses the curve (UnsupportedAlgorithm).
+    key_file = tmp_path / "secp112r1.pem"
+    subprocess.run([cert_corpus.require_openssl(), "ecparam", "-name", "secp112r1", "-genkey", "-noout", "-out", str(key_file)], check=True,
+                   capture_output=True)
+    with pytest.raises(CertificateError, match="^private_key_path: the private key uses an algorithm this controller cannot read; give an RSA or ECDSA key$"):
+        load_pem(cert_corpus.read("leaf-rsa.crt"), key_file.read_bytes(), None, private_key_option="private_key_path")

@@ -1,4 +1,4 @@
-"""The lab's configure_provider / probe_store_access emulations enforce the documented CCS rules (ccs-behaviour.md 1-3)."""
+"""The lab's configure_provider / probe_store_access emulations enforce the documented CCS rules (docs/ccs-behaviour.md#provider-cmdlets)."""
 
 from __future__ import annotations
 

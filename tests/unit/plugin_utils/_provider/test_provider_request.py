@@ -27,6 +27,7 @@ BAD_INPUT = [
     ("relative-path", {"store_location": "ccs\\store"}, "store_location", "not an absolute path"),
     ("dot-relative-path", {"store_location": ".\\ccs"}, "store_location", "not an absolute path"),
     ("parent-segment", {"store_location": "D:\\ccs\\..\\windows"}, "store_location", "relative segments"),
+    ("drive-path-empty-folder", {"store_location": "D:\\ccs\\\\store"}, "store_location", "empty folder name (double backslash) in 'D:\\ccs\\\\store'"),
     ("drive-only-no-slash", {"store_location": "D:ccs"}, "store_location", "not an absolute path"),
     ("forward-slashes", {"store_location": "//fs01/ccs"}, "store_location", "backslashes"),
     ("unc-without-share", {"store_location": "\\\\fs01"}, "store_location", "server and a share"),

@@ -234,3 +234,30 @@ def test_same_certificate_split_over_two_tasks_never_flip_flops(folders: list[Pa
     run(second, folders)
     assert run(first, folders)["removed"] == [] and run(second, folders)["changed"] is False
     assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "a.test.pfx", "b.test.pfx"]
+
+
+class ReplicaReturningOtherBytes(LocalFileSystem):
+    """A replica whose storage hands back other bytes than were written (a corrupting filter, a faulty share)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.renamed: set[str] = set()
+
+    def replace(self, source: str, target: str) -> None:
+        super().replace(source, target)
+        self.renamed.add(target)
+
+    def read(self, name: str) -> bytes | None:
+        data = super().read(name)
+        return data[:-1] + bytes([data[-1] ^ 1]) if data and name in self.renamed else data
+
+
+def test_a_replica_returning_other_bytes_fails_its_read_back_check(folders: list[Path]) -> None:
+    pub = publication("AA" * 20, ["a.test.pfx"])
+    systems = [ReplicaReturningOtherBytes(str(folders[0])), LocalFileSystem(str(folders[1]))]
+    result = run(pub, folders, fs=systems, min_replicas=1)
+    assert [r["status"] for r in result["replicas"]] == ["failed", "changed"]
+    assert result["replicas"][0]["error"].endswith("read-back check of a.test.pfx failed: the file differs from what was written")
+    assert result["files"][0]["replicas"] == {"r0": "failed", "r1": "created"}
+    # The manifest was not written for the replica that could not vouch for its file.
+    assert not (folders[0] / MANIFEST_NAME).exists() and (folders[1] / MANIFEST_NAME).exists()

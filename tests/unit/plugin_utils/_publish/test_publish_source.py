@@ -4,10 +4,16 @@ host-name selection, option checks, and the export/identify round trip idempoten
 from __future__ import annotations
 
 import base64
+import ipaddress
 import datetime
 import typing as t
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import UserInputError
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.source import prepare
@@ -53,8 +59,7 @@ def test_pfx_sources_load_with_their_names(cert_corpus: t.Any, name: str) -> Non
 
 
 def test_openssl_legacy_rc2_pfx_loads(cert_corpus: t.Any) -> None:
-    if not cert_corpus.openssl:
-        pytest.skip("openssl CLI not installed: no openssl-made PFX in the corpus")
+    cert_corpus.require_openssl()
     source = prepare(pfx(cert_corpus, "leaf-rsa.openssl-legacy.pfx"), now=NOW)
     assert source.bundle.thumbprint == cert_corpus.thumbprint("leaf-rsa")
 
@@ -223,3 +228,56 @@ def test_identity_tells_chain_and_key_apart(cert_corpus: t.Any) -> None:
     )
     assert full == again  # same certificate, key and chain in a differently encrypted PFX
     assert len({full, no_chain, other}) == 3
+
+
+# -- refusals that had no test (issue 17, part 7) ---------------------------------------------------
+def test_an_unreadable_source_file_names_the_option_and_the_reason(cert_corpus: t.Any, tmp_path: Path) -> None:
+    missing = tmp_path / "gone.pfx"
+    with pytest.raises(UserInputError, match=r"^pfx_path: cannot read .*gone\.pfx on the controller \(No such file or directory\)"):
+        prepare(params(pfx_path=str(missing), pfx_password="x"), now=NOW)
+    with pytest.raises(UserInputError, match=r"^chain_path: cannot read .* \(Is a directory\)"):
+        prepare(params(certificate_path=str(cert_corpus.path("leaf-rsa.crt")), private_key_path=str(cert_corpus.path("leaf-rsa.key")),
+                       chain_path=str(tmp_path)), now=NOW)
+
+
+def test_pfx_password_with_a_pem_source_is_refused(cert_corpus: t.Any) -> None:
+    pem = params(certificate_path=str(cert_corpus.path("leaf-rsa.crt")), private_key_path=str(cert_corpus.path("leaf-rsa.key")), pfx_password="x")
+    with pytest.raises(UserInputError, match="^pfx_password: only used with pfx_path or pfx_content"):
+        prepare(pem, now=NOW)
+
+
+def test_a_certificate_without_dns_names_needs_host_names() -> None:
+    # Its SAN names an IP address only (and there is no CN): no name for a CCS file.
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "iis.ccs tests")])
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(days=1)).not_valid_after(NOW + datetime.timedelta(days=90))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("192.0.2.7"))]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem = params(
+        certificate_content=certificate.public_bytes(serialization.Encoding.PEM).decode(),
+        private_key_content=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(),
+    )
+    with pytest.raises(UserInputError, match="^host_names: the certificate has no DNS names; list the host names"):
+        prepare(pem, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"expiry_warning_days": -1}, "expiry_warning_days: must be 0 or more"),
+        ({"destinations": []}, "destinations: give at least one destination"),
+        ({"destinations": [{"type": "local", "path": "srv/ccs", "name": None, "user_name": None, "password": None, "port": 445, "encrypt": True}]},
+         "destinations[0].path: 'srv/ccs' must be an absolute folder path on the controller"),
+        ({"destinations": [{"type": "host_path", "path": "D:\\CCS", "name": None, "user_name": "LAB\\pub", "password": "x", "port": 445,
+                            "encrypt": True}]},
+         "destinations[0]: user_name and password only apply to types host_unc and smb"),
+    ],
+)
+def test_more_option_checks(change: dict[str, t.Any], message: str) -> None:
+    with pytest.raises(UserInputError) as error:
+        check_options(params(**change))
+    assert str(error.value).startswith(message)

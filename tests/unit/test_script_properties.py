@@ -1,0 +1,167 @@
+"""The host scripts keep their safety properties: checked on the syntax tree, and proven to bite.
+
+Each operation declares its properties in OPERATIONS (secrets and injection hold for all). The
+mutation cases apply one edit each to a temporary copy of an operation's source and assert the
+check reports it: deleting a check here would leave a mutation standing, and the test fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+from powershell.script_properties import Guard, Properties, check, parse
+
+from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
+
+OPERATIONS: dict[str, Properties] = {
+    "apply_bindings": Properties(guards=(
+        Guard(r"^Assert-CcsAllowed\b", (r"^Add-HttpsBinding\b", r"^Convert-Binding\b"),
+              "IIS does not serve a CCS binding while the provider is disabled: docs/ccs-behaviour.md#bindings"),
+    )),
+    "configure_provider": Properties(guards=(
+        Guard(r"^Test-Path -LiteralPath \$recordKey", (r"^Remove-Item -LiteralPath \$recordKey",),
+              "Remove-Item fails on a key that is already gone, so a re-run converges only behind the test"),
+    )),
+    "probe_store_access": Properties(drives=True),
+    "read_cert_store": Properties(drives=True),
+    "read_host_state": Properties(),
+    "write_cert_store": Properties(
+        guards=(
+            Guard(r"^if \(-not \(Test-StoreFolder \$root\b[^\n]*\{\s*throw",
+                  (r"^Remove-StaleTemps\b", r"^Write-StoreFile \$root\b", r"^\[System\.IO\.File\]::Delete\(\(Get-StorePath \$root \("),
+                  "a missing store folder must fail before any file is written or removed"),
+        ),
+        temp_files=("temp",),
+        drives=True,
+    ),
+}
+
+
+def operation_source(operation: str) -> str:
+    """What the bootstrap runs: the declared libraries, then the script."""
+    return host_ops.load_operation_library(operation) + "\n" + host_ops.load_operation_script(operation)
+
+
+def test_every_operation_declares_its_properties() -> None:
+    assert sorted(OPERATIONS) == host_ops.operation_names()
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_operation_keeps_its_safety_properties(operation: str) -> None:
+    violations = check(operation_source(operation), OPERATIONS[operation])
+    assert not violations, "\n".join(map(str, violations))
+
+
+# (operation, file edited (operation or library), old text, new text, property that must catch it)
+MUTATIONS = [
+    pytest.param("apply_bindings", "apply_bindings", r"\n\s*Assert-CcsAllowed \(\[int\]\$step\.ssl_flags\)", "", "guards",
+                 id="delete-both-Assert-CcsAllowed"),
+    pytest.param("apply_bindings", "apply_bindings",
+                 r"Assert-CcsAllowed \(\[int\]\$step\.ssl_flags\)\n(\s*)(Add-HttpsBinding [^\n]*)",
+                 r"\2\n\1Assert-CcsAllowed ([int]$step.ssl_flags)", "guards", id="guard-moved-after-the-add"),
+    pytest.param("write_cert_store", "write_cert_store", r"(if \(-not \(Test-StoreFolder [^\n]*\n[^\n]*\n\s*\}\n)(\s*)(Remove-StaleTemps [^\n]*)",
+                 r"\2\3\n\1", "guards", id="stale-temps-removed-before-the-folder-check"),
+    pytest.param("write_cert_store", "store_write", r"\[System\.IO\.File\]::Delete\(\$temp\)", "$null = $temp", "clean-up",
+                 id="delete-temp-file-delete"),
+    pytest.param("write_cert_store", "store_write", r"    finally \{\n        if \(-not \$placed",
+                 "    catch [System.IO.IOException] {\n        if (-not $placed", "clean-up", id="temp-delete-only-on-one-exception-type"),
+    pytest.param("write_cert_store", "write_cert_store", r"\$written = @\{\}",
+                 "[System.IO.File]::WriteAllBytes((Get-StorePath $root 'x.pfx'), [byte[]]@())\n    $written = @{}", "clean-up",
+                 id="write-in-place"),
+    pytest.param("read_host_state", "registry", r"(\$view\['PrivateKeyPasswordDigest'\] = [^\n]*)",
+                 r"\1\n    $view['Password'] = $provider['Password']\n    $view['PrivateKeyPassword'] = $provider['PrivateKeyPassword']",
+                 "secrets", id="ciphertext-in-Get-ProviderView"),
+    pytest.param("read_host_state", "registry", r"@\('Enabled', ", "@('Enabled', 'Password', ", "secrets",
+                 id="secret-in-the-copied-names"),
+    pytest.param("read_host_state", "registry", r"return \$view", "$view['Raw'] = $provider\n    return $view", "secrets",
+                 id="whole-provider-key-returned"),
+    pytest.param("configure_provider", "registry", r"if \(\[string\]::IsNullOrEmpty\(\$Text\)\) \{ return \$null \}",
+                 "if ([string]::IsNullOrEmpty($Text)) { return $null }\n    return [string]$Text", "secrets",
+                 id="digest-function-returns-its-input"),
+    pytest.param("configure_provider", "configure_provider", r"PasswordCiphertextDigest = \[string\]\(Get-TextDigest \$provider\['Password'\]\)",
+                 "PasswordCiphertextDigest = [string]$provider['Password']", "secrets", id="ciphertext-into-the-record"),
+    pytest.param("configure_provider", "provider_cmdlets", r"\$repaired \+= \$name", "$repaired += $before[$name]", "secrets",
+                 id="restored-values-reported"),
+    pytest.param("read_cert_store", "read_cert_store", r"Dismount-StoreShare \$drive", "$null = $drive", "clean-up",
+                 id="drive-never-removed"),
+    pytest.param("read_cert_store", "share_drive", r"try \{\n\s*(Remove-PSDrive [^\n]*)\n\s*\} catch \{\n\s*\$null = \$_\n\s*\}", r"\1",
+                 "clean-up", id="drive-removal-error-masks-outcome"),
+    pytest.param("read_cert_store", "share_drive", r"\} catch \{\n\s*Remove-ShareConnection \$root\n\s*throw [^\n]*\n\s*\}",
+                 "} catch {\n        $null = $_\n    }", "clean-up", id="failed-mapping-swallowed"),
+    pytest.param("read_cert_store", "read_cert_store", r"\$drive = \$null\ntry \{",
+                 "$drive = $null\nif ($Params.user_name) { $drive = Mount-StoreShare $root ([string]$Params.user_name) ([string]$Params.password) }\n"
+                 "$null = [System.IO.Directory]::GetFiles($root)\ntry {", "clean-up", id="failing-call-between-mapping-and-try"),
+    pytest.param("apply_bindings", "httpsys", r"netsh\.exe @Arguments", "netsh.exe ($Arguments -join ' ')", "injection",
+                 id="netsh-command-line-from-a-string"),
+    pytest.param("apply_bindings", "httpsys", r"\$output = netsh\.exe @Arguments",
+                 "$output = Invoke-Expression ('netsh.exe ' + ($Arguments -join ' '))", "injection", id="invoke-expression"),
+    pytest.param("read_host_state", "read_host_state", r"\$wanted = @\(\$Params\.sections\)",
+                 "$wanted = @(& ([ScriptBlock]::Create([string]$Params.sections)))", "injection", id="scriptblock-create-from-a-parameter"),
+    pytest.param("read_host_state", "read_host_state", r"\$wanted = @\(\$Params\.sections\)",
+                 "$wanted = @(& ([string]$Params.sections))", "injection", id="call-operator-on-a-string"),
+    pytest.param("apply_bindings", "httpsys", r"\$output = netsh\.exe @Arguments",
+                 "$output = cmd.exe /c ('netsh ' + ($Arguments -join ' '))", "injection", id="cmd-command-line"),
+    pytest.param("configure_provider", "provider_cmdlets", r"& \$Action", "& ([scriptblock]::Create([string]$Step.store_location))", "injection",
+                 id="mapped-action-built-from-a-parameter"),
+]
+
+
+@pytest.mark.parametrize(("operation", "edited", "pattern", "replacement", "rule"), MUTATIONS)
+def test_mutation_is_caught(tmp_path: Path, operation: str, edited: str, pattern: str, replacement: str, rule: str) -> None:
+    library = edited != operation
+    original = (Path(host_ops.LIBRARY_DIR if library else host_ops.OPERATIONS_DIR) / f"{edited}.ps1").read_text(encoding="ascii")
+    mutated, count = re.subn(pattern, replacement, original)
+    assert count >= 1, f"the mutation no longer applies to {edited}.ps1: update its pattern"
+    copy = tmp_path / f"{edited}.ps1"
+    copy.write_text(mutated, encoding="ascii")
+    assert not parse(mutated)[0].has_error, "a mutation must stay valid PowerShell, or it proves nothing"
+    source = operation_source(operation)
+    assert original in source
+    violations = check(source.replace(original, copy.read_text(encoding="ascii")), OPERATIONS[operation])
+    assert rule in {v.rule for v in violations}, f"{rule} check missed the mutation; found {[str(v) for v in violations]}"
+
+
+# The bootstrap (host_ops.BOOTSTRAP) is the one place [ScriptBlock]::Create is allowed: it turns the
+# operation's script and libraries, which the controller reads from the collection's own files, into
+# code. The parameters travel in the same JSON document but are only ever passed to that script block
+# as its argument; they are never part of the text that becomes code.
+def test_bootstrap_builds_code_only_from_the_shipped_scripts() -> None:
+    root, data = parse(host_ops.BOOTSTRAP)
+    creates = re.findall(r"\[ScriptBlock\]::Create\(([^)]*)\)", host_ops.BOOTSTRAP)
+    assert creates == ["$payload.library", "$payload.script"]
+    params_uses = [m.start() for m in re.finditer(r"\$payload\.params", host_ops.BOOTSTRAP)]
+    assert len(params_uses) == 1
+    assert "([ScriptBlock]::Create($payload.script)) $payload.params)" in host_ops.BOOTSTRAP
+    assert not root.has_error and data
+
+
+@pytest.mark.parametrize("operation", host_ops.operation_names())
+def test_payload_code_is_the_shipped_file_and_parameters_stay_data(operation: str) -> None:
+    canary = "'; Remove-Item C:\\ -Recurse; '"
+    payload = json.loads(host_ops.encode_payload(operation, {"value": canary}))
+    assert payload["script"] == (Path(host_ops.OPERATIONS_DIR) / f"{operation}.ps1").read_text(encoding="ascii")
+    assert payload["library"] == host_ops.load_operation_library(operation)
+    assert canary not in payload["script"] + payload["library"]
+    assert payload["params"] == {"value": canary}
+    assert "Remove-Item C:" not in base64.b64decode(host_ops.bootstrap_command().split()[-1]).decode("utf-16-le")
+
+
+def test_checker_accepts_the_safe_forms() -> None:
+    safe = """
+function Get-TextDigest($Text) {
+    if ([string]::IsNullOrEmpty($Text)) { return $null }
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    return [System.BitConverter]::ToString($sha.ComputeHash([System.Text.Encoding]::UTF8.GetBytes([string]$Text)))
+}
+$key = 'HKLM:\\SOFTWARE\\Microsoft\\IIS\\CentralCertProvider'
+$p = Read-RegistryKey $key
+if ($null -eq $p) { return $null }
+$out = @{ Enabled = $p['Enabled']; Digest = Get-TextDigest $p['Password'] }
+& { param($x) $x } 1
+netsh.exe @Arguments 2>&1
+"""
+    assert check(safe, Properties()) == []
