@@ -11,10 +11,25 @@ from __future__ import annotations
 
 HOST_STATE_SECTIONS = ["windows", "features", "provider", "sites", "httpsys"]
 
+EXPECTED_BINDING_SPEC = {
+    "site": {"type": "str", "required": True},
+    "host_names": {"type": "list", "elements": "str", "required": True},
+    "port": {"type": "int", "default": 443},
+    "ip": {"type": "str", "default": "*"},
+    "sni": {"type": "bool", "default": True},
+}
+
 CCS_INFO = {
     "argument_spec": {
         "gather": {"type": "list", "elements": "str", "choices": HOST_STATE_SECTIONS, "default": HOST_STATE_SECTIONS},
         "sites": {"type": "list", "elements": "str", "default": []},
+        "expect": {
+            "type": "dict",
+            "options": {
+                "store_location": {"type": "str"},
+                "bindings": {"type": "list", "elements": "dict", "default": [], "options": EXPECTED_BINDING_SPEC},
+            },
+        },
     },
 }
 
