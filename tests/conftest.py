@@ -25,6 +25,17 @@ def _link_collection() -> None:
     os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
 
 
+def _keep_test_files_in_the_checkout() -> None:
+    # tmp_path and tmp_path_factory folders go under tests/output/tmp (git-ignored), not /tmp/pytest-of-<user>.
+    # pytest's own numbered folders under that root keep working as usual: a lock per run, so concurrent
+    # runs never share one, the last three kept; pytest-xdist workers get sub-folders of the run's folder.
+    # An explicit --basetemp still wins.
+    root = REPO / "tests" / "output" / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(root))
+
+
+_keep_test_files_in_the_checkout()
 _link_collection()
 for path in (str(COLLECTIONS), str(REPO / "tests" / "lab")):
     if path not in sys.path:

@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import conftest as _collection_link  # noqa: E402,F401  (makes ansible_collections.iis.ccs importable)
 from _publisher import publish  # noqa: E402
-from _samba import SambaServer  # noqa: E402
+from _samba import SambaServer, install_smbclient  # noqa: E402
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
@@ -124,7 +124,7 @@ def clear(folder: Path) -> None:
 
 def smbclient_floor(server: SambaServer, files: Path) -> float:
     """smbclient puts the same bytes into a fresh folder of the same (encrypted) share, in one session."""
-    if shutil.which("smbclient") is None:
+    if install_smbclient() is None:
         raise SystemExit("smbclient is not installed (Debian/Ubuntu: apt-get install smbclient); it is the floor of this benchmark")
     command = f"mkdir floor; cd floor; lcd {files}; prompt; mput *.pfx"
     args = ["smbclient", f"//{server.host}/{server.share}", "-p", str(server.port), "-U", f"{server.user}%{server.password}",
@@ -216,7 +216,7 @@ def main() -> int:
         server.start()
         figures = benchmark(server, work, options)
     finally:
-        server.stop()
+        server.close()
         shutil.rmtree(work, ignore_errors=True)
     if options.json:
         print(json.dumps(figures, indent=2))

@@ -353,7 +353,9 @@ def benchmark(selected: t.Collection[str], python: str, keep: bool) -> dict[str,
     sys.path.insert(0, str(REPO / "tools"))
     lab_farm_certs = importlib.import_module("lab_farm_certs")
 
-    work = Path(tempfile.mkdtemp(prefix="iis-ccs-bench-winrm-"))
+    # Work files stay in the checkout (tests/output, git-ignored), not in /tmp.
+    (REPO / "tests" / "output").mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="iis-ccs-bench-winrm-", dir=REPO / "tests" / "output"))
     runs: list[dict[str, t.Any]] = []
     setup: list[dict[str, t.Any]] = []
     try:

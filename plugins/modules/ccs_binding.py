@@ -24,7 +24,7 @@ description:
   - This module manages bindings only. The site must exist; create and manage sites with C(microsoft.iis.website)
     (or the deprecated C(community.windows.win_iis_website)).
 author:
-  - iis.ccs contributors (!UNKNOWN)
+  - iis.ccs contributors (@iis-ccs)
 options:
   site:
     description:

@@ -11,31 +11,17 @@ short_description: Validate a certificate and publish CCS-ready PFX files to eve
 version_added: 0.1.0
 description:
   - Reads a certificate (PFX, or PEM certificate, key and chain as ACME clients write them) on the controller, validates it,
-    and writes one PFX file per host name into each destination folder of an IIS Centralized Certificate Store.
-  - "Validation happens before anything is written: the PFX password, the private key matching the certificate, the validity
-    period (a warning inside O(expiry_warning_days) of expiry), the host names being covered (wildcards by RFC 6125 rules),
-    the serverAuth extended key usage when the certificate has any, a sane key type and size, and the chain (a warning when
-    intermediates are missing)."
-  - "Files are named as IIS looks them up: the lowercase Unicode form of the host name (never punycode), C(_.) for a wildcard,
-    plus C(.pfx). Each file is re-encrypted with O(private_key_password) and O(encryption) and keeps the full chain."
-  - "Each file is written to a unique temporary name in the same folder, renamed over the old file and read back. A failure at
-    any point leaves the old file in place and removes the temporary file; temporary files of earlier, interrupted runs (older
-    than 15 minutes, named C(.iis-ccs-tmp-*.tmp)) are removed on the next write."
-  - "Each store folder keeps a small record, C(.iis-ccs-manifest.json), with per file the host name, thumbprint, a digest of the
-    certificate identity (certificate, key and chain), not-after date, encryption, size, modification time and a salted one-way fingerprint of the key password
-    (never a secret). An unchanged re-publish reads this record and the size and time of this certificate's own files (the
-    whole folder listing only with O(prune=true), and for C(host_path)/C(host_unc), where the host lists the folder in the same
-    round trip) and moves no PFX bytes; a file whose size or time no longer matches the record is read and identified."
-  - "Renewal: a file whose certificate identity, encryption or key password differs is replaced. A host name no longer
-    published loses its file only when the file still holds the certificate our record shows for it and that certificate is
-    superseded by this task (our record showed it for one of this task's host names before). Narrowing O(host_names) of an
-    unchanged certificate therefore keeps the other files (use O(prune)), and two tasks publishing the same certificate for
-    different host names never remove each other's files. Files this collection did not publish are never touched unless O(prune=true)."
-  - Runs on the controller as an action plugin. Destinations of type C(host_path) and C(host_unc) go through the task's
-    Windows host (one round trip to read, one more only when something changes). C(smb) and C(local) destinations are
-    reached from the controller; a task with only those never contacts its host, so it can run with C(delegate_to=localhost).
+    and writes one PFX file per host name into each destination folder (replica) of an IIS Centralized Certificate Store.
+  - "You decide: the certificate source, which O(host_names) get a file (by default every DNS name of the certificate), the
+    O(destinations) and how many must succeed (O(min_replicas)), the store's O(private_key_password) and O(encryption), and
+    whether files other tasks published are removed (O(prune))."
+  - Nothing is written when validation fails (wrong PFX password, key not matching, expired, a host name not covered, ...).
+    Re-running with the same certificate changes nothing; a renewed certificate replaces its files.
+  - C(host_path) and C(host_unc) destinations go through the task's Windows host; C(smb) and C(local) destinations are
+    reached from the controller, so a task with only those can run with C(delegate_to=localhost).
+  - How files are named, written, recorded and renewed is described in the notes and in C(docs/user-guide.md), section "How publishing works".
 author:
-  - iis.ccs contributors (!UNKNOWN)
+  - iis.ccs contributors (@iis-ccs)
 options:
   pfx_path:
     description:
@@ -236,6 +222,13 @@ attributes:
     platforms: windows, posix
     support: full
 notes:
+  - "File names: the lowercase Unicode form of the host name (never punycode), C(_.) for a wildcard, plus C(.pfx), as IIS looks
+    them up. Each file is re-encrypted with O(private_key_password) and keeps the full chain."
+  - "Each file is written to a temporary name in the same folder, renamed over the old file and read back; a failure leaves the
+    old file in place. Each folder keeps a small record, C(.iis-ccs-manifest.json) (no secrets), so an unchanged re-publish
+    moves no PFX bytes."
+  - "Renewal removes a host name's old file only when it still holds a certificate this task supersedes; files this collection
+    did not publish are never touched unless O(prune=true)."
   - "Two publishers at once: each writes its own temporary file and renames it, so readers only ever see a whole file; the
     last rename wins, and a record that no longer matches is simply re-identified by the next run."
   - "C(host_unc) maps the share with New-PSDrive and explicit credentials for the duration of the operation. Windows refuses a

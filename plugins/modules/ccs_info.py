@@ -17,7 +17,7 @@ description:
   - Runs on the controller as an action plugin and sends one small PowerShell operation over the
     task's own connection (C(winrm), C(psrp) or C(ssh) with the PowerShell shell).
 author:
-  - iis.ccs contributors (!UNKNOWN)
+  - iis.ccs contributors (@iis-ccs)
 options:
   gather:
     description:

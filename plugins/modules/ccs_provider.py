@@ -23,7 +23,7 @@ description:
     (C(winrm), C(psrp) or C(ssh) with the PowerShell shell). Nothing can prompt; the C(*Credential) cmdlets, which do, are
     never used.
 author:
-  - iis.ccs contributors (!UNKNOWN)
+  - iis.ccs contributors (@iis-ccs)
 options:
   state:
     description:
@@ -104,7 +104,9 @@ attributes:
         checks that the account can read the store, so access failures show in check mode too (two round trips).
     support: full
   diff_mode:
-    description: Shows the provider configuration before and after; secrets appear only as C(<set>), C(<not set>) or C(<re-applied>).
+    description: >-
+      Shows the provider configuration before and after; secrets appear only as C(<set>), C(<not set>) or C(<re-applied>)
+      (C(<re-applied>) only for a secret that was already set and this task sets again).
     support: full
   platform:
     description: Target is a Windows host.
@@ -190,11 +192,11 @@ provider:
       type: int
       sample: 300
     password:
-      description: C(<set>), C(<not set>) or C(<re-applied>) (set by this task).
+      description: C(<set>), C(<not set>), or C(<re-applied>) when this task set again a secret that was already set.
       type: str
       sample: <set>
     private_key_password:
-      description: C(<set>), C(<not set>) or C(<re-applied>) (set by this task).
+      description: C(<set>), C(<not set>), or C(<re-applied>) when this task set again a secret that was already set.
       type: str
       sample: <set>
 steps:

@@ -472,6 +472,10 @@ BAD_INPUT = [
     ({"host_names": ["www.example.com"], "site": "a$(calc)"}, "site"),
     ({"host_names": ["www.example.com"], "site": "a\nb"}, "site"),
     ({"host_names": ["www.example.com"], "state": "absent", "disable_quic": True}, "disable_quic"),
+    # Wrong types are refused as wrong types (not as their text), without ansible-core's class names.
+    ({"host_names": {"www.example.com": True}}, "host_names: expected a list, got a dictionary"),
+    ({"host_names": ["www.example.com"], "site": ["Default Web Site"]}, "site: expected a string, got a list"),
+    ({"host_names": ["www.example.com"], "site": "Default Web Site\n"}, "site: IIS site names cannot contain '\\n'"),
 ]
 
 
@@ -483,6 +487,7 @@ def test_bad_input_fails_before_contacting_the_host(lab, args, option):
     assert run.rc != 0
     assert result["failed"] is True and result["changed"] is False
     assert option in result["msg"]
+    assert "class" not in result["msg"] and "_Ansible" not in result["msg"] and "spaces" not in result["msg"]
     assert operations(lab) == []
     assert lab.snapshot() == before
 

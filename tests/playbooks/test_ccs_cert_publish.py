@@ -164,6 +164,12 @@ def test_share_permissions_and_logon_are_enforced(lab: Lab, corpus: t.Any) -> No
         ({"host_names": ["shop.other.test"]}, "host_names"),
         ({"pfx_password": "not-the-password"}, "pfx_password"),
         ({"host_names": ["../../windows/system32"]}, "host_names"),
+        # Wrong types are refused as wrong types, without ansible-core's internal class names.
+        ({"host_names": {"www.example.test": True}}, "host_names: expected a list, got a dictionary"),
+        ({"destinations": [{"type": "host_unc", "path": [SHARE], **PUBLISHER}]}, "destinations[0].path: expected a string, got a list"),
+        # '..' is refused in every destination type, before anything is read or written.
+        ({"destinations": [{"type": "host_path", "path": "D:\\CCS\\..\\CCS-other"}]}, "destinations[0].path: relative segments"),
+        ({"destinations": [{"type": "host_unc", "path": SHARE + "\\..\\other", **PUBLISHER}]}, "destinations[0].path: relative segments"),
     ],
 )
 def test_bad_input_fails_before_any_host_operation(lab: Lab, corpus: t.Any, change: dict[str, t.Any], needle: str) -> None:

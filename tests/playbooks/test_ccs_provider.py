@@ -17,8 +17,6 @@ KEY = "Pfx-Key-Canary-5b1e9c"
 PROVIDER_KEY = "HKLM\\SOFTWARE\\Microsoft\\IIS\\CentralCertProvider"
 RECORD_KEY = "HKLM\\SOFTWARE\\iis.ccs\\CentralCertProvider"
 
-BOOT_FS01 = {"hosts": "fs01", "gather_facts": False, "tasks": [{"name": "boot fs01", "iis.ccs.ccs_info": {"gather": ["windows"]}}]}
-
 
 def provider_args(**changes: t.Any) -> dict[str, t.Any]:
     args = {"store_location": SHARE, "user_name": USER, "password": PASSWORD, "private_key_password": KEY}
@@ -26,7 +24,7 @@ def provider_args(**changes: t.Any) -> dict[str, t.Any]:
     return {k: v for k, v in args.items() if v is not None}
 
 
-def playbook(*tasks: dict[str, t.Any], host: str = "web01", boot: bool = True) -> str:
+def playbook(*tasks: dict[str, t.Any], host: str = "web01") -> str:
     """A playbook of ccs_provider tasks; each task is {name: args} (args may set ignore_errors)."""
     play_tasks = []
     for task in tasks:
@@ -37,7 +35,7 @@ def playbook(*tasks: dict[str, t.Any], host: str = "web01", boot: bool = True) -
                 entry["ignore_errors"] = True
             entry["iis.ccs.ccs_provider"] = args
             play_tasks.append(entry)
-    plays = ([BOOT_FS01] if boot else []) + [{"hosts": host, "gather_facts": False, "tasks": play_tasks}]
+    plays = [{"hosts": host, "gather_facts": False, "tasks": play_tasks}]
     return yaml.safe_dump(plays, sort_keys=False) + "\n"
 
 
@@ -54,6 +52,15 @@ def ok(run: PlaybookRun) -> PlaybookRun:
     return run
 
 
+def test_enabling_before_the_file_server_was_ever_contacted_works(lab: Lab) -> None:
+    # The lab hosts its declared shares from the start, like a file server that is simply running:
+    # \\fs01\ccs exists although no task has run on fs01 yet.
+    run = ok(lab.run(playbook({"enable": provider_args()})))
+    assert run.task("enable", "web01")["changed"] is True
+    assert not (lab.state_dir / "fs01.json").exists(), "fs01 was contacted; the test no longer proves anything"
+    assert registry(lab)["CertStoreLocation"] == SHARE
+
+
 def test_fresh_enable_installs_the_feature_in_two_round_trips_and_a_rerun_costs_one(lab: Lab) -> None:
     assert "Web-CertProvider" not in yaml.safe_load((LAB / "inventory.yml").read_text())["all"]["children"]["web"]["hosts"]["web01"][
         "iis_lab_profile"]["features"]
@@ -66,7 +73,7 @@ def test_fresh_enable_installs_the_feature_in_two_round_trips_and_a_rerun_costs_
     assert result["secrets"] == {"applied": True, "reason": "no_record"}
     assert result["reboot_required"] is False
     assert result["provider"] == {"ccs_feature_installed": True, "enabled": True, "store_location": SHARE, "user_name": USER,
-                                  "polling_interval": 120, "password": "<re-applied>", "private_key_password": "<re-applied>"}
+                                  "polling_interval": 120, "password": "<set>", "private_key_password": "<set>"}
     state = lab.host_state("web01")
     assert "Web-CertProvider" in state["features"]
     values = registry(lab)
@@ -78,7 +85,7 @@ def test_fresh_enable_installs_the_feature_in_two_round_trips_and_a_rerun_costs_
     assert PASSWORD not in raw_state and KEY not in raw_state
 
     before = lab.snapshot()
-    second = ok(lab.run(playbook({"enable": provider_args(polling_interval=120)}, boot=False)))
+    second = ok(lab.run(playbook({"enable": provider_args(polling_interval=120)})))
     result = second.task("enable", "web01")
     assert (result["changed"], result["round_trips"], result["steps"]) == (False, 1, [])
     assert result["secrets"] == {"applied": False, "reason": "unchanged"}
@@ -91,7 +98,7 @@ def test_changing_the_path_touches_only_the_path(lab: Lab) -> None:
     (lab.state_dir / "fs01.fs" / "d" / "CCS" / "web").mkdir()
     before_values, before_record = registry(lab), registry(lab, key=RECORD_KEY)
     since = len(lab.oplog("web01"))
-    run = ok(lab.run(playbook({"move": provider_args(store_location=SHARE + "\\web")}, boot=False), diff=True))
+    run = ok(lab.run(playbook({"move": provider_args(store_location=SHARE + "\\web")}), diff=True))
     result = run.task("move", "web01")
     assert result["changed"] is True and result["round_trips"] == 2
     assert result["steps"][1] == "set store_location (Set-IISCentralCertProvider)"
@@ -111,8 +118,7 @@ def test_changing_the_path_touches_only_the_path(lab: Lab) -> None:
 def test_private_key_password_rotation_is_changed_and_the_same_one_is_not(lab: Lab) -> None:
     ok(lab.run(playbook({"enable": provider_args()})))
     old = registry(lab)
-    run = ok(lab.run(playbook({"rotate": provider_args(private_key_password=KEY + "-2")}, {"again": provider_args(private_key_password=KEY + "-2")},
-                              boot=False)))
+    run = ok(lab.run(playbook({"rotate": provider_args(private_key_password=KEY + "-2")}, {"again": provider_args(private_key_password=KEY + "-2")})))
     rotate, again = run.task("rotate", "web01"), run.task("again", "web01")
     assert rotate["changed"] is True and rotate["secrets"] == {"applied": True, "reason": "rotated"}
     assert again["changed"] is False and again["round_trips"] == 1
@@ -130,8 +136,8 @@ def test_account_password_rotation_is_changed_and_the_same_one_is_not(lab: Lab) 
     inventory["all"]["vars"]["iis_lab_network"]["accounts"][USER] = "Rotated-Reader-Pa55!"
     rotated = lab.root / "rotated-inventory.yml"
     rotated.write_text(yaml.safe_dump(inventory), encoding="utf-8")
-    run = ok(lab.run(playbook({"rotate": provider_args(password="Rotated-Reader-Pa55!")}, {"again": provider_args(password="Rotated-Reader-Pa55!")},
-                              boot=False), inventory=rotated))
+    rotated_args = provider_args(password="Rotated-Reader-Pa55!")
+    run = ok(lab.run(playbook({"rotate": rotated_args}, {"again": rotated_args}), inventory=rotated))
     assert run.task("rotate", "web01")["changed"] is True
     assert run.task("rotate", "web01")["secrets"]["reason"] == "rotated"
     assert run.task("again", "web01")["changed"] is False
@@ -149,7 +155,7 @@ def test_secrets_reset_outside_ansible_are_noticed_and_reapplied(lab: Lab) -> No
     with HostStore("web01").locked() as state:
         values = state["registry"][PROVIDER_KEY]
         values["Password"] = machine_encrypt(state, PASSWORD)
-    run = ok(lab.run(playbook({"enforce": provider_args()}, {"again": provider_args()}, boot=False)))
+    run = ok(lab.run(playbook({"enforce": provider_args()}, {"again": provider_args()})))
     assert run.task("enforce", "web01")["secrets"] == {"applied": True, "reason": "changed_outside_ansible"}
     assert run.task("enforce", "web01")["changed"] is True
     assert run.task("again", "web01")["changed"] is False
@@ -162,7 +168,7 @@ def test_hand_configured_provider_without_record_is_applied_once(lab: Lab) -> No
 
     with HostStore("web01").locked() as state:
         del state["registry"][RECORD_KEY]
-    run = ok(lab.run(playbook({"adopt": provider_args()}, {"again": provider_args()}, boot=False)))
+    run = ok(lab.run(playbook({"adopt": provider_args()}, {"again": provider_args()})))
     assert run.task("adopt", "web01")["secrets"] == {"applied": True, "reason": "no_record"}
     assert run.task("again", "web01")["changed"] is False
 
@@ -178,7 +184,7 @@ def test_check_mode_leaves_the_lab_byte_identical_and_reports_the_steps(lab: Lab
     ok(lab.run("- hosts: fs01,web01\n  gather_facts: false\n  tasks:\n    - iis.ccs.ccs_info:\n"))  # create both state files
     before = lab.snapshot()
     since = len(lab.oplog("web01"))
-    run = ok(lab.run(playbook({"enable": provider_args()}, boot=False), check=True, diff=True))
+    run = ok(lab.run(playbook({"enable": provider_args()}), check=True, diff=True))
     result = run.task("enable", "web01")
     assert lab.snapshot() == before
     assert result["changed"] is True
@@ -186,14 +192,15 @@ def test_check_mode_leaves_the_lab_byte_identical_and_reports_the_steps(lab: Lab
         "check that LAB\\svc-ccs can read \\\\fs01\\ccs from this node", "install Web-CertProvider",
         "enable the provider with store_location, user_name and secrets", "write the iis.ccs secret record"]
     assert result["diff"]["before"]["enabled"] is False and result["diff"]["after"]["enabled"] is True
-    assert result["diff"]["after"]["password"] == "<re-applied>"
+    # A first set-up sets the secrets; "<re-applied>" is only for secrets that were already there.
+    assert (result["diff"]["before"]["password"], result["diff"]["after"]["password"]) == ("<not set>", "<set>")
     # One read plus the read-only access probe.
     assert operations(lab, since=since) == ["read_host_state", "probe_store_access"]
     assert result["round_trips"] == 2
 
-    ok(lab.run(playbook({"enable": provider_args()}, boot=False)))
+    ok(lab.run(playbook({"enable": provider_args()})))
     since = len(lab.oplog("web01"))
-    unchanged = ok(lab.run(playbook({"enable": provider_args()}, boot=False), check=True)).task("enable", "web01")
+    unchanged = ok(lab.run(playbook({"enable": provider_args()}), check=True)).task("enable", "web01")
     assert (unchanged["changed"], unchanged["round_trips"]) == (False, 1)
     assert operations(lab, since=since) == ["read_host_state"]
 
@@ -201,7 +208,7 @@ def test_check_mode_leaves_the_lab_byte_identical_and_reports_the_steps(lab: Lab
 def test_check_mode_reports_an_account_that_cannot_read_the_store(lab: Lab) -> None:
     ok(lab.run("- hosts: fs01,web01\n  gather_facts: false\n  tasks:\n    - iis.ccs.ccs_info:\n"))  # create both state files
     before = lab.snapshot()
-    run = lab.run(playbook({"enable": provider_args(password="Wrong-Pa55")}, boot=False), check=True)
+    run = lab.run(playbook({"enable": provider_args(password="Wrong-Pa55")}), check=True)
     result = run.task("enable", "web01")
     assert result["failed"] is True and "password: the account 'LAB\\svc-ccs' could not log on" in result["msg"]
     assert lab.snapshot() == before
@@ -209,7 +216,7 @@ def test_check_mode_reports_an_account_that_cannot_read_the_store(lab: Lab) -> N
 
 def test_disable_keeps_settings_then_absent_clears_them(lab: Lab) -> None:
     ok(lab.run(playbook({"enable": provider_args()})))
-    run = ok(lab.run(playbook({"disable": {"state": "disabled"}}, {"disable again": {"state": "disabled"}}, boot=False), diff=True))
+    run = ok(lab.run(playbook({"disable": {"state": "disabled"}}, {"disable again": {"state": "disabled"}}), diff=True))
     disable = run.task("disable", "web01")
     assert disable["changed"] is True and disable["steps"] == ["disable the provider, keeping its settings (Disable-IISCentralCertProvider)"]
     assert disable["diff"]["after"]["enabled"] is False and disable["diff"]["after"]["store_location"] == SHARE
@@ -217,7 +224,7 @@ def test_disable_keeps_settings_then_absent_clears_them(lab: Lab) -> None:
     values = registry(lab)
     assert values["Enabled"] == 0 and values["CertStoreLocation"] == SHARE and "Password" in values
 
-    run = ok(lab.run(playbook({"clear": {"state": "absent"}}, {"clear again": {"state": "absent"}}, boot=False)))
+    run = ok(lab.run(playbook({"clear": {"state": "absent"}}, {"clear again": {"state": "absent"}})))
     assert run.task("clear", "web01")["changed"] is True
     assert run.task("clear again", "web01")["changed"] is False
     assert run.task("clear again", "web01")["round_trips"] == 1
@@ -226,17 +233,17 @@ def test_disable_keeps_settings_then_absent_clears_them(lab: Lab) -> None:
 
 def test_enabling_without_private_key_password_needs_the_opt_out_and_warns(lab: Lab) -> None:
     ok(lab.run(playbook()))
-    refused = lab.run(playbook({"enable": provider_args(private_key_password=None)}, boot=False))
+    refused = lab.run(playbook({"enable": provider_args(private_key_password=None)}))
     result = refused.task("enable", "web01")
     assert result["failed"] is True and result["msg"].startswith("private_key_password: required")
     assert operations(lab) == []  # refused before the host was even read
 
-    run = ok(lab.run(playbook({"enable": provider_args(private_key_password=None, allow_no_private_key_password=True)}, boot=False)))
+    run = ok(lab.run(playbook({"enable": provider_args(private_key_password=None, allow_no_private_key_password=True)})))
     result = run.task("enable", "web01")
     assert result["changed"] is True and any("private_key_password is not set" in w for w in result["warnings"])
     assert "Enable-WebCentralCertProvider" in " ".join(result["steps"])
     assert "PrivateKeyPassword" not in registry(lab)
-    again = ok(lab.run(playbook({"enable": provider_args(private_key_password=None, allow_no_private_key_password=True)}, boot=False)))
+    again = ok(lab.run(playbook({"enable": provider_args(private_key_password=None, allow_no_private_key_password=True)})))
     assert again.task("enable", "web01")["changed"] is False
 
 
@@ -249,7 +256,7 @@ def test_missing_iis_fails_clearly_or_is_installed_when_asked(lab: Lab) -> None:
     result = refused.task("enable", "web01")
     assert result["failed"] is True and result["msg"].startswith("install_iis: IIS (Web-Server) is not installed")
     assert operations(lab) == ["read_host_state"]
-    run = ok(lab.run(playbook({"enable": provider_args(install_iis=True)}, boot=False), inventory=bare))
+    run = ok(lab.run(playbook({"enable": provider_args(install_iis=True)}), inventory=bare))
     assert any("install Web-Server, Web-CertProvider" in step for step in run.task("enable", "web01")["steps"])
     assert {"Web-Server", "Web-CertProvider"} <= set(lab.host_state("web01")["features"])
 
@@ -280,12 +287,14 @@ def test_host_detected_bad_input_fails_before_anything_changes(lab: Lab) -> None
     before = lab.snapshot()
     since = len(lab.oplog("web01"))
     tasks = [{name: {**provider_args(**changes), "ignore_errors": True}} for name, changes, _message in HOST_BAD_INPUT]
-    run = lab.run(playbook(*tasks, boot=False), inventory=path)
+    run = lab.run(playbook(*tasks), inventory=path)
     for name, _changes, message in HOST_BAD_INPUT:
         result = run.task(name, "web01")
         assert result["failed"] is True, name
         assert message in result["msg"], (name, result["msg"])
-        assert result["msg"].startswith("operation 'configure_provider' failed on host 'web01': ")
+        # What failed for the user first; the internal operation name is a separate result key.
+        assert result["msg"].startswith("Configuring the CCS provider failed on host 'web01': "), result["msg"]
+        assert result["operation"] == "configure_provider" and "configure_provider" not in result["msg"]
         assert "Wrong-Pa55!" not in result["msg"] and "Web-Pa55!" not in result["msg"]
     assert lab.snapshot() == before
     log = lab.oplog("web01")[since:]
@@ -298,7 +307,7 @@ def test_unreachable_file_server_fails_and_keeps_the_configuration(lab: Lab) -> 
     before = lab.snapshot()
     lab.set_offline("fs01")
     try:
-        run = lab.run(playbook({"rotate": provider_args(private_key_password=KEY + "-new")}, boot=False))
+        run = lab.run(playbook({"rotate": provider_args(private_key_password=KEY + "-new")}))
     finally:
         lab.set_offline()
     result = run.task("rotate", "web01")
@@ -314,7 +323,7 @@ def test_unreachable_file_server_fails_and_keeps_the_configuration(lab: Lab) -> 
 def test_pure_validation_fails_before_contacting_the_host(lab: Lab) -> None:
     run = lab.run(playbook({"relative": {**provider_args(store_location="ccs\\store"), "ignore_errors": True}},
                            {"hostile user": {**provider_args(user_name="LAB\\svc$(Remove-Item C:\\)"), "ignore_errors": True}},
-                           {"empty user": {**provider_args(user_name=""), "ignore_errors": True}}, boot=False))
+                           {"empty user": {**provider_args(user_name=""), "ignore_errors": True}}))
     assert run.task("relative", "web01")["msg"].startswith("store_location:")
     assert run.task("hostile user", "web01")["msg"].startswith("user_name:")
     assert run.task("empty user", "web01")["msg"].startswith("user_name: must not be empty")

@@ -60,11 +60,21 @@ def test_farm_builds_every_node_and_a_second_run_changes_nothing(lab: Lab) -> No
     # Publishing runs once per farm, on fs01 only.
     assert {r["host"] for r in first.results if "publish" in r["task"].lower()} == {"fs01"}
 
+    # A healthy run warns about nothing (the lab inventory defines the empty ccs_file_share_managed group).
+    assert "WARNING" not in first.stdout + first.stderr, [line for line in (first.stdout + first.stderr).splitlines() if "WARNING" in line]
+    # The summary names the files per certificate: 2 certificates, 3 host names.
+    summary = first.task("iis.ccs.cert_publish : Check every certificate was published", "fs01")["msg"]
+    assert summary.startswith("2 certificate(s), 2 changed (one PFX file per host name): certificate 1 (thumbprint "), summary
+    certificates = summary.split("(one PFX file per host name): ", 1)[1].split("; ")
+    per_certificate = [part.split("): ", 1)[1] for part in certificates]
+    assert per_certificate == ["www.contoso.test.pfx created, api.contoso.test.pfx created", "portal.contoso.test.pfx created"], summary
+
     before = lab.snapshot()
     oplog_lengths = {host: len(lab.oplog(host)) for host in (*WEB_NODES, "fs01")}
     second = lab.run(FARM, extra_vars=extra)
     assert second.rc == 0, second.stdout[-6000:]
     assert changed_tasks(second) == []
+    assert "WARNING" not in second.stdout + second.stderr
     assert lab.snapshot() == before
     # An unchanged farm is cheap: the second run only reads.
     for host, length in oplog_lengths.items():
@@ -83,6 +93,13 @@ def test_farm_builds_every_node_and_a_second_run_changes_nothing(lab: Lab) -> No
     for host in WEB_NODES:
         assert len(lab.oplog(host)) - lengths[host] == 3, host
         assert third.task("iis.ccs.web_node : Read the CCS state of the node", host)["expect"]["passed"] is True
+
+    # --check --diff on the unchanged farm: no empty before/after blocks, nothing shown for publishing.
+    checked = lab.run(FARM, extra_vars=extra, check=True, diff=True)
+    assert checked.rc == 0 and changed_tasks(checked) == [], checked.stdout[-6000:]
+    assert '"before": {}' not in checked.stdout and '"after": {}' not in checked.stdout, checked.stdout[-6000:]
+    assert checked.statuses("iis.ccs.cert_publish : Show what publishing changed (--diff)") == {"fs01": "skipped"}
+    assert "WARNING" not in checked.stdout + checked.stderr
 
 
 def test_check_mode_on_a_fresh_farm_changes_nothing_and_reports_changes(lab: Lab) -> None:

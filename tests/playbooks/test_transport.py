@@ -52,7 +52,7 @@ def test_connection_lost_after_the_change_is_reported_and_a_rerun_converges(lab:
     assert run.rc == 4, run.stdout[-4000:]
     assert run.statuses("enable") == {"web01": "unreachable"}
     message = run.task("enable", "web01")["msg"]
-    assert "operation 'configure_provider' failed on host 'web01': the connection was lost before the host answered" in message
+    assert "Configuring the CCS provider failed on host 'web01': the connection was lost before the host answered" in message
     assert "run the play again" in message
     # The host did apply it before the connection broke: the controller could not know.
     assert lab.host_state("web01")["registry"]["HKLM\\SOFTWARE\\Microsoft\\IIS\\CentralCertProvider"]["Enabled"] == 1

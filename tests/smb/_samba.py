@@ -8,12 +8,15 @@ signals its whole process group when it stops, and is stopped by its own pid onl
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import functools
 import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import typing as t
 from pathlib import Path
@@ -31,6 +34,47 @@ def find_smbd() -> str | None:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+# Test work files live in the checkout (tests/output), never in /tmp.
+_INSTALL_LOCK = Path(__file__).resolve().parents[2] / "tests" / "output" / "samba-install.lock"
+
+
+_RUNTIME_ROOT = Path(__file__).resolve().parents[2] / "tests" / "output" / "smbd"
+# Room left below the runtime folder for "/lock/msg.sock/<pid>" and ncalrpc socket names.
+_MAX_RUNTIME_PATH = 64
+_SOCKET_DIRS = ("lock", "state", "cache", "pid", "ncalrpc", "binddns")
+
+
+def install_smbd(apt_get: str = "apt-get") -> str | None:
+    """Install Samba with apt-get when smbd is missing and we are root; smbd's path, or None.
+
+    Only the SMB tests and the publish benchmark need Samba, so they install it themselves
+    (tools/bootstrap and tools/farm do not). A file lock keeps parallel pytest workers from
+    running apt-get (and fighting over dpkg's lock) at the same time.
+    """
+    return _apt_install(apt_get, "samba", find_smbd)
+
+
+def install_smbclient(apt_get: str = "apt-get") -> str | None:
+    """The smbclient command (the floor of tools/benchmark_publish.py), installed like Samba when missing."""
+    return _apt_install(apt_get, "smbclient", lambda: shutil.which("smbclient"))
+
+
+def _apt_install(apt_get: str, package: str, find: t.Callable[[], str | None]) -> str | None:
+    found = find()
+    if found is not None or os.geteuid() != 0 or shutil.which(apt_get) is None:
+        return found
+    _INSTALL_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with _INSTALL_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if find() is None:  # another worker may have installed it while we waited
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            for command in ([apt_get, "update", "-qq"], [apt_get, "install", "-y", "-qq", "--no-install-recommends", package]):
+                done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
+                if done.returncode != 0:
+                    raise SambaUnavailable(f"{' '.join(command)} failed: {(done.stderr or done.stdout)[-500:]}")
+    return find()
 
 
 def _free_port() -> int:
@@ -60,6 +104,23 @@ class SambaServer:
     _env: dict[str, str] = dataclasses.field(default_factory=dict)
     _force_user: str = ""
 
+    @functools.cached_property
+    def runtime(self) -> Path:
+        """smbd's lock, state, pid and socket folders, on a short path.
+
+        smbd keeps Unix sockets there (lock/msg.sock/<pid>, ncalrpc/...), and a socket path may
+        not exceed 107 bytes: a test's tmp_path under the checkout can be too long for that.
+        """
+        short = _RUNTIME_ROOT / secrets.token_hex(4)
+        if len(str(short)) > _MAX_RUNTIME_PATH:  # a checkout deep in the file system: the system's temp folder
+            return Path(tempfile.mkdtemp(prefix="iisccs-smbd-"))
+        return short
+
+    def close(self) -> None:
+        """Stop smbd for good and remove its runtime folder."""
+        self.stop()
+        shutil.rmtree(self.runtime, ignore_errors=True)
+
     @property
     def local_dir(self) -> Path:
         return self.root / "share"
@@ -69,13 +130,15 @@ class SambaServer:
         return f"\\\\{self.host}\\{self.share}"
 
     def setup(self) -> "SambaServer":
-        smbd = find_smbd()
+        smbd = install_smbd()
         if smbd is None:
             raise SambaUnavailable("smbd is not installed (Debian/Ubuntu: apt-get install samba)")
         if not self.port:
             self.port = _free_port()
-        for sub in ("share", "private", "lock", "state", "cache", "pid", "ncalrpc", "binddns", "log"):
+        for sub in ("share", "private", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        for sub in _SOCKET_DIRS:
+            (self.runtime / sub).mkdir(parents=True, exist_ok=True)
         self._env = dict(os.environ)
         self._prepare_account()
         self.config_path.write_text(self._config(), encoding="utf-8")
@@ -119,12 +182,12 @@ class SambaServer:
     disable netbios = yes
     passdb backend = tdbsam:{r / "private" / "passdb.tdb"}
     private dir = {r / "private"}
-    lock directory = {r / "lock"}
-    state directory = {r / "state"}
-    cache directory = {r / "cache"}
-    pid directory = {r / "pid"}
-    ncalrpc dir = {r / "ncalrpc"}
-    binddns dir = {r / "binddns"}
+    lock directory = {self.runtime / "lock"}
+    state directory = {self.runtime / "state"}
+    cache directory = {self.runtime / "cache"}
+    pid directory = {self.runtime / "pid"}
+    ncalrpc dir = {self.runtime / "ncalrpc"}
+    binddns dir = {self.runtime / "binddns"}
     log file = {r / "log" / "smbd.log"}
     log level = 1
     load printers = no

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _samba import SambaServer, SambaUnavailable, find_smbd  # noqa: E402
+from _samba import SambaServer, SambaUnavailable, install_smbd  # noqa: E402
 
 
 @pytest.fixture
@@ -20,8 +20,9 @@ def samba_factory(tmp_path: Path) -> t.Iterator[t.Callable[[str], SambaServer]]:
     servers: list[SambaServer] = []
 
     def start(name: str = "samba") -> SambaServer:
-        if find_smbd() is None and not os.environ.get("CI"):
-            pytest.skip("smbd is not installed (apt-get install samba); set CI=1 to make this a failure")
+        # Installs Samba on first use when we are root (the only tests that need it install it).
+        if install_smbd() is None and not os.environ.get("CI"):
+            pytest.skip("smbd is not installed and we are not root to install it (apt-get install samba); set CI=1 to make this a failure")
         try:
             server = SambaServer(tmp_path / name).setup()
         except SambaUnavailable as exc:
@@ -36,7 +37,7 @@ def samba_factory(tmp_path: Path) -> t.Iterator[t.Callable[[str], SambaServer]]:
         yield start
     finally:
         for server in servers:
-            server.stop()
+            server.close()
 
 
 @pytest.fixture

@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from _samba import find_smbd
+from _samba import install_smbclient, install_smbd
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_tiny_publish_benchmark_reports_every_run() -> None:
-    if (find_smbd() is None or shutil.which("smbclient") is None) and not os.environ.get("CI"):
+    if (install_smbd() is None or install_smbclient() is None) and not os.environ.get("CI"):
         pytest.skip("smbd or smbclient is not installed (apt-get install samba smbclient); set CI=1 to make this a failure")
     args = [sys.executable, str(REPO / "tools" / "benchmark_publish.py"), "--certificates", "20", "--names", "2", "--renew", "2", "--json"]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)

@@ -96,7 +96,8 @@ def test_one_replica_down_then_healed(samba_factory: t.Callable[[str], SambaServ
 def test_wrong_share_password_fails_that_replica_without_leaking(samba_share: SambaServer, corpus: t.Any) -> None:
     result = publish(args(corpus, [samba_share.destination(name="fs01", password="Wrong-Share-Pw-5")]))
     assert result["failed"] is True
-    assert "LogonFailure" in result["replicas"][0]["error"]
+    error = result["replicas"][0]["error"]
+    assert "the share's user name or password is incorrect (STATUS_LOGON_FAILURE)" in error and "LogonFailure" not in error, error
     assert "Wrong-Share-Pw-5" not in json.dumps(result)
 
 

@@ -78,12 +78,13 @@ def parse_site_name(value: t.Any) -> str:
     text = "" if value is None else str(value)
     if not text.strip():
         raise UserInputError("site: must name an existing IIS site, for example 'Default Web Site'.")
-    if text != text.strip():
-        raise UserInputError("site: remove the leading or trailing spaces from the site name.")
+    # Forbidden and control characters first: a name ending in a newline has a control character, not a space.
     bad = sorted({ch for ch in text if ch in _SITE_NAME_FORBIDDEN or ord(ch) < 32 or ord(ch) == 127})
     if bad:
         shown = ", ".join(repr(ch) for ch in bad)
         raise UserInputError(f"site: IIS site names cannot contain {shown}; use the site's name exactly as IIS Manager shows it.")
+    if text != text.strip():
+        raise UserInputError("site: remove the leading or trailing spaces from the site name.")
     return text
 
 

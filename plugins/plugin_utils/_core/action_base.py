@@ -18,6 +18,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.arg_types import wrong_type_errors
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostConnectionLost, HostOperationError, HostOperationRunner
 
 
@@ -58,6 +59,11 @@ class CcsActionBase(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         spec = dict(self.ARGUMENT_SPEC)
+        wrong_types = wrong_type_errors(spec["argument_spec"], self._task.args)
+        if wrong_types:
+            # Before ansible-core's validation, which would turn a list into its text or name an internal class.
+            result.update(failed=True, changed=False, msg="Invalid arguments: " + "; ".join(wrong_types))
+            return t.cast(dict[str, t.Any], result)
         validator = ArgumentSpecValidator(**spec)
         validation = validator.validate(dict(self._task.args))
         no_log_values = set(validation._no_log_values)

@@ -293,9 +293,16 @@ def _check_file_safety(unicode_labels: list[str], text: str, option: str) -> Non
 
 
 def _quote(value: object) -> str:
-    """repr() of a value for a message: escapes control characters, shortened if huge."""
+    """repr() of a value for a message: escapes control characters, shortened if huge.
+
+    A shortened value states the length of the value itself (as the length checks count
+    it), not of its quoted form.
+    """
     text = repr(value)
-    return text if len(text) <= 120 else text[:100] + "...(" + str(len(text)) + " characters)"
+    if len(text) <= 120:
+        return text
+    length = len(value) if isinstance(value, str) else len(text)
+    return f"{text[:100]}...({length} characters)"
 
 
 def _error(option: str, value: object, rule: str, fix: str) -> HostNameError:

@@ -68,6 +68,22 @@ _CLIXML_ERROR_STRING = re.compile(r'<S S="Error">(.*?)</S>', re.DOTALL)
 _CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
+# What each operation does, in the user's terms: a failure message leads with this, and the
+# internal operation name travels separately (the ``operation`` result key).
+OPERATION_PURPOSES = {
+    "read_host_state": "Reading the IIS and CCS state",
+    "configure_provider": "Configuring the CCS provider",
+    "apply_bindings": "Applying the HTTPS bindings",
+    "probe_store_access": "Checking access to the certificate store",
+    "read_cert_store": "Reading the certificate store folder",
+    "write_cert_store": "Writing to the certificate store folder",
+}
+
+
+def operation_purpose(operation: str) -> str:
+    return OPERATION_PURPOSES.get(operation, "A host operation")
+
+
 class HostOperationError(Exception):
     """An operation failed on the host, or its answer could not be understood."""
 
@@ -76,7 +92,7 @@ class HostOperationError(Exception):
         self.host = host
         self.windows_message = message
         self.error_type = error_type
-        super().__init__(f"operation '{operation}' failed on host '{host}': {message}")
+        super().__init__(f"{operation_purpose(operation)} failed on host '{host}': {message}")
 
 
 class HostConnectionLost(HostOperationError):

@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - bundle.py reports the missing package
 MINIMUM_RSA_BITS = 2048
 SUPPORTED_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 
+
 def validate_bundle(bundle: CertificateBundle, host_names: Sequence[HostName], *, now: datetime.datetime, expiry_warning_days: int) -> list[str]:
     """Refuse what IIS cannot serve; return warnings for what it can serve badly.
 

@@ -170,11 +170,16 @@ def _plan_enabled(request: ProviderRequest, windows: WindowsInfo, features: Feat
         "store_location": request.store_location if path_changed or not provider.enabled else provider.store_location,
         "user_name": request.user_name if user_changed or not provider.enabled else provider.user_name,
         "polling_interval": request.polling_interval if request.polling_interval is not None else provider.polling_interval,
-        "password": "<re-applied>" if secrets_applied else before["password"],
+        "password": _applied_label(before["password"]) if secrets_applied else before["password"],
         "private_key_password": "<not set>" if request.private_key_password is None
-        else ("<re-applied>" if secrets_applied else before["private_key_password"]),
+        else (_applied_label(before["private_key_password"]) if secrets_applied else before["private_key_password"]),
     }
     return ProviderPlan(tuple(steps), secrets_applied, secrets.reason if secrets_applied else "unchanged", before, after, tuple(warnings))
+
+
+def _applied_label(before: str) -> str:
+    # A secret set for the first time is "<set>"; only one that was already there is "re-applied".
+    return "<re-applied>" if before == "<set>" else "<set>"
 
 
 def _feature_steps(request: ProviderRequest, features: FeatureInfo, names: t.Mapping[str, str], client: bool) -> list[Step]:

@@ -139,8 +139,10 @@ def validate_user_name(name: str) -> str:
     fix = "use DOMAIN\\user, user@domain.example, .\\localuser (a local account of the node) or DOMAIN\\account$"
     if not name.strip():
         raise UserInputError(f"user_name: must not be empty; {fix}")
-    if _CONTROL.search(name) or any(fragment in name for fragment in _CODE_FRAGMENTS):
-        raise UserInputError(f"user_name: contains a control character or '$(' which no account name has; {fix}")
+    if _CONTROL.search(name):
+        raise UserInputError(f"user_name: contains a control character (newline, tab...), which no account name has; {fix}")
+    if any(fragment in name for fragment in _CODE_FRAGMENTS):
+        raise UserInputError(f"user_name: contains '$(' or '${{', which no account name has; {fix}")
     if "\\" in name:
         domain, account = name.split("\\", 1)
         if not _DOMAIN_NAME.match(domain):

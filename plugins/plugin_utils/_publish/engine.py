@@ -27,6 +27,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import (
     files_to_identify,
     plan_replica,
 )
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.errors import explain_os_error
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import StoreBackend, StoreError, StoreWrite
 
 Identify = t.Callable[[bytes], FileFacts]
@@ -106,8 +107,10 @@ def publish_replica(replica: Replica, publications: Publication | Batch, *, chec
                     manifest=plan.manifest,
                 )
             )
-    except (StoreError, OSError) as exc:
+    except StoreError as exc:
         return ReplicaOutcome(replica, ok=False, error=str(exc))
+    except OSError as exc:  # a controller folder: name it and the likely cause, not the raw errno text
+        return ReplicaOutcome(replica, ok=False, error=explain_os_error(exc, replica.path))
     finally:
         close = getattr(backend, "close", None)
         if close is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import ntpath
 import os
+import re
 import threading
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
@@ -62,8 +63,17 @@ def destination_name(destination: t.Mapping[str, t.Any]) -> str:
     return str(destination.get("name") or f"{destination['type']}:{destination['path']}")
 
 
+def has_relative_segment(kind: str, path: str) -> bool:
+    """'.' or '..' anywhere in the path: it would name a folder other than the one it seems to."""
+    separators = "/" if kind == "local" else "\\/"  # Windows accepts both separators
+    return any(part in (".", "..") for part in re.split(f"[{re.escape(separators)}]", path))
+
+
 def _check_destination(where: str, destination: t.Mapping[str, t.Any]) -> None:
     kind, path = destination["type"], str(destination["path"])
+    if has_relative_segment(kind, path):
+        # The same rule as ccs_provider's store_location.
+        raise UserInputError(f"{where}.path: relative segments ('.' or '..') are not allowed in {path!r}; give the store folder itself")
     if kind in ("host_unc", "smb"):
         try:
             split_unc(path)
@@ -241,7 +251,8 @@ def run_publish(context: TaskContext, runner: HostOperationRunner, *, replica_fa
     result = summarize(publications if batch else publications[0], outcomes, check_mode=context.check_mode, min_replicas=minimum)
     failed = result.pop("_failed_replicas")
     diff = result.pop("diff")
-    if context.diff:
+    if context.diff and (diff["before"] or diff["after"]):
+        # No diff at all when nothing would change: an empty before/after is only noise.
         result["diff"] = diff
     result["round_trips"] = runner.round_trips
     warnings = [f"certificates[{i}]: {w}" if batch else w for i, source in enumerate(sources) for w in source.warnings]

@@ -7,11 +7,12 @@ from __future__ import annotations
 import datetime
 import typing as t
 
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.errors import explain_smb_error
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FileStat, StoreError
 
 try:
     import smbclient
-    from smbprotocol.exceptions import SMBException, SMBOSError
+    from smbprotocol.exceptions import SMBOSError
 
     HAS_SMBPROTOCOL = True
 except ImportError:  # pragma: no cover - reported as a user-facing error by the caller
@@ -46,7 +47,7 @@ class SmbFileSystem:
             try:
                 smbclient.register_session(self.server, connection_timeout=10, connection_cache=self._pool, **self._session)
             except Exception as exc:  # noqa: BLE001 - logon failures, refused connections, timeouts
-                raise StoreError(f"cannot connect to {self.server}:{self.port}: {_describe(exc)}") from None
+                raise StoreError(explain_smb_error(exc, f"{self.server}:{self.port}", "cannot connect to")) from None
             self._registered = True
 
     def _full(self, name: str) -> str:
@@ -63,7 +64,7 @@ class SmbFileSystem:
         except Exception as exc:  # noqa: BLE001
             if isinstance(exc, SMBOSError) and exc.errno == 2:
                 raise FileNotFoundError(str(args[0])) from None
-            raise StoreError(f"{what} failed on {self.server}: {_describe(exc)}") from None
+            raise StoreError(explain_smb_error(exc, self.path, f"{what} in")) from None
 
     def close(self) -> None:
         try:
@@ -77,7 +78,7 @@ class SmbFileSystem:
         try:
             # The server filters by pattern, so looking for our temp files costs one small request.
             entries = self._call(
-                "listing",
+                "listing the files",
                 lambda p, port, connection_cache: list(smbclient.scandir(p, search_pattern=pattern, port=port, connection_cache=connection_cache)),
                 self.path,
             )
@@ -133,9 +134,3 @@ def _filetime_to_ticks(value: datetime.datetime) -> int:
     aware = value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
     delta = aware - epoch
     return ((delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds) * 10
-
-
-def _describe(exc: BaseException) -> str:
-    if HAS_SMBPROTOCOL and isinstance(exc, SMBException):
-        return type(exc).__name__ + ": " + str(exc).split("\n", maxsplit=1)[0][:300]
-    return type(exc).__name__ + ": " + str(exc)[:300]

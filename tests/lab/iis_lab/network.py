@@ -77,8 +77,15 @@ class Network:
             raise WindowsError_("The network name cannot be found.", "System.IO.IOException")
         if account is not None and not self._allowed(share, account, access):
             raise WindowsError_(f"Access to the path '{path}' is denied.", "System.UnauthorizedAccessException")
-        local_path = share["path"].rstrip("\\") + "".join("\\" + p for p in parts[2:])
-        return windows_to_local(str(share["host"]), local_path)
+        return self._share_folder(share, parts[2:])
+
+    @staticmethod
+    def _share_folder(share: t.Mapping[str, t.Any], below: t.Sequence[str]) -> Path:
+        # Windows shares only folders that exist, so a declared share's folder is there from the
+        # start, whether or not its host has been contacted yet; folders below it are not.
+        host = str(share["host"])
+        windows_to_local(host, str(share["path"])).mkdir(parents=True, exist_ok=True)
+        return windows_to_local(host, share["path"].rstrip("\\") + "".join("\\" + p for p in below))
 
     def _allowed(self, share: t.Mapping[str, t.Any], account: str, access: str) -> bool:
         needed = ACCESS_RANK[access]

@@ -190,12 +190,20 @@ def test_duplicate_names_collapse():
         ({"site": 'web"; rm'}, "site"),
         ({"site": "web$(x)"}, "site"),
         ({"site": "web\x00"}, "site"),
+        ({"site": "web\n"}, "site"),
         ({"state": "absent", "disable_http2": False}, "disable_http2"),
     ],
 )
 def test_bad_input_names_the_option(params, option):
     with pytest.raises(UserInputError, match=option):
         request(**params)
+
+
+@pytest.mark.parametrize(("site", "rule", "not_said"), [("web\n", "cannot contain '\\n'", "spaces"), (" web", "leading or trailing spaces", "contain")])
+def test_a_bad_site_name_is_told_the_rule_it_broke(site: str, rule: str, not_said: str) -> None:
+    with pytest.raises(UserInputError) as raised:
+        request(site=site)
+    assert rule in str(raised.value) and not_said not in str(raised.value)
 
 
 def test_ip_forms_are_normalised():

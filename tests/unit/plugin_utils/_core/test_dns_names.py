@@ -195,6 +195,17 @@ def test_huge_value_is_shortened_in_message() -> None:
     assert len(str(caught.value)) < 400
 
 
+def test_a_too_long_name_is_reported_with_one_length() -> None:
+    name = ".".join(["a" * 63] * 3 + ["b" * 62])  # 254 characters: one over the DNS limit
+    assert len(name) == 254
+    with pytest.raises(HostNameError) as caught:
+        parse_host_name(name)
+    message = str(caught.value)
+    # The shortened quote and the rule count the same thing: the name's own characters.
+    assert "(254 characters)" in message and "it is 254 characters long" in message
+    assert "256" not in message
+
+
 def test_non_string_is_rejected() -> None:
     with pytest.raises(HostNameError, match="expected a string"):
         parse_host_name(42)  # type: ignore[arg-type]

@@ -142,7 +142,9 @@ def test_windows_error_becomes_host_operation_error_with_message_and_type() -> N
     with pytest.raises(HostOperationError) as caught:
         runner.run(OPERATION)
     error = caught.value
-    assert str(error) == "operation 'read_host_state' failed on host 'web01': Acc\u00e8s refus\u00e9."
+    # What failed for the user first; the internal operation name is kept apart.
+    assert str(error) == "Reading the IIS and CCS state failed on host 'web01': Acc\u00e8s refus\u00e9."
+    assert error.operation == "read_host_state"
     assert error.error_type == "System.UnauthorizedAccessException"
     assert error.windows_message == "Acc\u00e8s refus\u00e9."
     assert runner.round_trips == 1  # a failed round trip still costs one
@@ -259,3 +261,7 @@ def test_bootstrap_parses_as_powershell_and_is_terse() -> None:
     assert not tree.root_node.has_error
     # It rides on every call's command line as base64 of UTF-16 (8/3 bytes per character).
     assert len(host_ops.bootstrap_command()) < 2100
+
+
+def test_every_operation_has_a_purpose_users_can_read() -> None:
+    assert set(host_ops.OPERATION_PURPOSES) == set(host_ops.operation_names())

@@ -63,7 +63,8 @@ def test_fresh_host_installs_the_feature_then_enables_and_records_after_checking
     assert actions(result) == ["check_access", "install_features", "enable", "write_record"]
     assert result.steps[1].params == {"names": ["Web-CertProvider"], "method": "server"}
     assert result.secrets_applied and result.secrets_reason == "no_record"
-    assert result.after["enabled"] is True and result.after["password"] == "<re-applied>"
+    # Set for the first time: "<set>", not "<re-applied>".
+    assert result.after["enabled"] is True and (result.after["password"], result.after["private_key_password"]) == ("<set>", "<set>")
 
 
 def test_path_change_touches_only_the_path() -> None:
@@ -84,6 +85,15 @@ def test_secret_changes_set_user_password_and_key_together(changes: dict[str, t.
     assert actions(result) == ["check_access", "set", "write_record"]
     assert set(result.steps[1].params) == {"user_name", "password", "private_key_password"}
     assert result.secrets_reason == expected_reason
+    # Both secrets were set before, so this run re-applies them.
+    assert (result.after["password"], result.after["private_key_password"]) == ("<re-applied>", "<re-applied>")
+
+
+def test_first_private_key_password_is_set_while_the_account_password_is_re_applied() -> None:
+    result = plan(request(), host(enabled_provider(PrivateKeyPasswordDigest=""), record(key=None)))
+    assert result.secrets_applied
+    assert (result.before["private_key_password"], result.after["private_key_password"]) == ("<not set>", "<set>")
+    assert result.after["password"] == "<re-applied>"
 
 
 def test_ciphertext_changed_outside_ansible_reapplies() -> None:

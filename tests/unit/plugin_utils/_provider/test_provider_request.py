@@ -82,6 +82,16 @@ def test_bad_input_is_refused_naming_the_option(changes: dict[str, t.Any], optio
         assert secret not in message
 
 
+@pytest.mark.parametrize(("user_name", "rule", "other_rule"), [
+    ("LAB\\svc\nccs", "control character", "$("),
+    ("LAB\\$(whoami)", "'$('", "control character"),
+])
+def test_a_bad_user_name_is_told_only_the_rule_it_broke(user_name: str, rule: str, other_rule: str) -> None:
+    with pytest.raises(UserInputError) as raised:
+        validate_user_name(user_name)
+    assert rule in str(raised.value) and other_rule not in str(raised.value)
+
+
 @pytest.mark.parametrize(
     "path",
     ["D:\\CCS", "D:\\CCS\\", "d:\\", "\\\\fs01\\ccs", "\\\\fs01.lab.local\\ccs\\web", "\\\\10.0.0.5\\ccs", "\\\\fs01\\ccs$", "E:\\Cert Store\\prod (2026)"],

@@ -167,6 +167,35 @@ def test_option_checks(change: dict[str, t.Any], needle: str) -> None:
     assert needle in str(error.value)
 
 
+def destination(kind: str, path: str, **extra: t.Any) -> dict[str, t.Any]:
+    return {"type": kind, "path": path, "name": None, "user_name": None, "password": None, "port": 445, "encrypt": True, **extra}
+
+
+CREDENTIALS = {"user_name": "LAB\\svc-publish", "password": "pw"}
+RELATIVE_PATHS = [
+    destination("host_path", "D:\\CCS\\..\\CCS-other"),
+    destination("host_path", "D:\\CCS\\.\\x"),
+    destination("host_path", "D:/CCS/../other"),
+    destination("host_unc", "\\\\fs01\\ccs\\..\\other", **CREDENTIALS),
+    destination("smb", "\\\\fs01\\ccs\\sub\\..", **CREDENTIALS),
+    destination("local", "/store/../other"),
+    destination("local", "/store/./x"),
+]
+
+
+@pytest.mark.parametrize("bad", RELATIVE_PATHS, ids=[f"{d['type']}:{d['path']}" for d in RELATIVE_PATHS])
+def test_relative_segments_are_refused_in_every_destination_type(bad: dict[str, t.Any]) -> None:
+    with pytest.raises(UserInputError) as error:
+        check_options(params(destinations=[bad]))
+    assert str(error.value).startswith("destinations[0].path: relative segments ('.' or '..') are not allowed")
+
+
+@pytest.mark.parametrize("good", [destination("host_path", "D:\\CCS..old"), destination("local", "/store/..data"),
+                                  destination("smb", "\\\\fs01\\ccs\\v1.2", **CREDENTIALS)])
+def test_dots_inside_names_are_not_relative_segments(good: dict[str, t.Any]) -> None:
+    check_options(params(destinations=[good]))
+
+
 @pytest.mark.parametrize(("encryption", "password"), [("compatible", "store-pw"), ("aes256", "store-pw"), ("compatible", None)])
 def test_exported_files_identify_as_the_published_certificate(cert_corpus: t.Any, encryption: str, password: str | None) -> None:
     values = pfx(cert_corpus, "leaf-rsa.3des.pfx", encryption=encryption, private_key_password=password, allow_no_private_key_password=password is None)
