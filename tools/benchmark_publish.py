@@ -2,14 +2,20 @@
 """Benchmark ccs_cert_publish against a real Samba share on loopback (not a timed test).
 
 Publishes N certificates with M host names each (default 250 x 4 = 1,000 files) to one
-smb destination, once from an empty share and once more unchanged, and reports the time
-and the bytes moved by each run. The unchanged re-run must move no PFX bytes.
+smb destination (encrypted, on loopback) and reports time and bytes moved, in interleaved rounds:
 
-    tools/benchmark_publish.py [--certificates 250] [--names 4] [--json]
+  floor            smbclient puts the same 1,000 files into a fresh folder of the share, one session;
+  batch_first      one task with every certificate (ccs_cert_publish 'certificates'), empty store;
+  batch_unchanged  the same task again: must move no PFX bytes;
+  batch_renewal    the same task with --renew certificates replaced by new ones (same names);
+then, once (--no-separate skips it), one task per certificate, as a loop over the module does:
+  separate_first / separate_unchanged, with the median time per task in the first and last tenth
+  (a task must not get slower as the store fills up).
 
-Runs the module's task logic in-process (one call per certificate, as one task per
-certificate would), without ansible-playbook's own start-up cost. Starts smbd itself
-(Debian/Ubuntu: apt-get install samba) with everything under a temporary folder.
+    tools/benchmark_publish.py [--certificates 250] [--names 4] [--renew 10] [--repeat 1] [--no-separate] [--json]
+
+Runs the module's task logic in-process, without ansible-playbook's own start-up cost. Starts
+smbd itself (Debian/Ubuntu: apt-get install samba smbclient) with everything under tests/output.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import argparse
 import datetime
 import json
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +38,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import conftest as _collection_link  # noqa: E402,F401  (makes ansible_collections.iis.ccs importable)
 from _publisher import publish  # noqa: E402
-from _samba import SambaServer  # noqa: E402
+from _samba import SambaServer, install_smbclient  # noqa: E402
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
@@ -78,66 +86,148 @@ def make_certificates(folder: Path, count: int, names: int) -> list[Path]:
     return paths
 
 
-def run_once(pfx_files: t.Sequence[Path], destination: dict[str, t.Any]) -> dict[str, t.Any]:
-    totals = {"seconds": 0.0, "pfx_bytes_read": 0, "pfx_bytes_written": 0, "other_bytes": 0, "files_changed": 0, "failed": 0}
+def task_args(pfx_files: t.Sequence[Path], destination: dict[str, t.Any], *, batch: bool) -> list[dict[str, t.Any]]:
+    """The task(s) that publish pfx_files: one task with every certificate, or one task per certificate."""
+    shared = {"private_key_password": STORE_PASSWORD, "destinations": [destination]}
+    sources = [{"pfx_path": str(path), "pfx_password": PFX_PASSWORD} for path in pfx_files]
+    if batch:
+        return [dict(shared, certificates=sources)]
+    return [dict(shared, **source) for source in sources]
+
+
+def run_tasks(tasks: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
+    totals: dict[str, t.Any] = {"seconds": 0.0, "pfx_bytes_read": 0, "pfx_bytes_written": 0, "other_bytes": 0, "files_changed": 0, "failed": 0}
+    per_task = []
     start = time.perf_counter()
-    for path in pfx_files:
-        result = publish({"pfx_path": str(path), "pfx_password": PFX_PASSWORD, "private_key_password": STORE_PASSWORD, "destinations": [destination]})
+    for args in tasks:
+        began = time.perf_counter()
+        result = publish(args)
+        per_task.append(time.perf_counter() - began)
         replica = result["replicas"][0]
         totals["failed"] += int(bool(result.get("failed")))
         totals["files_changed"] += len(replica["created"]) + len(replica["updated"])
         for key in ("pfx_bytes_read", "pfx_bytes_written", "other_bytes"):
             totals[key] += replica[key]
     totals["seconds"] = round(time.perf_counter() - start, 2)
+    if len(per_task) >= 20:
+        # Does a task get slower as the store fills up? Median of the first and of the last tenth.
+        tenth = len(per_task) // 10
+        totals["ms_per_task_first_tenth"] = round(statistics.median(per_task[:tenth]) * 1000, 1)
+        totals["ms_per_task_last_tenth"] = round(statistics.median(per_task[-tenth:]) * 1000, 1)
     return totals
+
+
+def clear(folder: Path) -> None:
+    for path in folder.iterdir():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def smbclient_floor(server: SambaServer, files: Path) -> float:
+    """smbclient puts the same bytes into a fresh folder of the same (encrypted) share, in one session."""
+    if install_smbclient() is None:
+        raise SystemExit("smbclient is not installed (Debian/Ubuntu: apt-get install smbclient); it is the floor of this benchmark")
+    command = f"mkdir floor; cd floor; lcd {files}; prompt; mput *.pfx"
+    args = ["smbclient", f"//{server.host}/{server.share}", "-p", str(server.port), "-U", f"{server.user}%{server.password}",
+            "--client-protection=encrypt", "-c", command]
+    start = time.perf_counter()
+    proc = subprocess.run(args, check=False, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise SystemExit(f"smbclient failed: {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
+    elapsed = time.perf_counter() - start
+    shutil.rmtree(server.local_dir / "floor")
+    return elapsed
+
+
+def benchmark(server: SambaServer, work: Path, options: argparse.Namespace) -> dict[str, t.Any]:
+    certs = work / "certs"
+    certs.mkdir()
+    started = time.perf_counter()
+    pfx_files = make_certificates(certs, options.certificates, options.names)
+    renewed_dir = work / "renewed"
+    renewed_dir.mkdir()
+    renewed = make_certificates(renewed_dir, min(options.renew, options.certificates), options.names)
+    generated = time.perf_counter() - started
+    destination = server.destination(name="bench")
+    store, floor_files = server.local_dir, work / "floor-files"
+    rounds: dict[str, list[dict[str, t.Any]]] = {key: [] for key in ("floor", "batch_first", "batch_unchanged", "batch_renewal")}
+    for _round in range(options.repeat):
+        clear(store)
+        rounds["batch_first"].append(run_tasks(task_args(pfx_files, destination, batch=True)))
+        shutil.rmtree(floor_files, ignore_errors=True)
+        shutil.copytree(store, floor_files, ignore=shutil.ignore_patterns(".*"))
+        rounds["floor"].append({"seconds": round(smbclient_floor(server, floor_files), 2)})
+        rounds["batch_unchanged"].append(run_tasks(task_args(pfx_files, destination, batch=True)))
+        rounds["batch_renewal"].append(run_tasks(task_args([*renewed, *pfx_files[len(renewed):]], destination, batch=True)))
+    figures: dict[str, t.Any] = {
+        "certificates": options.certificates,
+        "names_per_certificate": options.names,
+        "files_on_share": sum(1 for p in store.iterdir() if p.suffix == ".pfx"),
+        "renewed_certificates": len(renewed),
+        "rounds": options.repeat,
+        "certificate_generation_seconds": round(generated, 1),
+    }
+    for key, runs in rounds.items():
+        figures[key] = _median_run(runs)
+    if options.separate:
+        clear(store)
+        figures["separate_first"] = run_tasks(task_args(pfx_files, destination, batch=False))
+        figures["separate_unchanged"] = run_tasks(task_args(pfx_files, destination, batch=False))
+    return figures
+
+
+def _median_run(runs: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """The run with the median time (its byte counts with it)."""
+    return sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+
+
+def print_table(figures: dict[str, t.Any]) -> None:
+    floor = figures["floor"]["seconds"]
+    print(f"{figures['certificates']} certificates x {figures['names_per_certificate']} names -> {figures['files_on_share']} files, "
+          f"median of {figures['rounds']} interleaved round(s)")
+    print("| run | wall | vs smbclient | PFX bytes written | PFX bytes read | files changed |\n|---|---:|---:|---:|---:|---:|")
+    labels = {"floor": "smbclient mput, one session (floor)", "batch_first": "one task, first publish", "batch_unchanged": "one task, unchanged re-run",
+              "batch_renewal": f"one task, renewal of {figures['renewed_certificates']}", "separate_first": "one task per certificate, first publish",
+              "separate_unchanged": "one task per certificate, unchanged re-run"}
+    for key, label in labels.items():
+        run = figures.get(key)
+        if run is None:
+            continue
+        extra = ""
+        if "ms_per_task_first_tenth" in run:
+            extra = f" ({run['ms_per_task_first_tenth']} ms/task in the first tenth, {run['ms_per_task_last_tenth']} ms in the last)"
+        counts = " | ".join(f"{run[k]:,}" if k in run else "-" for k in ("pfx_bytes_written", "pfx_bytes_read", "files_changed"))
+        print(f"| {label}{extra} | {run['seconds']:.2f} s | {run['seconds'] / floor:.1f}x | {counts} |")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--certificates", type=int, default=250)
     parser.add_argument("--names", type=int, default=4)
+    parser.add_argument("--renew", type=int, default=10, help="certificates renewed in the renewal run")
+    parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds of floor, first, unchanged and renewal")
+    parser.add_argument("--no-separate", dest="separate", action="store_false", help="skip the one-task-per-certificate runs")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     options = parser.parse_args()
-    # Work files stay in the checkout (tests/output, git-ignored), not in /tmp.
-    (REPO / "tests" / "output").mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="iis-ccs-bench-", dir=REPO / "tests" / "output"))
+    output = REPO / "tests" / "output"
+    output.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="benchmark-publish-", dir=output))
     server = SambaServer(work / "samba").setup()
     try:
         server.start()
-        certs = work / "certs"
-        certs.mkdir()
-        started = time.perf_counter()
-        pfx_files = make_certificates(certs, options.certificates, options.names)
-        generated = time.perf_counter() - started
-        destination = server.destination(name="bench")
-        first = run_once(pfx_files, destination)
-        second = run_once(pfx_files, destination)
-        files = sum(1 for p in server.local_dir.iterdir() if p.suffix == ".pfx")
-        figures = {
-            "certificates": options.certificates,
-            "names_per_certificate": options.names,
-            "files_on_share": files,
-            "certificate_generation_seconds": round(generated, 1),
-            "first_run": first,
-            "unchanged_rerun": second,
-        }
-        if options.json:
-            print(json.dumps(figures, indent=2))
-        else:
-            print(f"{options.certificates} certificates x {options.names} names -> {files} files on \\\\127.0.0.1\\{server.share} (port {server.port})")
-            for label, run in (("first run", first), ("unchanged re-run", second)):
-                print(
-                    f"{label:>17}: {run['seconds']:8.2f} s, PFX bytes written {run['pfx_bytes_written']:>10,}, "
-                    f"PFX bytes read {run['pfx_bytes_read']:>10,}, other bytes {run['other_bytes']:>12,}, "
-                    f"files changed {run['files_changed']}, failed tasks {run['failed']}"
-                )
-        ok = second["pfx_bytes_read"] == 0 and second["pfx_bytes_written"] == 0 and second["files_changed"] == 0 and not first["failed"]
-        if not ok:
-            print("FAIL: the unchanged re-run moved PFX bytes or changed files", file=sys.stderr)
-        return 0 if ok else 1
+        figures = benchmark(server, work, options)
     finally:
         server.close()
         shutil.rmtree(work, ignore_errors=True)
+    if options.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print_table(figures)
+    unchanged = [figures[k] for k in ("batch_unchanged", "separate_unchanged") if k in figures]
+    ok = all(run["pfx_bytes_read"] == run["pfx_bytes_written"] == run["files_changed"] == 0 for run in unchanged)
+    ok = ok and not any(figures[k].get("failed") for k in figures if isinstance(figures[k], dict))
+    if not ok:
+        print("FAIL: a task failed, or an unchanged re-run moved PFX bytes or changed files", file=sys.stderr)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

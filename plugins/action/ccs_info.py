@@ -16,4 +16,4 @@ class ActionModule(CcsActionBase):
     ARGUMENT_SPEC = CCS_INFO
 
     def execute(self, context: TaskContext, runner: HostOperationRunner) -> dict[str, t.Any]:
-        return gather_info(runner, context.params["gather"], context.params["sites"])
+        return gather_info(runner, context.params)

@@ -9,12 +9,29 @@ plugins validate task arguments with the very same dictionaries.
 
 from __future__ import annotations
 
+import typing as t
+
 HOST_STATE_SECTIONS = ["windows", "features", "provider", "sites", "httpsys"]
+
+EXPECTED_BINDING_SPEC = {
+    "site": {"type": "str", "required": True},
+    "host_names": {"type": "list", "elements": "str", "required": True},
+    "port": {"type": "int", "default": 443},
+    "ip": {"type": "str", "default": "*"},
+    "sni": {"type": "bool", "default": True},
+}
 
 CCS_INFO = {
     "argument_spec": {
         "gather": {"type": "list", "elements": "str", "choices": HOST_STATE_SECTIONS, "default": HOST_STATE_SECTIONS},
         "sites": {"type": "list", "elements": "str", "default": []},
+        "expect": {
+            "type": "dict",
+            "options": {
+                "store_location": {"type": "str"},
+                "bindings": {"type": "list", "elements": "dict", "default": [], "options": EXPECTED_BINDING_SPEC},
+            },
+        },
     },
 }
 
@@ -59,27 +76,23 @@ PUBLISH_DESTINATION_SPEC = {
     "encrypt": {"type": "bool", "default": True},
 }
 
-CCS_CERT_PUBLISH = {
-    "argument_spec": {
-        "pfx_path": {"type": "path"},
-        "pfx_content": {"type": "str", "no_log": True},
-        "pfx_password": {"type": "str", "no_log": True},
-        "certificate_path": {"type": "path"},
-        "certificate_content": {"type": "str"},
-        "private_key_path": {"type": "path"},
-        "private_key_content": {"type": "str", "no_log": True},
-        "private_key_passphrase": {"type": "str", "no_log": True},
-        "chain_path": {"type": "path"},
-        "chain_content": {"type": "str"},
-        "host_names": {"type": "list", "elements": "str"},
-        "destinations": {"type": "list", "elements": "dict", "required": True, "options": PUBLISH_DESTINATION_SPEC},
-        "private_key_password": {"type": "str", "no_log": True},
-        "allow_no_private_key_password": {"type": "bool", "default": False},
-        "encryption": {"type": "str", "choices": ["compatible", "aes256"], "default": "compatible"},
-        "expiry_warning_days": {"type": "int", "default": 30},
-        "min_replicas": {"type": "int"},
-        "prune": {"type": "bool", "default": False},
-    },
+# Where one certificate comes from: the same options at the top of a single-certificate task and in
+# each entry of 'certificates'.
+CERTIFICATE_SOURCE_SPEC: dict[str, dict[str, t.Any]] = {
+    "pfx_path": {"type": "path"},
+    "pfx_content": {"type": "str", "no_log": True},
+    "pfx_password": {"type": "str", "no_log": True},
+    "certificate_path": {"type": "path"},
+    "certificate_content": {"type": "str"},
+    "private_key_path": {"type": "path"},
+    "private_key_content": {"type": "str", "no_log": True},
+    "private_key_passphrase": {"type": "str", "no_log": True},
+    "chain_path": {"type": "path"},
+    "chain_content": {"type": "str"},
+    "host_names": {"type": "list", "elements": "str"},
+}
+
+CERTIFICATE_SOURCE_RULES: dict[str, t.Any] = {
     "mutually_exclusive": [
         ["pfx_path", "pfx_content", "certificate_path", "certificate_content"],
         ["certificate_path", "certificate_content"],
@@ -89,6 +102,29 @@ CCS_CERT_PUBLISH = {
     ],
     "required_one_of": [["pfx_path", "pfx_content", "certificate_path", "certificate_content"]],
 }
+
+CCS_CERT_PUBLISH = {
+    "argument_spec": {
+        **CERTIFICATE_SOURCE_SPEC,
+        "certificates": {
+            "type": "list",
+            "elements": "dict",
+            "options": {**CERTIFICATE_SOURCE_SPEC, "encryption": {"type": "str", "choices": ["compatible", "aes256"]}},
+            **CERTIFICATE_SOURCE_RULES,
+        },
+        "destinations": {"type": "list", "elements": "dict", "required": True, "options": PUBLISH_DESTINATION_SPEC},
+        "private_key_password": {"type": "str", "no_log": True},
+        "allow_no_private_key_password": {"type": "bool", "default": False},
+        "encryption": {"type": "str", "choices": ["compatible", "aes256"], "default": "compatible"},
+        "expiry_warning_days": {"type": "int", "default": 30},
+        "min_replicas": {"type": "int"},
+        "prune": {"type": "bool", "default": False},
+    },
+    # A task publishes either one certificate (options at the top) or a list of them ('certificates').
+    "mutually_exclusive": [*CERTIFICATE_SOURCE_RULES["mutually_exclusive"], *(["certificates", name] for name in CERTIFICATE_SOURCE_SPEC)],
+    "required_one_of": [["pfx_path", "pfx_content", "certificate_path", "certificate_content", "certificates"]],
+}
+
 
 ACL_AUDIT_SPEC = {
     "share": {"type": "str", "required": True},

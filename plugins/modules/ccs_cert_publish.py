@@ -71,6 +71,61 @@ options:
       - By default, every DNS name of the certificate.
     type: list
     elements: str
+  certificates:
+    description:
+      - Publish many certificates in one task, instead of the single-certificate options above. Each entry takes
+        exactly those source options (O(pfx_path), O(pfx_content), O(pfx_password), O(certificate_path), O(certificate_content),
+        O(private_key_path), O(private_key_content), O(private_key_passphrase), O(chain_path), O(chain_content), O(host_names)),
+        so a loop item becomes an entry unchanged; what describes the store (O(destinations), O(private_key_password),
+        O(min_replicas), O(prune)) stays at the task level, shared by every certificate.
+      - "One task does per replica one session, one listing and one manifest read, and one commit for every certificate;
+        each certificate is exported once, however many files and replicas hold it; replicas reached from the controller
+        (C(smb), C(local)) are written concurrently."
+      - Validation, renewal, check mode, diff and O(min_replicas) work exactly as for one certificate; results are listed per
+        certificate in RV(certificates). A host name may belong to only one certificate of the list.
+      - With O(prune=true) the store holds exactly the listed certificates' files afterwards.
+      - Mutually exclusive with the single-certificate source options.
+    type: list
+    elements: dict
+    suboptions:
+      pfx_path:
+        description: As O(pfx_path).
+        type: path
+      pfx_content:
+        description: As O(pfx_content).
+        type: str
+      pfx_password:
+        description: As O(pfx_password).
+        type: str
+      certificate_path:
+        description: As O(certificate_path).
+        type: path
+      certificate_content:
+        description: As O(certificate_content).
+        type: str
+      private_key_path:
+        description: As O(private_key_path).
+        type: path
+      private_key_content:
+        description: As O(private_key_content).
+        type: str
+      private_key_passphrase:
+        description: As O(private_key_passphrase).
+        type: str
+      chain_path:
+        description: As O(chain_path).
+        type: path
+      chain_content:
+        description: As O(chain_content).
+        type: str
+      host_names:
+        description: As O(host_names).
+        type: list
+        elements: str
+      encryption:
+        description: This certificate's PFX encryption; by default the task's O(encryption).
+        type: str
+        choices: [compatible, aes256]
   destinations:
     description:
       - The replicas of the certificate store. Each is published independently; see O(min_replicas).
@@ -218,27 +273,52 @@ EXAMPLES = r"""
         user_name: CONTOSO\svc-publish
         password: "{{ vault_publish_password }}"
   run_once: true
+
+- name: Publish a whole inventory of certificates in one task (one SMB session per replica)
+  iis.ccs.ccs_cert_publish:
+    certificates:
+      - pfx_path: files/shop.pfx
+        pfx_password: "{{ vault_pfx_password }}"
+      - certificate_path: /etc/letsencrypt/live/api.contoso.com/cert.pem
+        private_key_path: /etc/letsencrypt/live/api.contoso.com/privkey.pem
+        chain_path: /etc/letsencrypt/live/api.contoso.com/chain.pem
+    private_key_password: "{{ vault_ccs_private_key_password }}"
+    destinations:
+      - type: smb
+        path: \\fs01.contoso.com\ccs
+        user_name: CONTOSO\svc-publish
+        password: "{{ vault_publish_password }}"
+  delegate_to: localhost
+  run_once: true
 """
 
 RETURN = r"""
+certificates:
+  description:
+    - With O(certificates), one entry per certificate in the order given, each with RV(thumbprint), RV(not_after),
+      RV(encryption) and RV(files) as described for one certificate, and whether any of its files changed.
+  returned: with O(certificates)
+  type: list
+  elements: dict
+  sample: [{"changed": true, "thumbprint": "3C2F...", "not_after": "2027-02-21T12:00:00Z", "encryption": "compatible", "files": []}]
 thumbprint:
   description: SHA-1 thumbprint of the published certificate (upper-case hex).
-  returned: success or replica failure
+  returned: success or replica failure, for one certificate (without O(certificates))
   type: str
   sample: 3C2F1A9E0B7D44E1A5F0C3B2D1E4F5A6B7C8D9E0
 not_after:
   description: End of the certificate's validity, UTC, ISO 8601.
-  returned: success or replica failure
+  returned: success or replica failure, for one certificate (without O(certificates))
   type: str
   sample: "2027-02-21T12:00:00Z"
 encryption:
   description: The PFX encryption written, C(none) for files written without a password (O(allow_no_private_key_password=true)).
-  returned: success or replica failure
+  returned: success or replica failure, for one certificate (without O(certificates))
   type: str
   sample: compatible
 files:
   description: One entry per host name.
-  returned: success or replica failure
+  returned: success or replica failure, for one certificate (without O(certificates))
   type: list
   elements: dict
   contains:

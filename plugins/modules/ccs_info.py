@@ -32,6 +32,48 @@ options:
     type: list
     elements: str
     default: []
+  expect:
+    description:
+      - Check the node against what a farm depends on, in the same single read, and return the outcome as RV(expect).
+      - The check is made in Python on the controller; its cost grows linearly with the number of host names,
+        so a node with hundreds of host names is checked in one task instead of one task per name.
+      - The module reads the C(provider), C(sites) and C(httpsys) parts it needs even when O(gather) leaves them out.
+      - The task does not fail when the check finds problems; test RV(expect.passed), for example with M(ansible.builtin.assert).
+    type: dict
+    suboptions:
+      store_location:
+        description:
+          - The provider must be enabled with this store location (compared case-insensitively). Leave it out to skip the provider check.
+        type: str
+      bindings:
+        description:
+          - Per site, the host names that must have an HTTPS binding taking its certificate from the central
+            certificate store; each port used must also have an HTTP.sys C(ccs=<port>) entry.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          site:
+            description: IIS site name (matched case-insensitively).
+            type: str
+            required: true
+          host_names:
+            description: Host names that must be bound. Unicode names are compared by their A-label.
+            type: list
+            elements: str
+            required: true
+          port:
+            description: TCP port of the bindings.
+            type: int
+            default: 443
+          ip:
+            description: IP address of the bindings, C(*) for all addresses.
+            type: str
+            default: "*"
+          sni:
+            description: Whether the bindings must require SNI.
+            type: bool
+            default: true
 extends_documentation_fragment: []
 attributes:
   check_mode:
@@ -67,6 +109,22 @@ EXAMPLES = r"""
 - name: Fail when the provider is not enabled
   ansible.builtin.assert:
     that: ccs.provider.enabled
+
+- name: Check a node against the farm's expectations, in one read
+  iis.ccs.ccs_info:
+    gather: [provider, sites, httpsys]
+    sites: [Default Web Site]
+    expect:
+      store_location: \\fs01\ccs
+      bindings:
+        - site: Default Web Site
+          host_names: [www.contoso.com, api.contoso.com]
+  register: ccs
+
+- name: Fail with every missing or wrong item
+  ansible.builtin.assert:
+    that: ccs.expect.passed
+    fail_msg: "{{ ccs.expect.problems | join('; ') }}"
 """
 
 RETURN = r"""
@@ -237,6 +295,24 @@ httpsys:
       type: list
       elements: str
       sample: ["www.contoso.com:443"]
+expect:
+  description: The outcome of the O(expect) check.
+  returned: when O(expect) is set
+  type: dict
+  contains:
+    passed:
+      description: Whether the node has everything O(expect) asks for.
+      type: bool
+      sample: false
+    problems:
+      description: Every missing or wrong item, one sentence each, naming the site and binding.
+      type: list
+      elements: str
+      sample: ["site 'Default Web Site': HTTPS binding *:443:api.contoso.com taking its certificate from the central certificate store with SNI is missing"]
+    checked_bindings:
+      description: How many expected bindings were checked.
+      type: int
+      sample: 200
 round_trips:
   description: How many round trips to the host the task took.
   returned: always

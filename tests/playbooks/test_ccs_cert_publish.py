@@ -292,3 +292,68 @@ def test_host_fault_between_write_and_rename_keeps_old_file_and_no_temp(lab: Lab
     healed = lab.run(renewal).task("publish")
     assert healed["files"][0]["action"] == "updated"
     assert healed["removed"] == [{"file_name": "example.test.pfx", "replicas": {"fs01": "removed"}}]
+
+
+def batch_args(corpus: t.Any, **extra: t.Any) -> dict[str, t.Any]:
+    args = base_args(corpus, **extra)
+    for option in ("pfx_path", "pfx_password"):
+        args.pop(option)
+    args.setdefault("certificates", [
+        {"pfx_path": str(corpus.path("leaf-rsa.3des.pfx")), "pfx_password": corpus.PFX_PASSWORD},
+        {"certificate_path": str(corpus.path("multi-san.crt")), "private_key_path": str(corpus.path("multi-san.key")),
+         "chain_path": str(corpus.path("intermediate.crt"))},
+        {"pfx_path": str(corpus.path("wildcard.aes256.pfx")), "pfx_password": corpus.PFX_PASSWORD, "encryption": "aes256"},
+    ])
+    return args
+
+
+def test_batch_publishes_every_certificate_in_one_read_and_one_write(lab: Lab, corpus: t.Any) -> None:
+    run = lab.run(publish_task("publish", **batch_args(corpus)))
+    assert run.rc == 0, run.stdout + run.stderr
+    result = run.task("publish")
+    assert result["changed"] is True and result["round_trips"] == 2
+    assert [c["thumbprint"] for c in result["certificates"]] == [corpus.thumbprint(n).upper() for n in ("leaf-rsa", "multi-san", "wildcard")]
+    assert [c["encryption"] for c in result["certificates"]] == ["compatible", "compatible", "aes256"]
+    assert [e["operation"] for e in lab.oplog("web02")] == ["read_cert_store", "write_cert_store"]
+    names = sorted(p.name for p in fs01_store(lab).iterdir())
+    assert names == [".iis-ccs-manifest.json", "_.example.test.pfx", "a.example.test.pfx", "b.example.test.pfx", "c.example.test.pfx",
+                     "example.test.pfx", "www.example.test.pfx"]
+    for name in names[1:]:
+        assert load_store_file(fs01_store(lab) / name)[0] is not None
+
+    again = lab.run(publish_task("publish", **batch_args(corpus)), diff=True).task("publish")
+    assert again["changed"] is False and again["round_trips"] == 1
+    assert not any(c["changed"] for c in again["certificates"])
+    assert again["replicas"][0]["pfx_bytes_read"] == again["replicas"][0]["pfx_bytes_written"] == 0
+
+
+def test_batch_check_mode_diff_and_renewal_of_one_certificate(lab: Lab, corpus: t.Any) -> None:
+    preview = lab.run(publish_task("publish", **batch_args(corpus)), check=True, diff=True)
+    assert preview.rc == 0 and preview.task("publish")["changed"] is True
+    assert not any(fs01_store(lab).iterdir())
+    assert "a.example.test.pfx" in preview.stdout  # the diff is shown
+    assert lab.run(publish_task("publish", **batch_args(corpus))).rc == 0
+    args = batch_args(corpus)
+    args["certificates"][0] = {"pfx_path": str(corpus.path("leaf-ec.3des.pfx")), "pfx_password": corpus.PFX_PASSWORD}
+    renewed = lab.run(publish_task("publish", **args)).task("publish")
+    assert [c["changed"] for c in renewed["certificates"]] == [True, False, False]
+    assert renewed["removed"] == [{"file_name": "example.test.pfx", "replicas": {"fs01": "removed"}}]
+
+
+@pytest.mark.parametrize(
+    ("entry", "needle"),
+    [
+        ({"pfx_path": "PFX", "pfx_password": "not-the-password"}, "certificates[1].pfx_password"),
+        ({"pfx_path": "PFX", "pfx_password": "PW", "host_names": ["shop.other.test"]}, "certificates[1].host_names"),
+        ({"pfx_path": "PFX", "pfx_password": "PW", "host_names": ["www.example.test"]}, "also published by certificates[0]"),
+    ],
+)
+def test_batch_bad_entry_fails_before_any_host_operation(lab: Lab, corpus: t.Any, entry: dict[str, t.Any], needle: str) -> None:
+    args = batch_args(corpus)
+    values = {"PFX": str(corpus.path("leaf-rsa.aes256.pfx")), "PW": corpus.PFX_PASSWORD}
+    args["certificates"] = [args["certificates"][0], {k: values.get(v, v) if isinstance(v, str) else v for k, v in entry.items()}]
+    run = lab.run(publish_task("publish", **args))
+    assert run.rc != 0
+    assert needle in run.task("publish")["msg"]
+    assert "not-the-password" not in run.stdout + json.dumps(run.results)
+    assert lab.oplog("web02") == []

@@ -76,3 +76,29 @@ def test_runner_artifacts_and_vvvv_have_no_lab_account_password(lab):
     job = lab.run_runner(PLAYBOOK)
     job.assert_succeeded(ok={"web01": 1, "web02": 1})
     assert_secrets_absent(job.text, secrets)
+
+
+def test_expect_lists_every_missing_binding_in_one_read(lab):
+    run = lab.run("""
+- hosts: web02
+  gather_facts: false
+  tasks:
+    - name: info
+      iis.ccs.ccs_info:
+        gather: [windows]
+        expect:
+          store_location: \\\\\\\\fs01\\\\ccs
+          bindings:
+            - {site: SHOP, host_names: [shop.contoso.test, www.contoso.test]}
+""")
+    assert run.rc == 0, run.stdout
+    result = run.task("info")
+    assert result["round_trips"] == 1
+    assert [entry["operation"] for entry in lab.oplog("web02")] == ["read_host_state"]
+    # The sections the check needs are read even though 'gather' left them out.
+    assert {"provider", "sites", "httpsys"} <= set(result)
+    assert result["expect"]["passed"] is False
+    assert result["expect"]["checked_bindings"] == 2
+    problems = result["expect"]["problems"]
+    assert any("*:443:www.contoso.test" in problem and "missing" in problem for problem in problems), problems
+    assert any("central certificate provider" in problem for problem in problems), problems

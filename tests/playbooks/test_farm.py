@@ -83,6 +83,19 @@ def test_farm_builds_every_node_and_a_second_run_changes_nothing(lab: Lab) -> No
     for host, length in oplog_lengths.items():
         operations = [entry["operation"] for entry in lab.oplog(host)[length:]]
         assert operations and all(op.startswith("read") for op in operations), (host, operations)
+    # One read for the provider, one for the bindings (one site); nothing changed, so their reads were the
+    # verification and the node is not read a third time.
+    for host in WEB_NODES:
+        assert len(lab.oplog(host)) - oplog_lengths[host] == 2, (host, lab.oplog(host)[oplog_lengths[host]:])
+    assert all(r["status"] == "skipped" for r in second.results if r["task"].endswith("Check every node of the batch with ccs_info"))
+
+    # Asked to, the farm reads and checks unchanged nodes too.
+    lengths = {host: len(lab.oplog(host)) for host in WEB_NODES}
+    third = lab.run(FARM, extra_vars={**extra, "ccs_verify_unchanged": True})
+    assert third.rc == 0, third.stdout[-6000:]
+    for host in WEB_NODES:
+        assert len(lab.oplog(host)) - lengths[host] == 3, host
+        assert third.task("iis.ccs.web_node : Read the CCS state of the node", host)["expect"]["passed"] is True
 
     # --check --diff on the unchanged farm: no empty before/after blocks, nothing shown for publishing.
     checked = lab.run(FARM, extra_vars=extra, check=True, diff=True)

@@ -53,19 +53,28 @@ def install_smbd(apt_get: str = "apt-get") -> str | None:
     (tools/bootstrap and tools/farm do not). A file lock keeps parallel pytest workers from
     running apt-get (and fighting over dpkg's lock) at the same time.
     """
-    found = find_smbd()
+    return _apt_install(apt_get, "samba", find_smbd)
+
+
+def install_smbclient(apt_get: str = "apt-get") -> str | None:
+    """The smbclient command (the floor of tools/benchmark_publish.py), installed like Samba when missing."""
+    return _apt_install(apt_get, "smbclient", lambda: shutil.which("smbclient"))
+
+
+def _apt_install(apt_get: str, package: str, find: t.Callable[[], str | None]) -> str | None:
+    found = find()
     if found is not None or os.geteuid() != 0 or shutil.which(apt_get) is None:
         return found
     _INSTALL_LOCK.parent.mkdir(parents=True, exist_ok=True)
     with _INSTALL_LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if find_smbd() is None:  # another worker may have installed it while we waited
+        if find() is None:  # another worker may have installed it while we waited
             env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-            for command in ([apt_get, "update", "-qq"], [apt_get, "install", "-y", "-qq", "--no-install-recommends", "samba"]):
+            for command in ([apt_get, "update", "-qq"], [apt_get, "install", "-y", "-qq", "--no-install-recommends", package]):
                 done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
                 if done.returncode != 0:
                     raise SambaUnavailable(f"{' '.join(command)} failed: {(done.stderr or done.stdout)[-500:]}")
-    return find_smbd()
+    return find()
 
 
 def _free_port() -> int:

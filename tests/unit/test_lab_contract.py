@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def payload(operation: str = OPERATION, script: str | None = None, params: dict[
         "script": host_ops.load_operation_script(OPERATION) if script is None else script,
         "params": params if params is not None else {"sections": ["windows"]},
     }
-    return json.dumps(document, ensure_ascii=True).encode("ascii")
+    return host_ops.pack_document(document)
 
 
 def execute(cmd: str | None = None, in_data: bytes | None = None) -> tuple[int, bytes, bytes]:
@@ -108,9 +109,25 @@ def test_non_bootstrap_command_line_is_refused(cmd: str) -> None:
 
 
 def test_non_ascii_stdin_is_refused() -> None:
-    raw = json.dumps(json.loads(payload(params={"site_names": ["b\u00fccher"]})), ensure_ascii=False).encode("utf-8")
+    document = json.loads(host_ops.unpack_document(payload(params={"site_names": ["b\u00fccher"]})))
+    text = json.dumps(document, ensure_ascii=False).encode("utf-8")
     with pytest.raises(LabProtocolError, match="not ASCII"):
-        execute(in_data=raw)
+        execute(in_data=text)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    with pytest.raises(LabProtocolError, match="not ASCII"):
+        execute(in_data=base64.b64encode(compressor.compress(text) + compressor.flush()))
+
+
+def test_stdin_is_decoded_as_the_bootstrap_does() -> None:
+    # The bootstrap reads base64 and inflates it with DeflateStream (raw DEFLATE): plain JSON, or zlib's
+    # header-and-checksum format, would make [Convert]::FromBase64String or DeflateStream throw on the host.
+    plain = host_ops.unpack_document(payload())
+    with pytest.raises(LabProtocolError, match="raw DEFLATE"):
+        execute(in_data=plain)
+    with pytest.raises(LabProtocolError, match="raw DEFLATE"):
+        execute(in_data=base64.b64encode(zlib.compress(plain)))
+    assert "DeflateStream" in host_ops.BOOTSTRAP and "FromBase64String" in host_ops.BOOTSTRAP
+    assert len(payload()) < len(plain) * 0.6  # the scripts are most of the bytes, and compress well (base64 included)
 
 
 def test_escaped_non_ascii_stdin_is_accepted() -> None:

@@ -397,14 +397,14 @@ def test_non_ascii_site_name_round_trips_exactly(lab: Endpoints) -> None:
 def test_commands_that_are_not_the_bootstrap_are_not_emulated(lab: Endpoints) -> None:
     wrapper = (Path(ansible.executor.powershell.__file__).parent / "bootstrap_wrapper.ps1").read_text(encoding="utf-8-sig")
     exec_wrapper_form = " ".join(host_ops._POWERSHELL_ARGS + (base64.b64encode(wrapper.encode("utf-16-le")).decode("ascii"),))
-    tampered = json.loads(host_ops.encode_payload("read_host_state", {"sections": ["windows"]}))
+    tampered = json.loads(host_ops.unpack_document(host_ops.encode_payload("read_host_state", {"sections": ["windows"]})))
     tampered["script"] += "\nRemove-Item -Recurse C:\\\n"
     connection = lab.connection("web01")
     try:
         answers = {
             "raw": connection.exec_command("Get-Date"),
             "exec wrapper": connection.exec_command(exec_wrapper_form, in_data=b'{"module_entry": "..."}\n\0\0\0\0\n'),
-            "tampered script": connection.exec_command(host_ops.bootstrap_command(), in_data=json.dumps(tampered).encode("ascii")),
+            "tampered script": connection.exec_command(host_ops.bootstrap_command(), in_data=host_ops.pack_document(tampered)),
         }
     finally:
         connection.close()

@@ -11,13 +11,12 @@ keep serving is ever left without a binding on the way.
 
 from __future__ import annotations
 
-import ipaddress
 import typing as t
 from dataclasses import dataclass, replace
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._binding.request import BindingRequest
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import ssl_flags
-from ansible_collections.iis.ccs.plugins.plugin_utils._core.dns_names import HostNameError, parse_host_name
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.binding_keys import BindingKey, binding_key, canonical_host, canonical_ip, index_bindings
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_state import Binding, HttpSysState, Site, split_binding_information
 
 ADD = "add_binding"
@@ -83,7 +82,7 @@ class BindingPlan:
 
 def plan_bindings(request: BindingRequest, site: Site, httpsys: HttpSysState) -> BindingPlan:
     wanted = {entry.ascii for entry in request.host_names}
-    index = _index(site.bindings)
+    index = index_bindings(site.bindings)
     changes: list[BindingChange] = []
     if request.state == "present":
         for entry in request.host_names:
@@ -94,7 +93,7 @@ def plan_bindings(request: BindingRequest, site: Site, httpsys: HttpSysState) ->
             changes.extend(_remove(b) for b in site.bindings if _is_other_https_on_port(b, request, wanted))
     else:
         for entry in request.host_names:
-            existing = index.get(_key("https", request.ip, request.port, entry.ascii))
+            existing = index.get(binding_key("https", request.ip, request.port, entry.ascii))
             if existing is not None:
                 changes.append(_remove(existing))
 
@@ -137,30 +136,8 @@ def apply_changes(bindings: t.Sequence[Binding], changes: t.Sequence[BindingChan
     return tuple(result)
 
 
-def canonical_ip(text: str) -> str:
-    """IIS writes '*' or a literal address; compare addresses, not spellings."""
-    if text in ("", "*"):
-        return "*"
-    candidate = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-    try:
-        address = ipaddress.ip_address(candidate)
-    except ValueError:
-        return text.lower()
-    return f"[{address.compressed}]" if address.version == 6 else address.compressed
-
-
-def canonical_host(text: str) -> str:
-    """Host names compare case-insensitively, and a Unicode name equals its A-label."""
-    if not text:
-        return ""
-    try:
-        return parse_host_name(text, allow_wildcard=True, option="host_names").ascii.lower()
-    except (HostNameError, ValueError):
-        return text.lower()
-
-
 def _plan_present(request: BindingRequest, index: t.Mapping[BindingKey, Binding], host: str) -> BindingChange | None:
-    https = index.get(_key("https", request.ip, request.port, host))
+    https = index.get(binding_key("https", request.ip, request.port, host))
     if https is not None:
         flags = desired_flags(request, https.ssl_flags)
         if flags == https.ssl_flags and not https.certificate_hash:
@@ -169,7 +146,7 @@ def _plan_present(request: BindingRequest, index: t.Mapping[BindingKey, Binding]
         # new flags, hash dropped. Never a second binding for the same host:port.
         action = CONVERT if https.certificate_hash or not ssl_flags.uses_ccs(https.ssl_flags) else SET_FLAGS
         return BindingChange(action, "https", https.binding_information, flags, https.ssl_flags, https.certificate_hash)
-    http = index.get(_key("http", request.ip, request.port, host))
+    http = index.get(binding_key("http", request.ip, request.port, host))
     if http is not None:
         # http on the HTTPS port for this host: change its protocol rather than add a
         # duplicate next to it (the http->https duplicate defect).
@@ -180,23 +157,6 @@ def _plan_present(request: BindingRequest, index: t.Mapping[BindingKey, Binding]
 
 def _remove(binding: Binding) -> BindingChange:
     return BindingChange(REMOVE, binding.protocol, binding.binding_information, 0, binding.ssl_flags, binding.certificate_hash)
-
-
-BindingKey = tuple[str, str, int, str]
-
-
-def _key(protocol: str, ip: str, port: int, host: str) -> BindingKey:
-    # The key is the full (ip, port, host) triple with IIS's own '*' spelling: a
-    # request for ip '*' matches only '*' bindings, never every address.
-    return (protocol, canonical_ip(ip), port, canonical_host(host))
-
-
-def _index(bindings: t.Sequence[Binding]) -> dict[BindingKey, Binding]:
-    """One pass over the site's bindings, so 200 host names cost 200 look-ups, not 200 scans."""
-    index: dict[BindingKey, Binding] = {}
-    for binding in bindings:
-        index.setdefault(_key(binding.protocol, binding.ip, binding.port, binding.host), binding)
-    return index
 
 
 def _is_other_https_on_port(binding: Binding, request: BindingRequest, wanted: set[str]) -> bool:

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import typing as t
+import zlib
 from dataclasses import dataclass, field
 
 # The operation scripts are host-side data shared by every capability: plugin_utils/_operations.
@@ -32,43 +33,42 @@ LANGUAGE_MODE_MESSAGE = (
 )
 
 # The bootstrap reads the payload from stdin ($input works for winrm/ssh process
-# stdin and for psrp pipeline input alike), runs the operation as a script block
-# with the parameters object as its only argument (after dot-sourcing the shared
-# functions the operation declared, so they are defined once in the collection and
-# visible to the operation), keeps only its last output object (the hashtable it
-# returns; a cmdlet that also writes to the pipeline on some Windows release must not
-# turn the answer into a list), and writes exactly one line of
-# JSON. Non-ASCII characters are escaped to \uXXXX so the answer survives any
-# console code page on the way back.
+# stdin and for psrp pipeline input alike): one line of base64 holding the JSON document
+# compressed with raw DEFLATE (RFC 1951), which .NET's DeflateStream reads. The scripts are
+# most of every call's bytes and compress to about a third; the parameters travel in the
+# same document, so they stay on stdin and out of every command line. The bootstrap then
+# runs the operation as a script block with the parameters object as its only argument
+# (after dot-sourcing the shared functions the operation declared, so they are defined
+# once in the collection and visible to the operation), keeps only its last output object
+# (the hashtable it returns; a cmdlet that also writes to the pipeline on some Windows
+# release must not turn the answer into a list), and writes exactly one line of JSON.
+# Non-ASCII characters are escaped to \uXXXX so the answer survives any console code page
+# on the way back. It travels on every call's command line (UTF-16, base64), so it is terse.
 BOOTSTRAP = "\n".join(
     [
-        "$ErrorActionPreference = 'Stop'",
-        "$ProgressPreference = 'SilentlyContinue'",
+        "$ErrorActionPreference='Stop'",
+        "$ProgressPreference='SilentlyContinue'",
         # Constrained Language Mode (App Control for Business or AppLocker) blocks Add-Type,
         # New-Object of most types and .NET method calls, so every operation would fail with an
         # opaque error; say so once, before anything runs, without a .NET call of our own (the
         # catch block below calls GetType()). ansible-core's bootstrap checks the mode too.
         # https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_language_modes
-        "$mode = [string]$ExecutionContext.SessionState.LanguageMode",
-        "if ($mode -ne 'FullLanguage') {",
-        "    $answer = @{ ok = $false; error = @{ message = ('" + LANGUAGE_MODE_MESSAGE + "' -f $mode)",
-        "        type = 'LanguageMode'; id = 'LanguageMode'; line = 0 } }",
-        "} else { try {",
-        "    $payload = ($input | Out-String) | ConvertFrom-Json",
-        "    if ($payload.library) { . ([ScriptBlock]::Create($payload.library)) }",
-        "    $result = @(& ([ScriptBlock]::Create($payload.script)) $payload.params)[-1]",
-        "    $answer = @{ ok = $true; result = $result }",
-        "} catch {",
-        "    $answer = @{ ok = $false; error = @{",
-        "        message = $_.Exception.Message",
-        "        type = $_.Exception.GetType().FullName",
-        "        id = $_.FullyQualifiedErrorId",
-        "        line = $_.InvocationInfo.ScriptLineNumber } }",
-        "} }",
-        "$json = ConvertTo-Json -InputObject $answer -Depth 16 -Compress",
+        "$mode=[string]$ExecutionContext.SessionState.LanguageMode",
+        "if($mode -ne 'FullLanguage'){",
+        "$answer=@{ok=$false;error=@{message=('" + LANGUAGE_MODE_MESSAGE + "' -f $mode);type='LanguageMode';id='LanguageMode';line=0}}",
+        "}else{try{",
+        "$zip=New-Object IO.Compression.DeflateStream((New-Object IO.MemoryStream(,[Convert]::FromBase64String(($input|Out-String).Trim()))),'Decompress')",
+        "$payload=(New-Object IO.StreamReader($zip)).ReadToEnd()|ConvertFrom-Json",
+        "if($payload.library){. ([ScriptBlock]::Create($payload.library))}",
+        "$result=@(& ([ScriptBlock]::Create($payload.script)) $payload.params)[-1]",
+        "$answer=@{ok=$true;result=$result}",
+        "}catch{",
+        "$answer=@{ok=$false;error=@{message=$_.Exception.Message;type=$_.Exception.GetType().FullName;id=$_.FullyQualifiedErrorId;line=$_.InvocationInfo.ScriptLineNumber}}",
+        "}}",
+        "$json=ConvertTo-Json -InputObject $answer -Depth 16 -Compress",
         # A restricted session answers only the ASCII sentence above, without the .NET call.
-        "if ($mode -ne 'FullLanguage') { $json } else {",
-        "[Regex]::Replace($json, '[^\\x00-\\x7F]', { param($m) '\\u{0:x4}' -f [int][char]$m.Value }) }",
+        "if($mode -ne 'FullLanguage'){$json}else{",
+        "[Regex]::Replace($json,'[^\\x00-\\x7F]',{param($m)'\\u{0:x4}' -f [int][char]$m.Value})}",
     ]
 )
 
@@ -163,15 +163,30 @@ def load_operation_library(operation: str) -> str:
 
 
 def encode_payload(operation: str, params: t.Mapping[str, t.Any]) -> bytes:
-    # ensure_ascii turns IDN host names and paths into \uXXXX escapes, which
-    # ConvertFrom-Json decodes, so the stdin code page of the host never matters.
     payload = {
         "operation": operation,
         "library": load_operation_library(operation),
         "script": load_operation_script(operation),
         "params": dict(params),
     }
-    return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return pack_document(payload)
+
+
+def pack_document(document: t.Mapping[str, t.Any]) -> bytes:
+    """stdin as the bootstrap reads it: base64 of the raw-DEFLATE-compressed JSON document.
+
+    ensure_ascii turns IDN host names and paths into \\uXXXX escapes, which ConvertFrom-Json
+    decodes, so neither the compression nor the stdin code page of the host ever sees a
+    non-ASCII character.
+    """
+    text = json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)  # negative window bits: raw DEFLATE, as DeflateStream reads it
+    return base64.b64encode(compressor.compress(text) + compressor.flush())
+
+
+def unpack_document(in_data: bytes) -> bytes:
+    """The JSON text pack_document packed (the lab decodes stdin the way the bootstrap does)."""
+    return zlib.decompress(base64.b64decode(in_data.strip(), validate=True), -15)
 
 
 def decode_answer(operation: str, host: str, rc: int, stdout: bytes, stderr: bytes) -> t.Any:

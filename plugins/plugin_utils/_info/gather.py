@@ -8,6 +8,7 @@ import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_state import HostState, read_state
+from ansible_collections.iis.ccs.plugins.plugin_utils._info.expect import EXPECT_SECTIONS, check_expectation, parse_expectation
 
 
 def describe_state(state: HostState) -> dict[str, t.Any]:
@@ -37,7 +38,17 @@ def describe_state(state: HostState) -> dict[str, t.Any]:
     return result
 
 
-def gather_info(runner: HostOperationRunner, sections: t.Sequence[str], site_names: t.Sequence[str]) -> dict[str, t.Any]:
-    result = describe_state(read_state(runner, sections, site_names))
+def gather_info(runner: HostOperationRunner, params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    expectation = parse_expectation(params.get("expect"))
+    sections, site_names = list(params["gather"]), list(params["sites"])
+    if expectation is not None:
+        sections.extend(section for section in EXPECT_SECTIONS if section not in sections)
+        # An empty list reads every site; otherwise the checked sites are read too.
+        if site_names:
+            site_names.extend(name for name in expectation.site_names if name.lower() not in {s.lower() for s in site_names})
+    state = read_state(runner, sections, site_names)
+    result = describe_state(state)
+    if expectation is not None:
+        result["expect"] = check_expectation(state, expectation)
     result["round_trips"] = runner.round_trips
     return result

@@ -13,11 +13,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import (
     CREATE,
     UNCHANGED,
     UPDATE,
+    Batch,
     FileFacts,
     Publication,
     ReplicaPlan,
@@ -29,6 +31,8 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._store.errors import expla
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import StoreBackend, StoreError, StoreWrite
 
 Identify = t.Callable[[bytes], FileFacts]
+# The PFX bytes every file of one certificate holds (exported once per certificate, on first use).
+Export = t.Callable[[Publication], bytes]
 
 # What the per-file "action" says, from the replica plans' verbs.
 _PAST = {CREATE: "created", UPDATE: "updated", UNCHANGED: "unchanged", "remove": "removed", "prune": "pruned"}
@@ -79,22 +83,25 @@ class ReplicaOutcome:
         return result
 
 
-def publish_replica(replica: Replica, publication: Publication, *, check_mode: bool, identify: Identify, pfx_bytes: t.Callable[[], bytes]) -> ReplicaOutcome:
+def publish_replica(replica: Replica, publications: Publication | Batch, *, check_mode: bool, identify: Identify, export: Export) -> ReplicaOutcome:
+    """One read, one more read for the files the manifest cannot vouch for, one commit: for every certificate at once."""
     if replica.backend is None:
         return ReplicaOutcome(replica, ok=False, error=replica.setup_error or "not reachable")
+    batch = (publications,) if isinstance(publications, Publication) else tuple(publications)
     backend = replica.backend
     try:
-        # Without prune only this certificate's own files matter: look those up instead of listing everything.
-        listing = backend.read(None if publication.prune else functools.partial(candidate_names, publication))
-        unknown = files_to_identify(publication, listing)
+        # Without prune only these certificates' own files matter: look those up instead of listing everything.
+        prune = any(publication.prune for publication in batch)
+        listing = backend.read(None if prune else functools.partial(candidate_names, batch))
+        unknown = files_to_identify(batch, listing)
         facts = {name: identify(data) for name, data in backend.fetch(unknown).items()} if unknown else {}
-        plan = plan_replica(publication, listing, facts)
+        plan = plan_replica(batch, listing, facts)
         if plan.needs_write and not check_mode:
-            # One export serves every file: they all hold the same certificate.
-            data = pfx_bytes() if plan.write_names else b""
+            owners = {want.file_name: publication for publication in batch for want in publication.files}
             backend.commit(
                 StoreWrite(
-                    files={name: data for name in plan.write_names.values()},
+                    # All files of one certificate hold the same bytes, exported once.
+                    files={name: export(owners[wanted]) for wanted, name in plan.write_names.items()},
                     removes=sorted(plan.removals),
                     stale_temps=plan.stale_temps,
                     manifest=plan.manifest,
@@ -113,24 +120,32 @@ def publish_replica(replica: Replica, publication: Publication, *, check_mode: b
 
 def publish_all(
     replicas: t.Sequence[Replica],
-    publication: Publication,
+    publications: Publication | Batch,
     *,
     check_mode: bool,
     identify: Identify,
-    pfx_bytes: t.Callable[[], bytes],
+    export: Export,
     host_error_types: tuple[type[Exception], ...] = (),
+    concurrent: t.Callable[[Replica], bool] = lambda replica: False,
 ) -> list[ReplicaOutcome]:
-    outcomes = []
-    for replica in replicas:
+    """Every replica on its own; those ``concurrent`` allows (own sessions, e.g. SMB) are written at the same time."""
+
+    def one(replica: Replica) -> ReplicaOutcome:
         try:
-            outcomes.append(publish_replica(replica, publication, check_mode=check_mode, identify=identify, pfx_bytes=pfx_bytes))
+            return publish_replica(replica, publications, check_mode=check_mode, identify=identify, export=export)
         except host_error_types as exc:  # a host operation failed: that replica only
-            outcomes.append(ReplicaOutcome(replica, ok=False, error=str(exc)))
-    return outcomes
+            return ReplicaOutcome(replica, ok=False, error=str(exc))
+
+    parallel = [replica for replica in replicas if concurrent(replica)]
+    outcomes: dict[int, ReplicaOutcome] = {}
+    if len(parallel) > 1:
+        with ThreadPoolExecutor(max_workers=len(parallel)) as pool:
+            outcomes.update(zip(map(id, parallel), pool.map(one, parallel)))
+    return [outcomes.get(id(replica)) or one(replica) for replica in replicas]
 
 
-def summarize(publication: Publication, outcomes: t.Sequence[ReplicaOutcome], *, check_mode: bool, min_replicas: int) -> dict[str, t.Any]:
-    """The module result (without warnings): per-file and per-replica status, diff, failure verdict."""
+def certificate_result(publication: Publication, outcomes: t.Sequence[ReplicaOutcome]) -> dict[str, t.Any]:
+    """One certificate's part of the result: its files, per replica, and whether any of them changed."""
     files = []
     for want in publication.files:
         per_replica: dict[str, str] = {}
@@ -149,26 +164,45 @@ def summarize(publication: Publication, outcomes: t.Sequence[ReplicaOutcome], *,
                 "replicas": per_replica,
             }
         )
+    return {
+        "changed": any(entry["action"] not in ("unchanged", "failed") for entry in files),
+        "thumbprint": publication.thumbprint,
+        "not_after": publication.not_after,
+        "encryption": publication.encryption,
+        "files": files,
+    }
+
+
+def summarize(publications: Publication | Batch, outcomes: t.Sequence[ReplicaOutcome], *, check_mode: bool, min_replicas: int) -> dict[str, t.Any]:
+    """The module result (without warnings): per-file and per-replica status, diff, failure verdict.
+
+    One certificate keeps the single-certificate shape (thumbprint, files, ... at the top); a batch
+    lists one such entry per certificate under ``certificates``, in the order given.
+    """
+    batch = (publications,) if isinstance(publications, Publication) else tuple(publications)
     removed: dict[str, dict[str, str]] = {}
     for outcome in outcomes:
         if outcome.ok and outcome.plan:
             for name, verb in outcome.plan.removals.items():
                 removed.setdefault(name, {})[outcome.replica.name] = _PAST[verb]
     succeeded = sum(1 for o in outcomes if o.ok)
-    changed = any(o.ok and o.plan and o.plan.changes_files for o in outcomes)
-    return {
-        "changed": changed,
-        "thumbprint": publication.thumbprint,
-        "not_after": publication.not_after,
-        "encryption": publication.encryption,
-        "files": files,
-        "removed": [{"file_name": name, "replicas": reps} for name, reps in sorted(removed.items())],
-        "replicas": [o.as_result(check_mode) for o in outcomes],
-        "replicas_succeeded": succeeded,
-        "min_replicas": min_replicas,
-        "diff": build_diff(publication, outcomes),
-        "_failed_replicas": succeeded < min_replicas,
-    }
+    result: dict[str, t.Any] = {"changed": any(o.ok and o.plan and o.plan.changes_files for o in outcomes)}
+    certificates = [certificate_result(publication, outcomes) for publication in batch]
+    if isinstance(publications, Publication):
+        result.update({key: value for key, value in certificates[0].items() if key != "changed"})
+    else:
+        result["certificates"] = certificates
+    result.update(
+        {
+            "removed": [{"file_name": name, "replicas": reps} for name, reps in sorted(removed.items())],
+            "replicas": [o.as_result(check_mode) for o in outcomes],
+            "replicas_succeeded": succeeded,
+            "min_replicas": min_replicas,
+            "diff": build_diff(batch, outcomes),
+            "_failed_replicas": succeeded < min_replicas,
+        }
+    )
+    return result
 
 
 def _overall(actions: t.Iterable[str]) -> str:
@@ -177,7 +211,7 @@ def _overall(actions: t.Iterable[str]) -> str:
     return best[0] if best else "failed"
 
 
-def build_diff(publication: Publication, outcomes: t.Sequence[ReplicaOutcome]) -> dict[str, t.Any]:
+def build_diff(batch: Batch, outcomes: t.Sequence[ReplicaOutcome]) -> dict[str, t.Any]:
     """before/after per replica: file names with thumbprint and not-after only, never key material."""
     before: dict[str, t.Any] = {}
     after: dict[str, t.Any] = {}
@@ -187,7 +221,7 @@ def build_diff(publication: Publication, outcomes: t.Sequence[ReplicaOutcome]) -
         plan = outcome.plan
         old: dict[str, t.Any] = {}
         new: dict[str, t.Any] = {}
-        for want in publication.files:
+        for want in (want for publication in batch for want in publication.files):
             action = plan.actions[want.file_name]
             if action == UNCHANGED:
                 continue

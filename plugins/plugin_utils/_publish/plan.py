@@ -103,44 +103,56 @@ def _by_lower(listing: StoreListing) -> dict[str, str]:
     return {name.lower(): name for name in listing.pfx}
 
 
-def lineage_thumbprints(publication: Publication, manifest: t.Mapping[str, t.Any]) -> set[str]:
-    """Thumbprints this publication supersedes: those our manifest recorded for the files it (re)writes.
+Batch = t.Sequence[Publication]
+
+
+def _as_batch(publications: Publication | Batch) -> Batch:
+    return (publications,) if isinstance(publications, Publication) else publications
+
+
+def lineage_thumbprints(publications: Publication | Batch, manifest: t.Mapping[str, t.Any]) -> set[str]:
+    """Thumbprints these publications supersede: those our manifest recorded for the files they (re)write.
 
     Only files still holding one of them are removed when their host name is no
-    longer published. The current thumbprint is deliberately not included: two
-    tasks publishing the same certificate for different host names must not
-    remove each other's files. Files of other certificates never share a
-    superseded thumbprint, so they are never touched.
+    longer published. The thumbprints being published are deliberately not included:
+    two tasks (or two certificates of one batch) publishing the same certificate for
+    different host names must not remove each other's files. Files of other
+    certificates never share a superseded thumbprint, so they are never touched.
     """
+    batch = _as_batch(publications)
     entries = {name.lower(): entry for name, entry in manifest["files"].items()}
     found: set[str] = set()
-    for wanted in publication.files:
-        entry = entries.get(wanted.file_name)
-        if entry and entry.get("thumbprint"):
-            found.add(str(entry["thumbprint"]).upper())
-    found.discard(publication.thumbprint.upper())
-    return found
+    for publication in batch:
+        for wanted in publication.files:
+            entry = entries.get(wanted.file_name)
+            if entry and entry.get("thumbprint"):
+                found.add(str(entry["thumbprint"]).upper())
+    return found - {publication.thumbprint.upper() for publication in batch}
 
 
-def candidate_names(publication: Publication, manifest_data: bytes | None) -> list[str]:
-    """The only files a run without prune can act on: its own names and the files of its certificate line.
+def _wanted(batch: Batch) -> dict[str, tuple[Publication, DesiredFile]]:
+    return {want.file_name: (publication, want) for publication in batch for want in publication.files}
+
+
+def candidate_names(publications: Publication | Batch, manifest_data: bytes | None) -> list[str]:
+    """The only files a run without prune can act on: its own names and the files of its certificate lines.
 
     Lets a store look up a handful of files instead of listing a folder of thousands.
     """
     manifest = parse_manifest(manifest_data)
-    lineage = lineage_thumbprints(publication, manifest)
-    names = {f.file_name for f in publication.files}
+    lineage = lineage_thumbprints(publications, manifest)
+    names = set(_wanted(_as_batch(publications)))
     names.update(name for name, entry in manifest["files"].items() if str(entry.get("thumbprint", "")).upper() in lineage)
     return sorted(names)
 
 
-def files_to_identify(publication: Publication, listing: StoreListing) -> list[str]:
+def files_to_identify(publications: Publication | Batch, listing: StoreListing) -> list[str]:
     """Names of files whose content must be read, because the manifest cannot vouch for them."""
     manifest = parse_manifest(listing.manifest)
     entries = manifest["files"]
     actual = _by_lower(listing)
-    wanted = {f.file_name for f in publication.files}
-    lineage = lineage_thumbprints(publication, manifest)
+    wanted = _wanted(_as_batch(publications))
+    lineage = lineage_thumbprints(publications, manifest)
     needed = []
     for lower, name in sorted(actual.items()):
         entry = entries.get(name)
@@ -153,55 +165,104 @@ def files_to_identify(publication: Publication, listing: StoreListing) -> list[s
     return needed
 
 
-def plan_replica(publication: Publication, listing: StoreListing, facts: t.Mapping[str, FileFacts]) -> ReplicaPlan:
-    """Decide everything for one replica. ``facts`` covers the names files_to_identify returned."""
+@dataclasses.dataclass
+class _Draft:
+    """The plan of one replica while it is being built."""
+
+    files: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
+    actions: dict[str, str] = dataclasses.field(default_factory=dict)
+    write_names: dict[str, str] = dataclasses.field(default_factory=dict)
+    removals: dict[str, str] = dataclasses.field(default_factory=dict)
+    before: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
+
+
+def plan_replica(publications: Publication | Batch, listing: StoreListing, facts: t.Mapping[str, FileFacts]) -> ReplicaPlan:
+    """Decide everything for one replica. ``facts`` covers the names files_to_identify returned.
+
+    A batch is planned as one: every certificate's files against the same listing and manifest,
+    and the key-password fingerprint (a slow, salted hash) computed once for the replica.
+    """
+    batch = _as_batch(publications)
     old = parse_manifest(listing.manifest)
     manifest: dict[str, t.Any] = {k: v for k, v in old.items() if k != "files"}
-    files: dict[str, dict[str, t.Any]] = {}
-    fingerprint = password_fingerprint(publication.key_password, str(manifest["salt"]))
+    fingerprints: dict[str | None, str] = {}
     actual = _by_lower(listing)
-    lineage = lineage_thumbprints(publication, old)
-    wanted = {f.file_name: f for f in publication.files}
-    actions: dict[str, str] = {}
-    write_names: dict[str, str] = {}
-    removals: dict[str, str] = {}
-    before: dict[str, dict[str, t.Any]] = {}
+    draft = _Draft()
+    for publication in batch:
+        if publication.key_password not in fingerprints:
+            fingerprints[publication.key_password] = password_fingerprint(publication.key_password, str(manifest["salt"]))
+        for want in publication.files:
+            _plan_file(want, fingerprints[publication.key_password], actual.get(want.file_name), old, listing, facts, draft)
+    _plan_others(batch, actual, old, listing, facts, draft)
 
-    for want in publication.files:
-        name = actual.get(want.file_name)
-        desired_entry = {
-            "host_name": want.host_name,
-            "thumbprint": want.thumbprint,
-            "identity": want.identity,
-            "not_after": want.not_after,
-            "encryption": want.encryption,
-            "key_password": fingerprint,
-        }
-        if name is None:
-            actions[want.file_name] = CREATE
-            write_names[want.file_name] = want.file_name
-            files[want.file_name] = desired_entry
-            continue
-        entry = old["files"].get(name)
-        stat = listing.pfx[name]
-        if _trusted(entry, stat):
-            if entry is None:  # _trusted() never trusts a file without a manifest entry
-                raise AssertionError(f"no manifest entry for trusted file {name!r}")
-            known = FileFacts(entry.get("thumbprint"), entry.get("identity"), entry.get("encryption"), entry.get("not_after"))
-            password_ok = fingerprints_equal(entry.get("key_password"), fingerprint)
-        else:
-            known = facts.get(name, FileFacts(None, None, None, None))
-            # A file we could open with the store password was encrypted with it.
-            password_ok = known.identity is not None
-        before[want.file_name] = {"thumbprint": known.thumbprint, "not_after": known.not_after}
-        if known.identity == want.identity and known.encryption == want.encryption and password_ok:
-            actions[want.file_name] = UNCHANGED
-            files[name] = dict(desired_entry, size=stat.size, mtime=stat.mtime)
-        else:
-            actions[want.file_name] = UPDATE
-            write_names[want.file_name] = name
-            files[name] = desired_entry
+    if listing.examined is not None:
+        # Only some files were looked at: every other record stays exactly as it was.
+        for name, entry in old["files"].items():
+            if name.lower() not in listing.examined and name not in draft.files:
+                draft.files[name] = entry
+    manifest["files"] = draft.files
+    manifest_changed = _comparable(draft.files) != _comparable(old["files"]) or (listing.manifest is None and bool(draft.files))
+    return ReplicaPlan(
+        actions=draft.actions,
+        removals=draft.removals,
+        write_names=draft.write_names,
+        manifest=manifest,
+        manifest_changed=manifest_changed,
+        stale_temps=listing.stale_temps(),
+        before=draft.before,
+    )
 
+
+def _plan_file(
+    want: DesiredFile,
+    fingerprint: str,
+    name: str | None,
+    old: t.Mapping[str, t.Any],
+    listing: StoreListing,
+    facts: t.Mapping[str, FileFacts],
+    draft: _Draft,
+) -> None:
+    desired_entry = {
+        "host_name": want.host_name,
+        "thumbprint": want.thumbprint,
+        "identity": want.identity,
+        "not_after": want.not_after,
+        "encryption": want.encryption,
+        "key_password": fingerprint,
+    }
+    if name is None:
+        draft.actions[want.file_name] = CREATE
+        draft.write_names[want.file_name] = want.file_name
+        draft.files[want.file_name] = desired_entry
+        return
+    entry = old["files"].get(name)
+    stat = listing.pfx[name]
+    if _trusted(entry, stat):
+        if entry is None:  # _trusted() never trusts a file without a manifest entry
+            raise AssertionError(f"no manifest entry for trusted file {name!r}")
+        known = FileFacts(entry.get("thumbprint"), entry.get("identity"), entry.get("encryption"), entry.get("not_after"))
+        password_ok = fingerprints_equal(entry.get("key_password"), fingerprint)
+    else:
+        known = facts.get(name, FileFacts(None, None, None, None))
+        # A file we could open with the store password was encrypted with it.
+        password_ok = known.identity is not None
+    draft.before[want.file_name] = {"thumbprint": known.thumbprint, "not_after": known.not_after}
+    if known.identity == want.identity and known.encryption == want.encryption and password_ok:
+        draft.actions[want.file_name] = UNCHANGED
+        draft.files[name] = dict(desired_entry, size=stat.size, mtime=stat.mtime)
+    else:
+        draft.actions[want.file_name] = UPDATE
+        draft.write_names[want.file_name] = name
+        draft.files[name] = desired_entry
+
+
+def _plan_others(
+    batch: Batch, actual: t.Mapping[str, str], old: t.Mapping[str, t.Any], listing: StoreListing, facts: t.Mapping[str, FileFacts], draft: _Draft
+) -> None:
+    """Files on the store this batch does not publish: remove superseded ones, prune, or keep their records."""
+    wanted = _wanted(batch)
+    lineage = lineage_thumbprints(batch, old)
+    prune = any(publication.prune for publication in batch)
     for lower, name in sorted(actual.items()):
         if lower in wanted:
             continue
@@ -213,30 +274,13 @@ def plan_replica(publication: Publication, listing: StoreListing, facts: t.Mappi
         elif name in facts:
             thumbprint = (facts[name].thumbprint or "").upper() or None
         if entry and thumbprint and thumbprint == str(entry.get("thumbprint", "")).upper() and thumbprint in lineage:
-            removals[name] = REMOVE
-        elif publication.prune:
-            removals[name] = PRUNE
+            draft.removals[name] = REMOVE
+        elif prune:
+            draft.removals[name] = PRUNE
         elif entry and thumbprint == str(entry.get("thumbprint", "")).upper() and _trusted(entry, stat):
-            files[name] = entry  # another certificate's file, still as published: keep its record
-        if name in removals:
-            before[name] = {"thumbprint": thumbprint, "not_after": entry.get("not_after") if entry else None}
-
-    if listing.examined is not None:
-        # Only some files were looked at: every other record stays exactly as it was.
-        for name, entry in old["files"].items():
-            if name.lower() not in listing.examined and name not in files:
-                files[name] = entry
-    manifest["files"] = files
-    manifest_changed = _comparable(files) != _comparable(old["files"]) or (listing.manifest is None and bool(files))
-    return ReplicaPlan(
-        actions=actions,
-        removals=removals,
-        write_names=write_names,
-        manifest=manifest,
-        manifest_changed=manifest_changed,
-        stale_temps=listing.stale_temps(),
-        before=before,
-    )
+            draft.files[name] = entry  # another certificate's file, still as published: keep its record
+        if name in draft.removals:
+            draft.before[name] = {"thumbprint": thumbprint, "not_after": entry.get("not_after") if entry else None}
 
 
 def _comparable(files: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

@@ -4,21 +4,23 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import ntpath
 import os
 import re
+import threading
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
+from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CERTIFICATE_SOURCE_SPEC
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext, UserInputError
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import CertificateBundle, CertificateError, export_pfx, load_pfx
-from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import expected_encryption, pfx_encryption
+from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import PfxEncryption, expected_encryption, pfx_encryption
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica, publish_all, summarize
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import DesiredFile, FileFacts, Publication
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish.source import prepare
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.source import Source, prepare
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FolderStore, LocalFileSystem, StoreError
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.host import HostStore
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.smb import SmbFileSystem, split_unc
@@ -158,34 +160,114 @@ def build_publication(bundle: CertificateBundle, host_names: t.Sequence[t.Any], 
     )
 
 
+class PfxExports:
+    """Each certificate exported once, on first use, however many files and replicas hold it.
+
+    Replicas may be written at the same time: a lock per certificate makes the second
+    caller wait for the first export instead of doing it again.
+    """
+
+    def __init__(self, bundles: t.Mapping[Publication, tuple[CertificateBundle, PfxEncryption]], key_password: str | None) -> None:
+        self._bundles = bundles
+        self._key_password = key_password
+        self._locks = {publication: threading.Lock() for publication in bundles}
+        self._done: dict[Publication, bytes] = {}
+
+    def __call__(self, publication: Publication) -> bytes:
+        with self._locks[publication]:
+            if publication not in self._done:
+                bundle, encryption = self._bundles[publication]
+                self._done[publication] = export_pfx(bundle, self._key_password, encryption)
+            return self._done[publication]
+
+
 def pfx_exporter(bundle: CertificateBundle, params: t.Mapping[str, t.Any]) -> t.Callable[[], bytes]:
     """Exports once, on first use: every file of every replica holds the same bytes."""
-    return functools.lru_cache(maxsize=1)(lambda: export_pfx(bundle, params.get("private_key_password"), params["encryption"]))
+    publication = build_publication(bundle, (), params)
+    exports = PfxExports({publication: (bundle, params["encryption"])}, params.get("private_key_password"))
+    return lambda: exports(publication)
 
 
 ReplicaFactory = t.Callable[[t.Mapping[str, t.Any], HostOperationRunner], Replica]
+
+# Threads for loading the sources: they overlap reading the files, but cryptography holds the GIL
+# through the RSA key check, which is most of a PFX load (measured: no speed-up on 2 cores).
+_WORKERS = max(1, min(8, os.cpu_count() or 1))
+
+
+def certificate_entries(params: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The options of each certificate of the task: the task's own, or one per entry of 'certificates'."""
+    if params.get("certificates") is None:
+        return [dict(params)]
+    shared = {key: value for key, value in params.items() if key not in CERTIFICATE_SOURCE_SPEC and key != "certificates"}
+    return [{**shared, **entry, "encryption": entry.get("encryption") or params["encryption"]} for entry in params["certificates"]]
+
+
+def prepare_all(entries: t.Sequence[t.Mapping[str, t.Any]], *, batch: bool) -> list[Source]:
+    """Load and validate every source (on a thread pool); the first bad one, in the order given, fails the task."""
+    if batch and not entries:
+        raise UserInputError("certificates: list at least one certificate to publish")
+    now = datetime.now(timezone.utc)
+
+    def one(index: int) -> Source:
+        try:
+            return prepare(entries[index], now=now)
+        except UserInputError as exc:
+            raise UserInputError(f"certificates[{index}].{exc}" if batch else str(exc)) from None
+
+    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(entries))) as pool:
+        return list(pool.map(one, range(len(entries))))
+
+
+def check_unique_files(publications: t.Sequence[Publication]) -> None:
+    """Two certificates of one batch cannot both own a host name's file."""
+    owners: dict[str, int] = {}
+    for index, publication in enumerate(publications):
+        for want in publication.files:
+            if want.file_name in owners and owners[want.file_name] != index:
+                raise UserInputError(
+                    f"certificates[{index}].host_names: {want.host_name!r} is also published by certificates[{owners[want.file_name]}]; "
+                    "each host name's file can hold only one certificate, so list it under one of them"
+                )
+            owners[want.file_name] = index
+
+
+def is_concurrent(replica: Replica) -> bool:
+    # Replicas on the task's Windows host share its one connection; SMB and local ones have their own.
+    return replica.type not in HOST_TYPES
 
 
 def run_publish(context: TaskContext, runner: HostOperationRunner, *, replica_factory: ReplicaFactory = build_replica) -> dict[str, t.Any]:
     """The whole task. replica_factory is the seam tests use to wrap a replica's file primitives with faults."""
     params = context.params
     check_options(params)
-    source = prepare(params, now=datetime.now(timezone.utc))
-    publication = build_publication(source.bundle, source.host_names, params)
+    batch = params.get("certificates") is not None
+    entries = certificate_entries(params)
+    sources = prepare_all(entries, batch=batch)
+    publications = [build_publication(source.bundle, source.host_names, entry) for source, entry in zip(sources, entries)]
+    check_unique_files(publications)
     key_password = params.get("private_key_password")
-    export = pfx_exporter(source.bundle, params)
+    exports = PfxExports({p: (s.bundle, e["encryption"]) for p, s, e in zip(publications, sources, entries)}, key_password)
     replicas = [replica_factory(d, runner) for d in params["destinations"]]
-    outcomes = publish_all(replicas, publication, check_mode=context.check_mode, identify=make_identify(key_password), pfx_bytes=export)
+    outcomes = publish_all(
+        replicas,
+        publications if batch else publications[0],
+        check_mode=context.check_mode,
+        identify=make_identify(key_password),
+        export=exports,
+        concurrent=is_concurrent,
+    )
     minimum = params.get("min_replicas") or len(replicas)
-    result = summarize(publication, outcomes, check_mode=context.check_mode, min_replicas=minimum)
+    result = summarize(publications if batch else publications[0], outcomes, check_mode=context.check_mode, min_replicas=minimum)
     failed = result.pop("_failed_replicas")
     diff = result.pop("diff")
     if context.diff and (diff["before"] or diff["after"]):
         # No diff at all when nothing would change: an empty before/after is only noise.
         result["diff"] = diff
     result["round_trips"] = runner.round_trips
-    if source.warnings:
-        result["warnings"] = list(source.warnings)
+    warnings = [f"certificates[{i}]: {w}" if batch else w for i, source in enumerate(sources) for w in source.warnings]
+    if warnings:
+        result["warnings"] = warnings
     if failed:
         broken = [f"{r['name']}: {r.get('error', 'failed')}" for r in result["replicas"] if r["status"] == "failed"]
         raise ModuleFailure(

@@ -9,8 +9,10 @@ with the JSON line the real bootstrap prints.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import typing as t
+import zlib
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 
@@ -29,14 +31,27 @@ def decode_command(cmd: str) -> str:
     return base64.b64decode(parts[6]).decode("utf-16-le")
 
 
+def unpack(in_data: bytes) -> str:
+    """stdin as the bootstrap reads it: base64 of raw-DEFLATE-compressed JSON (DeflateStream), all ASCII."""
+    try:
+        in_data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise LabProtocolError("payload is not ASCII; non-ASCII text must travel as JSON \\u escapes") from exc
+    try:
+        document = host_ops.unpack_document(in_data)
+    except (binascii.Error, ValueError, zlib.error) as exc:
+        # [Convert]::FromBase64String or DeflateStream would throw on the host.
+        raise LabProtocolError(f"payload is not base64 of a raw DEFLATE stream: {exc}") from exc
+    try:
+        return document.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise LabProtocolError("payload is not ASCII; non-ASCII text must travel as JSON \\u escapes") from exc
+
+
 def parse_payload(in_data: bytes | None) -> tuple[str, dict[str, t.Any]]:
     if not in_data:
         raise LabProtocolError("no payload on stdin")
-    try:
-        text = in_data.decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise LabProtocolError("payload is not ASCII; non-ASCII text must travel as JSON \\u escapes") from exc
-    payload = json.loads(text)
+    payload = json.loads(unpack(in_data))
     operation = payload.get("operation")
     if operation not in host_ops.operation_names():
         raise LabProtocolError(f"unknown operation {operation!r}: no such script is shipped")
@@ -52,8 +67,8 @@ def parse_payload(in_data: bytes | None) -> tuple[str, dict[str, t.Any]]:
 def operation_of(in_data: bytes | None) -> str:
     """The operation a payload asks for, or "" (for logs and fault injection; execute checks it properly)."""
     try:
-        return str(json.loads(in_data or b"{}").get("operation") or "")
-    except (ValueError, AttributeError):
+        return str(json.loads(unpack(in_data or b"")).get("operation") or "")
+    except (ValueError, AttributeError, LabProtocolError):
         return ""
 
 

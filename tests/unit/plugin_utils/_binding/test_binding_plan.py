@@ -14,11 +14,11 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._binding.plan import (
     CONVERT,
     REMOVE,
     SET_FLAGS,
-    canonical_ip,
     desired_flags,
     plan_bindings,
 )
 from ansible_collections.iis.ccs.plugins.plugin_utils._binding.request import BindingRequest, parse_request
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.binding_keys import canonical_ip
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_state import Binding, HttpSysState, Site
 
 NO_HTTPSYS = HttpSysState((), (), ())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import typing as t
 
 import pytest
@@ -74,7 +75,7 @@ def test_runner_never_asks_for_privilege_escalation() -> None:
 def test_payload_is_ascii_json_with_the_shipped_script() -> None:
     payload = host_ops.encode_payload(OPERATION, {"sections": ["windows"]})
     payload.decode("ascii")  # raises if anything non-ASCII slipped through
-    document = json.loads(payload)
+    document = json.loads(host_ops.unpack_document(payload))
     assert document == {
         "operation": OPERATION,
         "library": host_ops.load_operation_library(OPERATION),
@@ -86,18 +87,19 @@ def test_payload_is_ascii_json_with_the_shipped_script() -> None:
 def test_non_ascii_parameters_travel_as_escapes_and_survive() -> None:
     payload = host_ops.encode_payload(OPERATION, {"site_names": [NON_ASCII]})
     assert all(byte < 0x80 for byte in payload)
-    assert "\\u00fc" in payload.decode("ascii")
-    assert json.loads(payload)["params"]["site_names"] == [NON_ASCII]
+    text = host_ops.unpack_document(payload).decode("ascii")  # ASCII before compression too
+    assert "\\u00fc" in text
+    assert json.loads(text)["params"]["site_names"] == [NON_ASCII]
 
 
 def test_several_megabyte_payload_round_trips_and_is_counted() -> None:
-    big = "A" * (6 * 1024 * 1024) + NON_ASCII  # e.g. a large base64 PFX
+    big = base64.b64encode(os.urandom(4 * 1024 * 1024)).decode("ascii") + NON_ASCII  # e.g. a large base64 PFX
     connection = RecordingConnection(stdout=powershell_answer({"ok": True, "result": {"echo": big}}))
     runner = HostOperationRunner(connection, "web01")
     result = runner.run(OPERATION, {"blob": big})
     sent = connection.calls[0][1]
-    assert sent is not None and len(sent) > 6 * 1024 * 1024
-    assert json.loads(sent)["params"]["blob"] == big
+    assert sent is not None and len(sent) > 5 * 1024 * 1024  # base64 hardly compresses
+    assert json.loads(host_ops.unpack_document(sent))["params"]["blob"] == big
     assert result == {"echo": big}
     assert runner.bytes_sent == len(sent)
     assert runner.bytes_received == len(connection.answer[1])
@@ -212,7 +214,7 @@ def test_shared_functions_travel_beside_the_script_and_are_the_declared_files() 
     assert library.startswith("# iis.ccs library: registry")
     assert "function Read-RegistryKey" in library
     assert "function Read-RegistryKey" not in host_ops.load_operation_script(OPERATION)
-    assert ". ([ScriptBlock]::Create($payload.library))" in host_ops.BOOTSTRAP
+    assert ". ([ScriptBlock]::Create($p.library))" in host_ops.BOOTSTRAP
 
 
 def test_unknown_library_is_refused(monkeypatch) -> None:
@@ -250,6 +252,16 @@ def test_other_connection_errors_are_not_mistaken_for_a_lost_connection() -> Non
     runner = HostOperationRunner(BrokenConnection(AnsibleConnectionFailure("ntlm: the specified credentials were rejected")), "web01")
     with pytest.raises(AnsibleConnectionFailure, match="credentials were rejected"):
         runner.run("read_host_state", {"sections": ["windows"]})
+
+
+def test_bootstrap_parses_as_powershell_and_is_terse() -> None:
+    import tree_sitter
+    import tree_sitter_pwsh
+
+    tree = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language())).parse(host_ops.BOOTSTRAP.encode("ascii"))
+    assert not tree.root_node.has_error
+    # It rides on every call's command line as base64 of UTF-16 (8/3 bytes per character).
+    assert len(host_ops.bootstrap_command()) < 2100
 
 
 def test_every_operation_has_a_purpose_users_can_read() -> None:

@@ -64,7 +64,7 @@ def run(
 ) -> dict[str, t.Any]:
     systems = fs or [LocalFileSystem(str(f)) for f in folders]
     replicas = [Replica(f"r{i}", "local", str(folder), FolderStore(system)) for i, (folder, system) in enumerate(zip(folders, systems))]
-    outcomes = publish_all(replicas, pub, check_mode=check_mode, identify=make_identify(pub.key_password), pfx_bytes=lambda: content(pub))
+    outcomes = publish_all(replicas, pub, check_mode=check_mode, identify=make_identify(pub.key_password), export=lambda _publication: content(pub))
     return summarize(pub, outcomes, check_mode=check_mode, min_replicas=len(replicas) if min_replicas is None else min_replicas)
 
 
@@ -261,3 +261,79 @@ def test_a_replica_returning_other_bytes_fails_its_read_back_check(folders: list
     assert result["files"][0]["replicas"] == {"r0": "failed", "r1": "created"}
     # The manifest was not written for the replica that could not vouch for its file.
     assert not (folders[0] / MANIFEST_NAME).exists() and (folders[1] / MANIFEST_NAME).exists()
+
+
+class SessionFs(LocalFileSystem):
+    """Counts reads of the manifest and closes, to prove a batch is one session and one manifest read per replica."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.manifest_reads = 0
+        self.closes = 0
+
+    def read(self, name: str) -> bytes | None:
+        self.manifest_reads += name == MANIFEST_NAME
+        return super().read(name)
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+def run_batch(pubs: t.Sequence[Publication], folders: t.Sequence[Path], *, check_mode: bool = False,
+              fs: t.Sequence[LocalFileSystem] | None = None) -> dict[str, t.Any]:
+    systems = fs or [LocalFileSystem(str(f)) for f in folders]
+    replicas = [Replica(f"r{i}", "local", str(folder), FolderStore(system)) for i, (folder, system) in enumerate(zip(folders, systems))]
+    exported: list[str] = []
+
+    def export(pub: Publication) -> bytes:
+        exported.append(pub.thumbprint)
+        return content(pub)
+
+    outcomes = publish_all(replicas, pubs, check_mode=check_mode, identify=make_identify("store-pw"), export=export, concurrent=lambda _r: True)
+    result = summarize(pubs, outcomes, check_mode=check_mode, min_replicas=len(replicas))
+    result["_exported"] = exported
+    return result
+
+
+def test_batch_is_one_session_one_manifest_read_one_commit_per_replica(folders: list[Path]) -> None:
+    pubs = [publication(f"{i:02d}" * 20, [f"site{i}.test.pfx", f"www.site{i}.test.pfx"]) for i in range(10)]
+    sessions = [SessionFs(str(f)) for f in folders]
+    first = run_batch(pubs, folders, fs=sessions)
+    assert first["changed"] is True and "thumbprint" not in first
+    assert [c["thumbprint"] for c in first["certificates"]] == [p.thumbprint for p in pubs]
+    assert all(c["changed"] and [f["action"] for f in c["files"]] == ["created", "created"] for c in first["certificates"])
+    for fs, replica in zip(sessions, first["replicas"]):
+        # One read of the manifest to plan (the commit writes it, never reads it again), one close, two round trips.
+        assert (fs.manifest_reads, fs.closes, replica["round_trips"]) == (1, 1, 2)
+    assert set(first["_exported"]) == {p.thumbprint for p in pubs}
+    manifest = json.loads((folders[1] / MANIFEST_NAME).read_text())
+    assert len(manifest["files"]) == 20
+
+    again = run_batch(pubs, folders)
+    assert again["changed"] is False and again["_exported"] == []
+    assert all(r["pfx_bytes_read"] == r["pfx_bytes_written"] == 0 and r["round_trips"] == 1 for r in again["replicas"])
+
+    renewed = [publication("EE" * 20, ["site0.test.pfx", "www.site0.test.pfx"]), *pubs[1:]]
+    third = run_batch(renewed, folders)
+    assert [c["changed"] for c in third["certificates"]] == [True] + [False] * 9
+    assert third["replicas"][0]["updated"] == ["site0.test.pfx", "www.site0.test.pfx"]
+
+
+def test_batch_check_mode_and_prune_keep_exactly_the_listed_certificates(folders: list[Path]) -> None:
+    run(publication("99" * 20, ["old.test.pfx"]), folders)
+    pubs = [publication("AA" * 20, ["a.test.pfx"], prune=True), publication("BB" * 20, ["b.test.pfx"], prune=True)]
+    preview = run_batch(pubs, folders, check_mode=True)
+    assert preview["changed"] is True and preview["_exported"] == []
+    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "old.test.pfx"]
+    assert preview["removed"] == [{"file_name": "old.test.pfx", "replicas": {"r0": "pruned", "r1": "pruned"}}]
+    run_batch(pubs, folders)
+    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "a.test.pfx", "b.test.pfx"]
+
+
+def test_moving_a_name_between_certificates_of_a_batch_keeps_both_certificates_files(folders: list[Path]) -> None:
+    # b.test moves from certificate AA to BB; AA's other file must not be taken for a superseded one.
+    run_batch([publication("AA" * 20, ["a.test.pfx", "b.test.pfx"])], folders)
+    moved = run_batch([publication("AA" * 20, ["a.test.pfx"]), publication("BB" * 20, ["b.test.pfx"])], folders)
+    assert moved["removed"] == []
+    assert [f["action"] for c in moved["certificates"] for f in c["files"]] == ["unchanged", "updated"]
+    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "a.test.pfx", "b.test.pfx"]

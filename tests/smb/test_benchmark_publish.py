@@ -1,0 +1,33 @@
+"""tools/benchmark_publish.py on a tiny store: every run completes and the unchanged re-runs move no PFX bytes.
+
+No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from _samba import install_smbclient, install_smbd
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_tiny_publish_benchmark_reports_every_run() -> None:
+    if (install_smbd() is None or install_smbclient() is None) and not os.environ.get("CI"):
+        pytest.skip("smbd or smbclient is not installed (apt-get install samba smbclient); set CI=1 to make this a failure")
+    args = [sys.executable, str(REPO / "tools" / "benchmark_publish.py"), "--certificates", "20", "--names", "2", "--renew", "2", "--json"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    figures = json.loads(proc.stdout)
+    assert figures["files_on_share"] == 40
+    assert figures["batch_first"]["files_changed"] == figures["separate_first"]["files_changed"] == 40
+    assert figures["batch_renewal"]["files_changed"] == 4
+    for run in ("batch_unchanged", "separate_unchanged"):
+        assert figures[run]["pfx_bytes_read"] == figures[run]["pfx_bytes_written"] == figures[run]["files_changed"] == 0
+    assert figures["separate_first"]["ms_per_task_first_tenth"] > 0 and figures["floor"]["seconds"] > 0
