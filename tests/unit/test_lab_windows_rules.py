@@ -189,11 +189,12 @@ def test_wrong_password_still_names_the_password() -> None:
 # 3. Constrained Language Mode --------------------------------------------------------------------------------------
 def test_constrained_language_mode_is_one_clear_sentence(script: t.Callable[[str], bool]) -> None:
     shipped = script("checks_language_mode")
-    payload = json.dumps({"operation": "read_host_state", "library": host_ops.load_operation_library("read_host_state"),
-                          "script": host_ops.load_operation_script("read_host_state"), "params": {"sections": ["windows"]}}).encode()
-    rc, stdout, _stderr = emulator.execute("web01", {"language_mode": "ConstrainedLanguage"}, {}, host_ops.bootstrap_command(), payload)
-    error = json.loads(stdout)["error"]["message"]
+    payload = host_ops.encode_payload("read_host_state", {"sections": ["windows"]})
+    rc, stdout, stderr = emulator.execute("web01", {"language_mode": "ConstrainedLanguage"}, {}, host_ops.bootstrap_command(), payload)
     assert rc == 0
+    with pytest.raises(host_ops.HostOperationError) as failed:
+        host_ops.decode_answer("read_host_state", "web01", rc, stdout, stderr)
+    error = failed.value.windows_message
     assert (error == host_ops.LANGUAGE_MODE_MESSAGE.format("ConstrainedLanguage")) is shipped
     assert ("Method invocation is supported only on core types" in error) is not shipped
 

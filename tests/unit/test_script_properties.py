@@ -132,17 +132,17 @@ def test_mutation_is_caught(tmp_path: Path, operation: str, edited: str, pattern
 def test_bootstrap_builds_code_only_from_the_shipped_scripts() -> None:
     root, data = parse(host_ops.BOOTSTRAP)
     creates = re.findall(r"\[ScriptBlock\]::Create\(([^)]*)\)", host_ops.BOOTSTRAP)
-    assert creates == ["$payload.library", "$payload.script"]
-    params_uses = [m.start() for m in re.finditer(r"\$payload\.params", host_ops.BOOTSTRAP)]
+    assert creates == ["$p.library", "$p.script"]
+    params_uses = [m.start() for m in re.finditer(r"\$p\.params", host_ops.BOOTSTRAP)]
     assert len(params_uses) == 1
-    assert "([ScriptBlock]::Create($payload.script)) $payload.params)" in host_ops.BOOTSTRAP
+    assert "([ScriptBlock]::Create($p.script)) $p.params)" in host_ops.BOOTSTRAP
     assert not root.has_error and data
 
 
 @pytest.mark.parametrize("operation", host_ops.operation_names())
 def test_payload_code_is_the_shipped_file_and_parameters_stay_data(operation: str) -> None:
     canary = "'; Remove-Item C:\\ -Recurse; '"
-    payload = json.loads(host_ops.encode_payload(operation, {"value": canary}))
+    payload = json.loads(host_ops.unpack_document(host_ops.encode_payload(operation, {"value": canary})))
     assert payload["script"] == (Path(host_ops.OPERATIONS_DIR) / f"{operation}.ps1").read_text(encoding="ascii")
     assert payload["library"] == host_ops.load_operation_library(operation)
     assert canary not in payload["script"] + payload["library"]

@@ -26,7 +26,10 @@ LIBRARY_DIR = os.path.join(OPERATIONS_DIR, "_library")
 # An operation declares the shared function files it needs in its header: "# Uses: registry, store_access".
 _USES_LINE = re.compile(r"^# Uses: *(.+)$", re.MULTILINE)
 
-# The one sentence a host in a restricted language mode answers with ({0} is the mode).
+# The error type the bootstrap answers with in a restricted language mode (its message is the mode),
+# and the one sentence the controller turns it into ({0} is the mode). The sentence is not sent to the
+# host: the bootstrap travels on every call's command line, so it stays terse.
+LANGUAGE_MODE_ERROR = "LanguageMode"
 LANGUAGE_MODE_MESSAGE = (
     "PowerShell runs in {0} mode here (App Control or AppLocker), which blocks iis.ccs; nothing was changed."
     " Allow FullLanguage for the Ansible account (an App Control rule or a JEA endpoint)."
@@ -50,25 +53,22 @@ BOOTSTRAP = "\n".join(
         "$ProgressPreference='SilentlyContinue'",
         # Constrained Language Mode (App Control for Business or AppLocker) blocks Add-Type,
         # New-Object of most types and .NET method calls, so every operation would fail with an
-        # opaque error; say so once, before anything runs, without a .NET call of our own (the
-        # catch block below calls GetType()). ansible-core's bootstrap checks the mode too.
+        # opaque error; say so once, before anything runs, without a .NET call of our own. Only the
+        # mode travels back (a string concatenation, allowed in every mode): decode_answer says the
+        # sentence. ansible-core's own bootstrap checks the mode too.
         # https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_language_modes
-        "$mode=[string]$ExecutionContext.SessionState.LanguageMode",
-        "if($mode -ne 'FullLanguage'){",
-        "$answer=@{ok=$false;error=@{message=('" + LANGUAGE_MODE_MESSAGE + "' -f $mode);type='LanguageMode';id='LanguageMode';line=0}}",
-        "}else{try{",
-        "$zip=New-Object IO.Compression.DeflateStream((New-Object IO.MemoryStream(,[Convert]::FromBase64String(($input|Out-String).Trim()))),'Decompress')",
-        "$payload=(New-Object IO.StreamReader($zip)).ReadToEnd()|ConvertFrom-Json",
-        "if($payload.library){. ([ScriptBlock]::Create($payload.library))}",
-        "$result=@(& ([ScriptBlock]::Create($payload.script)) $payload.params)[-1]",
-        "$answer=@{ok=$true;result=$result}",
+        "$l=[string]$ExecutionContext.SessionState.LanguageMode",
+        "if($l -ne 'FullLanguage'){'{\"ok\":false,\"error\":{\"type\":\"" + LANGUAGE_MODE_ERROR + "\",\"message\":\"'+$l+'\"}}'}else{",
+        "try{",
+        "$z=New-Object IO.Compression.DeflateStream((New-Object IO.MemoryStream(,[Convert]::FromBase64String(($input|Out-String).Trim()))),'Decompress')",
+        "$p=(New-Object IO.StreamReader($z)).ReadToEnd()|ConvertFrom-Json",
+        "if($p.library){. ([ScriptBlock]::Create($p.library))}",
+        "$r=@(& ([ScriptBlock]::Create($p.script)) $p.params)[-1]",
+        "$a=@{ok=$true;result=$r}",
         "}catch{",
-        "$answer=@{ok=$false;error=@{message=$_.Exception.Message;type=$_.Exception.GetType().FullName;id=$_.FullyQualifiedErrorId;line=$_.InvocationInfo.ScriptLineNumber}}",
-        "}}",
-        "$json=ConvertTo-Json -InputObject $answer -Depth 16 -Compress",
-        # A restricted session answers only the ASCII sentence above, without the .NET call.
-        "if($mode -ne 'FullLanguage'){$json}else{",
-        "[Regex]::Replace($json,'[^\\x00-\\x7F]',{param($m)'\\u{0:x4}' -f [int][char]$m.Value})}",
+        "$a=@{ok=$false;error=@{message=$_.Exception.Message;type=$_.Exception.GetType().FullName}}",
+        "}",
+        "[Regex]::Replace((ConvertTo-Json $a -Depth 16 -Compress),'[^\\x00-\\x7F]',{param($m)'\\u{0:x4}' -f [int][char]$m.Value})}",
     ]
 )
 
@@ -196,7 +196,10 @@ def decode_answer(operation: str, host: str, rc: int, stdout: bytes, stderr: byt
         raise HostOperationError(operation, host, f"no answer from the host ({detail})")
     if not answer.get("ok"):
         error = answer.get("error") or {}
-        raise HostOperationError(operation, host, str(error.get("message") or "unknown error"), str(error.get("type") or ""))
+        message = str(error.get("message") or "unknown error")
+        if error.get("type") == LANGUAGE_MODE_ERROR:
+            message = LANGUAGE_MODE_MESSAGE.format(message)
+        raise HostOperationError(operation, host, message, str(error.get("type") or ""))
     return answer.get("result")
 
 

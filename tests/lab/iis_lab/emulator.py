@@ -87,7 +87,7 @@ def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.
             _check_language_mode(state)
             answer: dict[str, t.Any] = {"ok": True, "result": OPERATIONS[operation](context)}
         except WindowsError_ as exc:
-            answer = {"ok": False, "error": {"message": exc.message, "type": exc.error_type, "id": "", "line": 0}}
+            answer = {"ok": False, "error": {"message": exc.message, "type": exc.error_type}}
         state["oplog"].append({"seq": len(state["oplog"]) + 1, "operation": operation, "ok": answer["ok"], "events": context.events})
     line = json.dumps(answer, ensure_ascii=True, separators=(",", ":"))
     return 0, (line + "\r\n").encode("ascii"), b""
@@ -98,8 +98,8 @@ def _check_language_mode(state: t.Mapping[str, t.Any]) -> None:
     mode = str(state.get("language_mode") or "FullLanguage")
     if mode != "FullLanguage" and enforced("constrained-language-blocks-dotnet"):
         if script_facts.has("checks_language_mode"):
-            raise WindowsError_(host_ops.LANGUAGE_MODE_MESSAGE.format(mode), "System.Management.Automation.RuntimeException",
-                                rule="constrained-language-blocks-dotnet")
+            # The bootstrap answers with the mode alone; the controller says the sentence.
+            raise WindowsError_(mode, host_ops.LANGUAGE_MODE_ERROR, rule="constrained-language-blocks-dotnet")
         raise WindowsError_("Cannot invoke method. Method invocation is supported only on core types in this language mode.",
                             "System.Management.Automation.PSInvalidOperationException", rule="constrained-language-blocks-dotnet")
 
