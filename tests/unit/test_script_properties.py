@@ -29,6 +29,9 @@ OPERATIONS: dict[str, Properties] = {
     "probe_store_access": Properties(drives=True),
     "read_cert_store": Properties(drives=True),
     "read_host_state": Properties(),
+    # Read-only, no drive, no secret: the universal properties (no secret returned, no code from a parameter) hold.
+    "read_store_acl": Properties(),
+    "verify_tls": Properties(),
     "write_cert_store": Properties(
         guards=(
             Guard(r"^if \(-not \(Test-StoreFolder \$root\b[^\n]*\{\s*throw",
@@ -105,6 +108,10 @@ MUTATIONS = [
                  "$wanted = @(& ([string]$Params.sections))", "injection", id="call-operator-on-a-string"),
     pytest.param("apply_bindings", "httpsys", r"\$output = netsh\.exe @Arguments",
                  "$output = cmd.exe /c ('netsh ' + ($Arguments -join ' '))", "injection", id="cmd-command-line"),
+    pytest.param("read_store_acl", "read_store_acl", r"Get-SmbShare -Name \(\[string\]\$Params\.share\) -ErrorAction Stop",
+                 "Invoke-Expression ('Get-SmbShare -Name ' + [string]$Params.share)", "injection", id="share-name-run-as-code"),
+    pytest.param("verify_tls", "verify_tls", r"\$timeout = \[int\]\$Params\.timeout_ms",
+                 "$timeout = [int](Invoke-Expression ([string]$Params.timeout_ms))", "injection", id="timeout-evaluated-as-code"),
     pytest.param("configure_provider", "provider_cmdlets", r"& \$Action", "& ([scriptblock]::Create([string]$Step.store_location))", "injection",
                  id="mapped-action-built-from-a-parameter"),
 ]
