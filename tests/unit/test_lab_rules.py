@@ -32,6 +32,7 @@ from iis_lab.ops import OpContext  # noqa: E402
 from iis_lab.ops.apply_bindings import apply_bindings  # noqa: E402
 from iis_lab.ops.cert_store import read_cert_store  # noqa: E402
 from iis_lab.ops.configure_provider import configure_provider  # noqa: E402
+from iis_lab.ops.read_store_acl import read_store_acl  # noqa: E402
 from iis_lab.state import initial_state  # noqa: E402
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops  # noqa: E402
@@ -117,6 +118,11 @@ def _read_store_as_outsider() -> None:
     read_cert_store(OpContext(host="web01", state=web(), network=Network(network), params=params))
 
 
+def _read_acl_of_unknown_share() -> None:
+    # The file server's own operation (ccs_store_info's audit): the host has \\fs01\ccs, not "other".
+    read_store_acl(OpContext(host="fs01", state=initial_state("fs01", {}), network=Network(NETWORK), params={"share": "other"}))
+
+
 # rule id -> cases; each must end in that rule's refusal.
 RULE_CASES: dict[str, list[t.Callable[[], None]]] = {
     "binding-key-unique": [
@@ -147,6 +153,7 @@ RULE_CASES: dict[str, list[t.Callable[[], None]]] = {
     "unc-server-reachable": [lambda: read_store("\\\\fs09\\ccs"), lambda: read_store("\\\\fs01")],
     "unc-share-exists": [lambda: read_store("\\\\fs01\\other")],
     "effective-access-is-lesser": [_read_store_as_outsider],
+    "smb-share-not-found": [_read_acl_of_unknown_share],
 }
 
 
@@ -172,16 +179,47 @@ def test_rule_case_fails_without_its_rule(rule_id: str, index: int, monkeypatch:
     assert not isinstance(outcome.value, KeyboardInterrupt)
 
 
+# Rules no operation refuses with (the TLS lab's certificate selection) -> the tests that prove them; each
+# listed test must fail when its rule is switched off in another process (IIS_LAB_DISABLED_RULES).
+RULE_TESTS: dict[str, list[str]] = {
+    "ccs-file-exact-then-wildcard": ["tests/unit/test_tls_lab_rules.py::test_wildcard_binding_tries_the_name_then_the_wildcard_file"],
+    "ccs-cache-polling": ["tests/unit/test_tls_lab_rules.py::test_loaded_certificate_is_served_until_the_polling_interval_passes",
+                          "tests/unit/test_tls_lab_rules.py::test_cached_certificate_stays_while_the_share_is_unreachable"],
+    "ccs-fallback-ip-binding": ["tests/unit/test_tls_lab_rules.py::test_sni_name_without_certificate_falls_back_to_the_ip_binding"],
+}
+
 # The rules added with the script rewrite (issue 12) are proven by tests/unit/test_lab_windows_rules.py,
 # which runs each shipped script and its reverted call: with one of these rules switched off, that file fails.
 WINDOWS_RULE_TESTS = Path(__file__).resolve().parent / "test_lab_windows_rules.py"
-PROVEN_BY_SCRIPT_TESTS = sorted(set(rules.RULES) - set(RULE_CASES))
+PROVEN_BY_SCRIPT_TESTS = sorted(set(rules.RULES) - set(RULE_CASES) - set(RULE_TESTS))
 
 
 def test_every_case_is_a_registered_rule() -> None:
     # Every other registered rule must make the script tests fail when it is off (the test below).
     assert set(RULE_CASES) <= set(rules.RULES), sorted(set(RULE_CASES) - set(rules.RULES))
+    assert set(RULE_TESTS) <= set(rules.RULES), sorted(set(RULE_TESTS) - set(rules.RULES))
+    assert not set(RULE_CASES) & set(RULE_TESTS)
     assert WINDOWS_RULE_TESTS.exists()
+
+
+def run_tests(node_ids: t.Sequence[str], disabled: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "IIS_LAB_DISABLED_RULES": disabled, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0", "-rf", *node_ids],
+                          capture_output=True, text=True, check=False, env=env, cwd=REPO)
+
+
+def test_rule_tests_pass_with_every_rule_on() -> None:
+    node_ids = sorted({node for nodes in RULE_TESTS.values() for node in nodes})
+    run = run_tests(node_ids)
+    assert run.returncode == 0 and f"{len(node_ids)} passed" in run.stdout, run.stdout[-2000:]
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULE_TESTS))
+def test_rule_tests_fail_without_their_rule(rule_id: str) -> None:
+    run = run_tests(RULE_TESTS[rule_id], disabled=rule_id)
+    failed = set(re.findall(r"^FAILED (\S+)", run.stdout, re.MULTILINE))
+    assert run.returncode == 1, f"returned {run.returncode} with {rule_id} switched off:\n{run.stdout[-2000:]}"
+    assert failed == set(RULE_TESTS[rule_id]), f"with {rule_id} switched off, these still passed: {sorted(set(RULE_TESTS[rule_id]) - failed)}"
 
 
 @pytest.mark.parametrize("rule_id", PROVEN_BY_SCRIPT_TESTS)

@@ -29,6 +29,10 @@ OPERATIONS: dict[str, Properties] = {
     "probe_store_access": Properties(drives=True),
     "read_cert_store": Properties(drives=True),
     "read_host_state": Properties(),
+    # Read-only, no drive, no secret: the universal properties (no secret returned, no code from a parameter) hold.
+    "read_store_acl": Properties(),
+    # Opens a TCP connection and a TLS stream per target: both closed whatever happens (a leak per target otherwise).
+    "verify_tls": Properties(connections=("client", "stream")),
     "write_cert_store": Properties(
         guards=(
             Guard(r"^if \(-not \(Test-StoreFolder \$root\b[^\n]*\{\s*throw",
@@ -105,6 +109,15 @@ MUTATIONS = [
                  "$wanted = @(& ([string]$Params.sections))", "injection", id="call-operator-on-a-string"),
     pytest.param("apply_bindings", "httpsys", r"\$output = netsh\.exe @Arguments",
                  "$output = cmd.exe /c ('netsh ' + ($Arguments -join ' '))", "injection", id="cmd-command-line"),
+    pytest.param("read_store_acl", "read_store_acl", r"Get-SmbShare -Name \(\[string\]\$Params\.share\) -ErrorAction Stop",
+                 "Invoke-Expression ('Get-SmbShare -Name ' + [string]$Params.share)", "injection", id="share-name-run-as-code"),
+    pytest.param("verify_tls", "verify_tls", r"\$timeout = \[int\]\$Params\.timeout_ms",
+                 "$timeout = [int](Invoke-Expression ([string]$Params.timeout_ms))", "injection", id="timeout-evaluated-as-code"),
+    pytest.param("verify_tls", "verify_tls", r"\n\s*\$client\.Dispose\(\)", "", "clean-up", id="tcp-connection-never-closed"),
+    pytest.param("verify_tls", "verify_tls", r"if \(\$null -ne \$stream\) \{ \$stream\.Dispose\(\) \}", "$null = $stream", "clean-up",
+                 id="stream-dispose-deleted"),
+    pytest.param("verify_tls", "verify_tls", r"(\$client = \[System\.Net\.Sockets\.TcpClient\]::new\(\))",
+                 r"\1\n    $client.ReceiveTimeout = $timeout", "clean-up", id="call-between-opening-and-the-try"),
     pytest.param("configure_provider", "provider_cmdlets", r"& \$Action", "& ([scriptblock]::Create([string]$Step.store_location))", "injection",
                  id="mapped-action-built-from-a-parameter"),
 ]

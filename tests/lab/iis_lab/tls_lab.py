@@ -164,6 +164,8 @@ class CcsCache:
 
     def get(self, host: str, file_name: str, load: t.Callable[[], bytes | None], polling_interval: int) -> bytes | None:
         key = (host, file_name.lower())
+        if not rules.enforced("ccs-cache-polling"):
+            self.entries.pop(key, None)  # switched off: every handshake reads the file again
         entry = self.entries.get(key)
         now = lab_now()
         if entry is not None and now < entry.check_after:
@@ -222,13 +224,14 @@ def https_bindings(state: t.Mapping[str, t.Any], port: int) -> list[tuple[str, s
 
 def ccs_candidates(bindings: t.Sequence[tuple[str, str, int, str]], sni: str) -> list[str]:
     """The CCS file names tried for sni, in order: exact binding -> <sni>.pfx; wildcard binding -> <sni>.pfx, then _.<parent>.pfx."""
-    rules.known("ccs-file-exact-then-wildcard")
     unicode_name = _to_unicode(sni)
     parent = unicode_name.partition(".")[2]
     hosts = {_to_unicode(host) for _ip, host, flags, _hash in bindings if flags & CCS}
     if unicode_name in hosts:
         return [f"{unicode_name}.pfx"]
     if parent and f"*.{parent}" in hosts:
+        if not rules.enforced("ccs-file-exact-then-wildcard"):
+            return [f"{unicode_name}.pfx"]  # switched off: no wildcard file
         return [f"{unicode_name}.pfx", f"_.{parent}.pfx"]
     return []
 
@@ -275,7 +278,8 @@ class Selector:
                     pem = self._ccs_pem(host, state, file_name)
                     if pem is not None:
                         return pem
-        rules.known("ccs-fallback-ip-binding")
+        if sni and not rules.enforced("ccs-fallback-ip-binding"):
+            return None  # switched off: an SNI client that found no SNI or CCS certificate gets none
         for _ip, name, flags, cert_hash in bindings:
             if not name and not flags & SNI and cert_hash:
                 return self._machine_pem(host, cert_hash)
@@ -290,7 +294,6 @@ class Selector:
         provider = registry_key(state, PROVIDER_KEY) or {}
         if int(provider.get("Enabled") or 0) != 1:
             return None
-        rules.known("ccs-cache-polling")
         polling = int(provider.get("PollingInterval") or 300)
         cache = self.cache.setdefault(host, CcsCache())
         return cache.get(host, file_name, lambda: self._load_ccs_file(host, state, provider, file_name), polling)

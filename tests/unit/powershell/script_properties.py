@@ -2,7 +2,7 @@
 
 No PowerShell runs on the controller's test machine and the lab re-implements each operation in
 Python, so nothing would notice a script that leaks a secret, skips its guard, leaves a temporary
-file behind or builds code from a parameter. These checks read the parsed script instead. They are
+file or an open connection behind or builds code from a parameter. These checks read the parsed script instead. They are
 deliberately conservative: a construct they cannot prove safe is reported, and the script is
 written so they can (for example a secret is passed straight to the digest function, not through
 a helper variable). docs/ccs-behaviour.md#provider-secrets says why the secrets never leave.
@@ -60,6 +60,7 @@ class Properties:
     guards: tuple[Guard, ...] = ()
     temp_files: tuple[str, ...] = ()  # variables that name temporary files (lower case, without $)
     drives: bool = False  # maps a PSDrive, which must be removed on every path
+    connections: tuple[str, ...] = ()  # variables holding a connection made with ::new (lower case, without $), disposed on every path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +87,8 @@ def check(source: str, properties: Properties) -> list[Violation]:
     found.file_writes(properties.temp_files)
     if properties.drives:
         found.drive_cleanup()
+    if properties.connections:
+        found.connection_cleanup(properties.connections)
     for guard in properties.guards:
         found.guard(guard)
     return found.violations
@@ -422,6 +425,55 @@ class _Checker:
                 self.flag("clean-up", command, "the drive is not removed in the finally of a try that directly follows it")
             elif not self._quiet(removal):
                 self.flag("clean-up", removal, "an error removing the drive would replace the operation's own outcome")
+
+    def connection_cleanup(self, names: tuple[str, ...]) -> None:
+        opened = [a for a in self.nodes("assignment_expression") if self._opens_connection(a, names)]
+        for name in names:
+            if not any(self._assigned_name(a) == name for a in opened):
+                self.violations.append(Violation("clean-up", 0, f"the operation declares the connection ${name} but never opens it"))
+        for assignment in opened:
+            if not self._disposed_on_every_path(assignment, self._assigned_name(assignment)):
+                self.flag("clean-up", assignment, "the connection is not disposed in the finally of a try around it or directly after it")
+
+    def _assigned_name(self, assignment: tree_sitter.Node) -> str:
+        target = _only_descendant(_first(assignment, "left_assignment_expression"), "variable")
+        return self.variable_name(target) if target is not None else ""
+
+    def _opens_connection(self, assignment: tree_sitter.Node, names: tuple[str, ...]) -> bool:
+        value = _first_deep(assignment.children[-1], "invocation_expression")
+        member = self.static_member(value) if value is not None else None
+        return self._assigned_name(assignment) in names and member is not None and member[1] == "new"
+
+    def _disposed_on_every_path(self, assignment: tree_sitter.Node, name: str) -> bool:
+        """Opened inside a try whose finally disposes it, or followed (after constant assignments only) by such a try."""
+        current: tree_sitter.Node | None = assignment
+        while current is not None and not (current.parent is not None and current.parent.type == "statement_list"):
+            current = current.parent
+        statements = current.parent if current is not None else None
+        if current is None or statements is None:
+            return False
+        following = statements.children[statements.children.index(current) + 1:]
+        for sibling in following:
+            if sibling.type == "try_statement":
+                return self._finally_disposes(sibling, name)
+            if not self._constant_assignment(sibling):
+                break
+        node: tree_sitter.Node | None = assignment
+        while (node := _ancestor(node, "try_statement") if node is not None else None) is not None:
+            if _inside(assignment, _first(node, "statement_block")) and self._finally_disposes(node, name):
+                return True
+        return False
+
+    def _constant_assignment(self, statement: tree_sitter.Node) -> bool:
+        assignment = _first_deep(statement, "assignment_expression")
+        if assignment is None or _first_deep(assignment, "element_access", "member_access") is not None:
+            return False
+        value = self.text(assignment.children[-1]).strip()
+        return value == "$null" or self.string_value(assignment.children[-1]) is not None
+
+    def _finally_disposes(self, try_statement: tree_sitter.Node, name: str) -> bool:
+        final = next((c for c in try_statement.children if c.type == "finally_clause"), None)
+        return final is not None and re.search(r"\$" + re.escape(name) + r"\.Dispose\(\)", self.text(final), re.IGNORECASE) is not None
 
     def _protecting_removal(self, command: tree_sitter.Node, names: set[str]) -> tree_sitter.Node | None:
         """The Remove-PSDrive in the finally of the try that follows the mapping, with nothing that can fail between.

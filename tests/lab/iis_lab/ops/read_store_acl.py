@@ -10,7 +10,7 @@ from __future__ import annotations
 import typing as t
 
 from ..errors import WindowsError_
-from ..rules import known
+from ..rules import enforced
 from . import OpContext, operation
 
 SHARE_LEVELS = ("read", "change", "full")
@@ -25,11 +25,14 @@ def lab_share(ctx: OpContext, name: str) -> t.Mapping[str, t.Any]:
         unc_name = [p for p in str(share["unc"]).split("\\") if p][1]
         if str(share["host"]).lower() == ctx.host.lower() and unc_name.lower() == name.lower():
             return share
-    raise WindowsError_(
-        f"No MSFT_SMBShare objects found with property 'Name' equal to '{name}'.",
-        "Microsoft.Management.Infrastructure.CimException",
-        rule=known("smb-share-not-found"),
-    )
+    if enforced("smb-share-not-found"):
+        raise WindowsError_(
+            f"No MSFT_SMBShare objects found with property 'Name' equal to '{name}'.",
+            "Microsoft.Management.Infrastructure.CimException",
+            rule="smb-share-not-found",
+        )
+    # Only with the rule switched off: an unknown name reads as a share of nothing, granted to no one.
+    return {"unc": f"\\\\{ctx.host}\\{name}", "host": ctx.host, "path": f"C:\\{name}", "read": []}
 
 
 def share_grants(share: t.Mapping[str, t.Any]) -> list[tuple[str, str]]:
