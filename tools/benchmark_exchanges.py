@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """What one WinRM exchange with the lab's endpoints costs in time, measured rather than asserted in a test.
 
 Each WinRM command is four small HTTP exchanges (Command, Send, Receive, Signal) on a kept-alive

@@ -146,7 +146,7 @@ def benchmark(nodes: int, names: int, repeat: int, forks: int, work: Path) -> di
     floor = (floor_root, write_floor_collection(floor_root))
     runner.run(real[1], real[0])  # converge once; not measured
     times: dict[str, list[float]] = {"farm": [], "floor": []}
-    for _ in range(repeat):
+    for _round in range(repeat):
         elapsed, stdout = runner.run(real[1], real[0])
         if changed_count(stdout):
             raise SystemExit(f"the unchanged farm run reported changes:\n{stdout[-4000:]}")

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Fail a pytest run that skipped more than it may: tools/test runs this on each pytest log.
 
 A skip hides whatever the test would have caught, so only two kinds are expected: the opt-in

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from _lab import Lab, assert_secrets_absent
+from _lab import TRANSPORTS, Lab, assert_secrets_absent
 from _tls_farm import BASE_FILES, READER, READER_PASSWORD, TlsFarm, build, checks_by_name, dump, https
 from iis_lab import tls_lab
 from iis_lab.network import set_offline_hosts
@@ -212,10 +212,10 @@ BAD_INPUT: list[tuple[dict[str, t.Any], str]] = [
 ]
 
 
+# The input checks run on the controller before any connection: one transport is enough.
+@pytest.mark.parametrize("lab", [TRANSPORTS[0]], indirect=True)
 @pytest.mark.parametrize(("options", "message"), BAD_INPUT, ids=[m[:40] for _o, m in BAD_INPUT])
 def test_bad_input_fails_before_any_connection_naming_the_option(farm: TlsFarm, options: dict[str, t.Any], message: str) -> None:
-    if farm.lab.transport != "plugin":
-        pytest.skip("input checks run on the controller; one transport is enough")
     options = {k: (str(farm.corpus.path(v[5:])) if isinstance(v, str) and v.startswith("CERT:") else v) for k, v in options.items()}
     options.setdefault("host_names", ["www.example.test"])
     run = farm.verify(hosts="web01", **options)

@@ -172,7 +172,7 @@ def test_a_provider_failure_shows_the_module_message_without_the_secret(lab: Lab
     assert "msg" not in failed[0]["result"] or "censored" in json.dumps(failed[0]["result"])
     message = failed[1]["result"]["msg"]
     assert message == (
-        "web01: operation 'configure_provider' failed on host 'web01': password: the account 'LAB\\svc-ccs' could not log on "
+        "web01: Configuring the CCS provider failed on host 'web01': password: the account 'LAB\\svc-ccs' could not log on "
         "at this node to read '\\\\fs01\\ccs': The user name or password is incorrect."
     ), message
     assert wrong not in run.stdout + run.stderr + json.dumps(run.results)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import sys
 import typing as t
@@ -135,7 +134,7 @@ def test_replace_without_ignore_flag_works_with_full_but_ntfs_modify_caps_it(mon
     revert(monkeypatch, "replace_ignores_metadata_errors")
     state = web()
     full = {"full": ["LAB\\svc-publish"], "change": []}
-    for _ in range(2):
+    for _write in range(2):
         write_cert_store(context("web01", state, store_params("LAB\\svc-publish", PUBLISHER, "a.pfx"), **full))
     with pytest.raises(WindowsError_, match="is denied") as excinfo:
         write_cert_store(context("web01", state, store_params("LAB\\svc-publish", PUBLISHER, "a.pfx"), **full, ntfs={"LAB\\svc-publish": "Modify"}))

@@ -71,7 +71,6 @@ def windows_host(tmp_path: Path) -> WindowsHost:
     return host
 
 
-
 @pytest.fixture
 def observe() -> t.Callable[[str], Observer]:
     """observe(<question id>) records the answer to an open question (tests/windows/questions.py)."""
