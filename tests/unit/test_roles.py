@@ -23,10 +23,21 @@ def load(path: Path) -> t.Any:
 
 
 def tasks(role: str) -> list[dict[str, t.Any]]:
-    found = []
+    """Every task of the role, with the tasks of a block (and its rescue and always) in place of the block."""
+    found: list[dict[str, t.Any]] = []
     for path in sorted((REPO / "roles" / role / "tasks").glob("*.yml")):
-        found += load(path) or []
+        found += _flatten(load(path) or [])
     return found
+
+
+def _flatten(entries: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    flat: list[dict[str, t.Any]] = []
+    for entry in entries:
+        if "block" in entry:
+            flat += _flatten(entry["block"]) + _flatten(entry.get("rescue") or []) + _flatten(entry.get("always") or [])
+        else:
+            flat.append(entry)
+    return flat
 
 
 @pytest.mark.parametrize("role", ROLES)
