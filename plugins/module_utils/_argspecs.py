@@ -53,10 +53,24 @@ CCS_PROVIDER = {
 
 BINDING_FLAG_OPTIONS = ["disable_http2", "disable_ocsp_stapling", "disable_quic", "disable_tls13", "disable_legacy_tls"]
 
+# The options of one site's bindings: at the top of a one-site task, and in each entry of 'bindings',
+# where an unset option takes the task-level value (so a loop item becomes an entry unchanged).
+BINDING_ENTRY_SPEC: dict[str, dict[str, t.Any]] = {
+    "site": {"type": "str", "required": True},
+    "host_names": {"type": "list", "elements": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"]},
+    "port": {"type": "int"},
+    "ip": {"type": "str"},
+    "sni": {"type": "bool"},
+    "exclusive": {"type": "bool"},
+    **{name: {"type": "bool"} for name in BINDING_FLAG_OPTIONS},
+}
+
 CCS_BINDING = {
     "argument_spec": {
-        "site": {"type": "str", "required": True},
-        "host_names": {"type": "list", "elements": "str", "required": True},
+        "site": {"type": "str"},
+        "host_names": {"type": "list", "elements": "str"},
+        "bindings": {"type": "list", "elements": "dict", "options": BINDING_ENTRY_SPEC},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "port": {"type": "int", "default": 443},
         "ip": {"type": "str", "default": "*"},
@@ -64,6 +78,10 @@ CCS_BINDING = {
         "exclusive": {"type": "bool", "default": False},
         **{name: {"type": "bool"} for name in BINDING_FLAG_OPTIONS},
     },
+    # A task manages one site's bindings (site and host_names at the top) or many ('bindings').
+    "mutually_exclusive": [["site", "bindings"], ["host_names", "bindings"]],
+    "required_one_of": [["site", "bindings"]],
+    "required_together": [["site", "host_names"]],
 }
 
 PUBLISH_DESTINATION_SPEC = {

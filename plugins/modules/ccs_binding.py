@@ -29,16 +29,73 @@ options:
   site:
     description:
       - Name of an existing IIS site, matched case-insensitively.
+      - Required with O(host_names), unless O(bindings) lists the sites.
     type: str
-    required: true
   host_names:
     description:
       - Host names of the bindings. Internationalised names may be given in Unicode or as punycode; bindings use the
         punycode (A-label) form, which is what clients send in SNI. Matching is case-insensitive.
       - A wildcard is allowed as the whole leftmost label (C(*.example.com)); IIS 10 or later is needed.
+      - Required with O(site).
     type: list
     elements: str
-    required: true
+  bindings:
+    description:
+      - Manage the bindings of many sites in one task, instead of O(site) and O(host_names). Each entry takes the options
+        of one site (O(bindings[].site) and O(bindings[].host_names), and optionally any of the per-site options below);
+        an option an entry leaves unset takes the task-level value, so a loop item becomes an entry unchanged.
+      - "The host is read once for every site of the task, and each entry that must change is applied with one more round
+        trip, in the order given. An unchanged node with hundreds of sites costs one round trip instead of one per site."
+      - Entries are checked against each other before the host is contacted. Two entries cannot manage the same site, IP
+        and port (merge their host names), and two O(state=present) entries cannot bind the same IP, port and host name
+        (two sites with the same binding cannot both start). To move a host name between sites, list the entry that
+        removes it (O(bindings[].state=absent)) before the one that adds it.
+      - Check mode, diff, warnings and the refusals work as for one site; results are listed per entry in RV(entries).
+      - Mutually exclusive with O(site) and O(host_names).
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      site:
+        description: As O(site).
+        type: str
+        required: true
+      host_names:
+        description: As O(host_names).
+        type: list
+        elements: str
+        required: true
+      state:
+        description: As O(state); unset takes O(state).
+        type: str
+        choices: [present, absent]
+      port:
+        description: As O(port); unset takes O(port).
+        type: int
+      ip:
+        description: As O(ip); unset takes O(ip).
+        type: str
+      sni:
+        description: As O(sni); unset takes O(sni).
+        type: bool
+      exclusive:
+        description: As O(exclusive); unset takes O(exclusive).
+        type: bool
+      disable_http2:
+        description: As O(disable_http2); unset takes O(disable_http2).
+        type: bool
+      disable_ocsp_stapling:
+        description: As O(disable_ocsp_stapling); unset takes O(disable_ocsp_stapling).
+        type: bool
+      disable_quic:
+        description: As O(disable_quic); unset takes O(disable_quic).
+        type: bool
+      disable_tls13:
+        description: As O(disable_tls13); unset takes O(disable_tls13).
+        type: bool
+      disable_legacy_tls:
+        description: As O(disable_legacy_tls); unset takes O(disable_legacy_tls).
+        type: bool
   state:
     description:
       - C(present) makes sure each host name has a CCS HTTPS binding; C(absent) removes the HTTPS binding of each host
@@ -129,22 +186,34 @@ EXAMPLES = r"""
     site: shop
     host_names: [old.contoso.com]
     state: absent
+
+- name: Every site of a high-density node in one task (one read of the node when nothing changes)
+  iis.ccs.ccs_binding:
+    bindings:
+      - site: shop
+        host_names: [shop.contoso.com, www.shop.contoso.com]
+      - site: blog
+        host_names: [blog.contoso.com]
+      - site: api
+        host_names: [api.contoso.com]
+        port: 8443
+    disable_legacy_tls: true
 """
 
 RETURN = r"""
 site:
   description: Name of the site as IIS spells it.
-  returned: success
+  returned: success, without O(bindings)
   type: str
   sample: Default Web Site
 port:
   description: The port the task managed.
-  returned: success
+  returned: success, without O(bindings)
   type: int
   sample: 443
 bindings:
   description: All bindings of the site after the task (predicted in check mode).
-  returned: success
+  returned: success, without O(bindings)
   type: list
   elements: dict
   contains:
@@ -219,15 +288,32 @@ actions:
       C(add_binding), C(convert_binding), C(set_binding_flags), C(remove_binding), C(commit), C(delete_sni_entry) or
       C(remove_ccs_entry_if_unused), its details, and, once applied, an C(outcome) (C(done), C(present), C(absent) or
       C(kept), with C(used_by) naming the sites that still use the ccs entry).
-  returned: success
+  returned: success, without O(bindings)
   type: list
   elements: dict
   sample:
     - {action: ensure_ccs_entry, port: 443, outcome: done}
     - {action: add_binding, protocol: https, binding_information: "*:443:www.contoso.com", ssl_flags: 3, outcome: done}
     - {action: commit, outcome: done}
+entries:
+  description:
+    - With O(bindings), one result per entry, in the order given, each with the keys a one-site task returns (RV(site),
+      RV(port), RV(bindings), RV(httpsys), RV(actions), and C(changed)). C(httpsys) of an entry is as it stood after
+      that entry; RV(httpsys) at the top is as it stands after the last.
+  returned: success, with O(bindings)
+  type: list
+  elements: dict
+  sample:
+    - changed: true
+      site: shop
+      port: 443
+      bindings: [{protocol: https, binding_information: "*:443:shop.contoso.com", ssl_flags: 3}]
+      httpsys: {ccs_ports: [443], ip_bindings: [], sni_bindings: []}
+      actions: [{action: add_binding, binding_information: "*:443:shop.contoso.com", outcome: done}]
 round_trips:
-  description: Round trips to the host (1 when nothing changes, 2 when something does).
+  description:
+    - Round trips to the host (1 when nothing changes, 2 when something does; with O(bindings), 1 plus one per entry
+      that changes).
   returned: always
   type: int
   sample: 1

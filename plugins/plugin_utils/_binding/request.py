@@ -55,6 +55,57 @@ class BindingRequest:
         return any(entry.is_wildcard for entry in self.host_names)
 
 
+def parse_requests(params: t.Mapping[str, t.Any]) -> tuple[BindingRequest, ...]:
+    """One request per site entry: the task's own options, or one per entry of 'bindings'.
+
+    Entries are checked against each other before the host is contacted: two entries
+    cannot manage the same site, IP and port, and two present entries cannot bind one
+    IP, port and host name (two sites with the same binding cannot both start).
+    """
+    entries = params.get("bindings")
+    if entries is None:
+        return (parse_request(params),)
+    if not entries:
+        raise UserInputError("bindings: list at least one site entry (site and host_names), or leave the option out and use site and host_names.")
+    requests = []
+    for index, entry in enumerate(entries):
+        try:
+            requests.append(parse_request(entry_options(params, entry)))
+        except UserInputError as exc:
+            raise UserInputError(f"bindings[{index}].{exc}") from None
+    check_entries_disjoint(requests)
+    return tuple(requests)
+
+
+def entry_options(params: t.Mapping[str, t.Any], entry: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """An entry's options, where every option it leaves unset takes the task-level value."""
+    shared = {key: value for key, value in params.items() if key not in ("bindings", "site", "host_names")}
+    return {**shared, **{key: value for key, value in entry.items() if value is not None}}
+
+
+def check_entries_disjoint(requests: t.Sequence[BindingRequest]) -> None:
+    endpoints: dict[tuple[str, str, int], int] = {}
+    owners: dict[tuple[str, int, str], int] = {}
+    for index, request in enumerate(requests):
+        endpoint = (request.site.lower(), request.ip, request.port)
+        if endpoint in endpoints:
+            raise UserInputError(
+                f"bindings[{index}].site: '{request.site}' on {request.ip}:{request.port} is also managed by bindings[{endpoints[endpoint]}]; "
+                "merge the two entries' host_names into one entry."
+            )
+        endpoints[endpoint] = index
+        if request.state != "present":
+            continue  # moving a name between sites: one entry removes it, another adds it
+        for name in request.host_names:
+            key = (request.ip, request.port, name.ascii)
+            first = owners.setdefault(key, index)
+            if first != index:
+                raise UserInputError(
+                    f"bindings[{index}].host_names: {name.ascii!r} on {request.ip}:{request.port} is also bound to site "
+                    f"'{requests[first].site}' by bindings[{first}]; IIS allows one site per IP, port and host name, so list it once."
+                )
+
+
 def parse_request(params: t.Mapping[str, t.Any]) -> BindingRequest:
     state = str(params.get("state") or "present")
     flags_on, flags_off = _parse_flags(params)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._binding.plan import COMMIT, BindingPlan, plan_bindings
-from ansible_collections.iis.ccs.plugins.plugin_utils._binding.request import BindingRequest, flag_option_names, parse_request
+from ansible_collections.iis.ccs.plugins.plugin_utils._binding.request import BindingRequest, flag_option_names, parse_requests
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import ssl_flags
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext, UserInputError
-from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostConnectionLost, HostOperationError, HostOperationRunner
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_state import Binding, HostState, HttpSysState, Site, read_state
 
 APPLY_OPERATION = "apply_bindings"
@@ -25,17 +25,58 @@ SITE_COLLECTIONS_HINT = "create it first with microsoft.iis.website (or communit
 
 
 def manage_bindings(context: TaskContext, runner: HostOperationRunner) -> dict[str, t.Any]:
-    request = parse_request(context.params)
-    state = read_state(runner, READ_SECTIONS, [request.site])
-    site = _require_site(state, request.site)
+    """One read for every site of the task, then one apply per site entry that must change."""
+    requests = parse_requests(context.params)
+    batch = context.params.get("bindings") is not None
+    state = read_state(runner, READ_SECTIONS, list(dict.fromkeys(request.site for request in requests)))
     httpsys = state.httpsys or HttpSysState((), (), ())
+    plans = []
     try:
-        check_host(request, state)
+        for index, request in enumerate(requests):
+            site = _require_site(state, request.site, entry=index if batch else None)
+            _check_entry(request, state, entry=index if batch else None)
+            plans.append((request, site, plan_bindings(request, site, httpsys)))
     except ModuleFailure as exc:
         exc.result["round_trips"] = runner.round_trips
         raise
-    plan = plan_bindings(request, site, httpsys)
+    entries: list[dict[str, t.Any]] = []
+    for index, (request, site, plan) in enumerate(plans):
+        try:
+            entry = _carry_out(request, site, plan, httpsys, context, runner)
+        except HostOperationError as exc:
+            if not batch or isinstance(exc, HostConnectionLost):
+                raise
+            # Each entry is applied on its own, so the earlier ones are done; a re-run converges the rest.
+            raise ModuleFailure(
+                f"{exc} (bindings[{index}], site '{site.name}': the entries before it were applied and the ones after "
+                "it were not tried; fix the cause and run the task again to finish.)",
+                changed=any(done["changed"] for done in entries),
+                entries=entries,
+                round_trips=runner.round_trips,
+            ) from None
+        httpsys = entry.pop("_httpsys")
+        entries.append(entry)
+    if not batch:
+        result = entries[0]
+    else:
+        result = {
+            "changed": any(entry["changed"] for entry in entries),
+            "entries": entries,
+            "httpsys": entries[-1]["httpsys"],
+        }
+        if context.diff:
+            result["diff"] = _batch_diff(entries)
+        warnings = [warning for entry in entries for warning in entry.pop("warnings", [])]
+        if warnings:
+            result["warnings"] = list(dict.fromkeys(warnings))
+    result["round_trips"] = runner.round_trips
+    return result
 
+
+def _carry_out(
+    request: BindingRequest, site: Site, plan: BindingPlan, httpsys: HttpSysState, context: TaskContext, runner: HostOperationRunner
+) -> dict[str, t.Any]:
+    """One site entry's result; applies its plan (one round trip) only when it changes something."""
     result: dict[str, t.Any] = {"changed": plan.changed, "site": site.name, "port": request.port}
     warnings = collect_warnings(request, httpsys)
     actions = plan.steps()
@@ -63,8 +104,24 @@ def manage_bindings(context: TaskContext, runner: HostOperationRunner) -> dict[s
         }
     if warnings:
         result["warnings"] = warnings
-    result["round_trips"] = runner.round_trips
+    result["_httpsys"] = after_httpsys
     return result
+
+
+def _batch_diff(entries: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """Before/after of every entry that changed, keyed by site and port; empty when nothing did."""
+    changed = [entry for entry in entries if entry["changed"] and "diff" in entry]
+    return {
+        "before": {f"{entry['site']}:{entry['port']}": entry["diff"]["before"] for entry in changed},
+        "after": {f"{entry['site']}:{entry['port']}": entry["diff"]["after"] for entry in changed},
+    }
+
+
+def _check_entry(request: BindingRequest, state: HostState, *, entry: int | None) -> None:
+    try:
+        check_host(request, state)
+    except UserInputError as exc:
+        raise UserInputError(str(exc) if entry is None else f"bindings[{entry}].{exc}") from None
 
 
 def check_host(request: BindingRequest, state: HostState) -> None:
@@ -138,13 +195,14 @@ def describe_bindings(bindings: t.Sequence[Binding], httpsys: HttpSysState) -> d
     return {"bindings": lines, "httpsys_ccs_ports": list(httpsys.ccs_ports), "httpsys_sni_bindings": list(httpsys.sni_bindings)}
 
 
-def _require_site(state: HostState, name: str) -> Site:
+def _require_site(state: HostState, name: str, *, entry: int | None = None) -> Site:
     site = state.site(name)
     if site is not None:
         return site
+    option = "site" if entry is None else f"bindings[{entry}].site"
     if state.features is not None and not state.features.iis_installed:
-        raise UserInputError(f"site: IIS is not installed on this host, so there is no site '{name}'; install IIS and {SITE_COLLECTIONS_HINT}.")
-    raise UserInputError(f"site: there is no IIS site named '{name}' on this host. This module manages bindings only; {SITE_COLLECTIONS_HINT}.")
+        raise UserInputError(f"{option}: IIS is not installed on this host, so there is no site '{name}'; install IIS and {SITE_COLLECTIONS_HINT}.")
+    raise UserInputError(f"{option}: there is no IIS site named '{name}' on this host. This module manages bindings only; {SITE_COLLECTIONS_HINT}.")
 
 
 def _major(version: str) -> int:
