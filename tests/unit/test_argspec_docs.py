@@ -197,6 +197,15 @@ def test_the_store_options_come_from_the_fragment_with_the_modules_own_descripti
     assert any("smbprotocol" in note for note in documentation(module)["notes"])  # fragment notes are appended
 
 
+def test_the_fragments_list_and_dict_texts_differ_only_in_the_option_name() -> None:
+    """DOCUMENTATION (destinations) and STORE (store) are two literals, as ansible-test's yamllint needs: keep them equal."""
+    fragment = FragmentLoader._import("iis.ccs.store_destinations")
+    listed = yaml.safe_load(fragment.DOCUMENTATION)
+    single = yaml.safe_load(fragment.STORE.replace("O(store.", "O(destinations[]."))
+    assert single["options"]["store"]["suboptions"] == listed["options"]["destinations"]["suboptions"]
+    assert single["notes"] == listed["notes"]
+
+
 class _WrongStoreFragment:
     """The store fragment with two mistakes: a port default the argument spec does not have, and encrypt left out."""
 

@@ -119,19 +119,18 @@ def _values() -> str:
             "ForEach-Object { @{ Enabled = $_.Enabled; CertStoreLocation = $_.CertStoreLocation; UserName = $_.UserName } })")
 
 
-
 # --- questions only PowerShell on a real host answers: one probe each --------------------------------------------
 Share = tuple[str, str, str]  # UNC folder, account, password
 
 
-def _sslccs_subkey_names(_: None) -> str:
+def _sslccs_subkey_names(_nothing_needed: None) -> str:
     port = random.randint(40000, 49999)
     return (f"try {{ $null = netsh.exe http add sslcert ccs={port} appid='{IIS_APPID}'; "
             "$r.names = @(Get-ChildItem (Join-Path $hp 'SslCcsBindingInfo') | ForEach-Object { $_.PSChildName }); "
             f"$r.port = {port} }} finally {{ $null = netsh.exe http delete sslcert ccs={port} }}")
 
 
-def _iis_creates_ccs_entry(_: None) -> str:
+def _iis_creates_ccs_entry(_nothing_needed: None) -> str:
     port, site = random.randint(40000, 49999), f"iisccscheck{SUFFIX}"
     return ("Add-Type -Path \"$env:windir\\System32\\inetsrv\\Microsoft.Web.Administration.dll\"; "
             "$m = New-Object Microsoft.Web.Administration.ServerManager; "
@@ -144,13 +143,13 @@ def _iis_creates_ccs_entry(_: None) -> str:
             f"$null = netsh.exe http delete sslcert ccs={port} 2>&1 }}")
 
 
-def _ecdsa_pfx(_: None) -> str:
+def _ecdsa_pfx(_nothing_needed: None) -> str:
     return _load_pfx(_pfx(ec.generate_private_key(ec.SECP256R1()), serialization.PrivateFormat.PKCS12.encryption_builder()
                           .kdf_rounds(2048).key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC).hmac_hash(hashes.SHA1())
                           .build(b"pfx-check")))
 
 
-def _aes256_pfx(_: None) -> str:
+def _aes256_pfx(_nothing_needed: None) -> str:
     return _load_pfx(_pfx(rsa.generate_private_key(public_exponent=65537, key_size=2048), serialization.PrivateFormat.PKCS12.encryption_builder()
                           .kdf_rounds(2048).key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256()).build(b"pfx-check")))
 
@@ -203,14 +202,18 @@ def _new_psdrive_leak(share: Share) -> str:
             f"$null = net.exe use {_ps(root)} /delete /y 2>&1")
 
 
-def _language_mode(_: None) -> str:
+def _server_service(_nothing_needed: None) -> str:
+    return "$r.lanmanserver = [string](Get-Service -Name LanmanServer).Status"
+
+
+def _language_mode(_nothing_needed: None) -> str:
     # __PSLockdownPolicy=4 forces ConstrainedLanguage in a new powershell.exe: Microsoft's test hook.
     return ("$env:__PSLockdownPolicy = '4'; "
             "try { $r.child_mode = (powershell.exe -NoProfile -Command '$ExecutionContext.SessionState.LanguageMode' | Out-String).Trim() } "
             "finally { Remove-Item Env:__PSLockdownPolicy }; $r.session_mode = [string]$ExecutionContext.SessionState.LanguageMode")
 
 
-def _provider_cmdlets(_: None) -> str:
+def _provider_cmdlets(_nothing_needed: None) -> str:
     names = ["Enable-WebCentralCertProvider", "Set-WebCentralCertProvider", "Disable-WebCentralCertProvider", "Clear-WebCentralCertProvider",
              "Get-WebCentralCertProvider", "Clear-IISCentralCertProvider"]
     return (f"foreach ($n in @({', '.join(_ps(n) for n in names)})) {{ $c = Get-Command -Name $n -ErrorAction SilentlyContinue; "
@@ -241,7 +244,7 @@ def _clear_private_key_password_scope(share: Share) -> str:
         + _RESTORE.replace(" finally { ", f" finally {{ Remove-Item -LiteralPath '{folder}' -Recurse -Force -ErrorAction SilentlyContinue; "))
 
 
-def _hash_binding_edit_ipport(_: None) -> str:
+def _hash_binding_edit_ipport(_nothing_needed: None) -> str:
     port, site = random.randint(40000, 49999), f"iisccscheck{SUFFIX}"
     return ("$cert = New-SelfSignedCertificate -DnsName 'check.iis-ccs.test' -CertStoreLocation Cert:\\LocalMachine\\My; "
             "Add-Type -Path \"$env:windir\\System32\\inetsrv\\Microsoft.Web.Administration.dll\"; try { "
@@ -309,7 +312,7 @@ PROBES: tuple[Probe, ...] = (
     Probe("error-1219", _error_1219, _two_accounts),
     Probe("remove-psdrive-2250", _remove_psdrive_2250, _share_for(_SHARE)),
     Probe("new-psdrive-leak", _new_psdrive_leak, _share_for(_SHARE)),
-    Probe("server-service-validatecredentials", lambda _: "$r.lanmanserver = [string](Get-Service -Name LanmanServer).Status",
+    Probe("server-service-validatecredentials", _server_service,
           detail="whether ValidateCredentials fails without it needs the service stopped on a disposable node"),
     Probe("language-mode", _language_mode),
     Probe("provider-cmdlets", _provider_cmdlets),
