@@ -127,50 +127,9 @@ options:
         type: str
         choices: [compatible, aes256]
   destinations:
+    # type, elements, required and the suboptions: the iis.ccs.store_destinations fragment.
     description:
       - The replicas of the certificate store. Each is published independently; see O(min_replicas).
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      type:
-        description:
-          - C(host_path) is a folder on the task's Windows host (for example the file server itself).
-          - C(host_unc) is a UNC path reached through the task's Windows host with O(destinations[].user_name) and
-            O(destinations[].password), mapped for the one operation (no credential delegation, no double hop).
-          - C(smb) is a UNC path reached directly from the controller with the smbprotocol Python package.
-          - C(local) is a folder on the controller.
-        type: str
-        required: true
-        choices: [host_path, host_unc, smb, local]
-      path:
-        description:
-          - The folder. C(D:\CCS) for C(host_path), C(\\server\share\folder) for C(host_unc) and C(smb), an absolute controller path for C(local).
-          - The folder must exist.
-        type: str
-        required: true
-      name:
-        description:
-          - Name of this replica in the results. Defaults to C(<type>:<path>). Must be unique.
-        type: str
-      user_name:
-        description:
-          - "Account for the share (C(host_unc) required, C(smb) optional: without it smbprotocol uses Kerberos)."
-        type: str
-      password:
-        description:
-          - Password of O(destinations[].user_name).
-        type: str
-      port:
-        description:
-          - TCP port of the SMB server, C(smb) only.
-        type: int
-        default: 445
-      encrypt:
-        description:
-          - Require SMB 3 encryption, C(smb) only.
-        type: bool
-        default: true
   private_key_password:
     description:
       - The store's private key password, the one the central certificate provider was configured with. Every file is
@@ -209,7 +168,8 @@ options:
       - Use it only when one task publishes everything the store should hold.
     type: bool
     default: false
-extends_documentation_fragment: []
+extends_documentation_fragment:
+  - iis.ccs.store_destinations
 attributes:
   check_mode:
     description: Reads every replica and reports what would be created, updated or removed; writes nothing.
@@ -231,9 +191,6 @@ notes:
     did not publish are never touched unless O(prune=true)."
   - "Two publishers at once: each writes its own temporary file and renames it, so readers only ever see a whole file; the
     last rename wins, and a record that no longer matches is simply re-identified by the next run."
-  - "C(host_unc) maps the share with New-PSDrive and explicit credentials for the duration of the operation. Windows refuses a
-    second set of credentials for a server the host is already connected to under another account (error 1219)."
-  - The C(smb) type needs the C(smbprotocol) Python package on the controller.
 seealso:
   - module: iis.ccs.ccs_provider
   - module: iis.ccs.ccs_binding

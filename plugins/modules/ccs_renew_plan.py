@@ -25,47 +25,10 @@ author:
   - iis.ccs contributors (@iis-ccs)
 options:
   destinations:
+    # type, elements, required and the suboptions: the iis.ccs.store_destinations fragment.
     description:
       - The replicas of the certificate store, exactly as given to M(iis.ccs.ccs_cert_publish). Only the first one that
         can be read is read.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      type:
-        description:
-          - C(host_path) (a folder on the task's Windows host), C(host_unc) (a share reached through it), C(smb)
-            (a share reached from the controller) or C(local) (a controller folder). See M(iis.ccs.ccs_cert_publish).
-        type: str
-        required: true
-        choices: [host_path, host_unc, smb, local]
-      path:
-        description:
-          - The folder.
-        type: str
-        required: true
-      name:
-        description:
-          - Name of this replica in the results. Defaults to C(<type>:<path>).
-        type: str
-      user_name:
-        description:
-          - Account for the share (C(host_unc), C(smb)).
-        type: str
-      password:
-        description:
-          - Password of O(destinations[].user_name).
-        type: str
-      port:
-        description:
-          - TCP port of the SMB server, C(smb) only.
-        type: int
-        default: 445
-      encrypt:
-        description:
-          - Require SMB 3 encryption, C(smb) only.
-        type: bool
-        default: true
   private_key_password:
     description:
       - The store's private key password (the provider's). Opens files the manifest does not vouch for.
@@ -99,7 +62,8 @@ options:
       - Return the current PFX of every certificate due for renewal in RV(previous), for rollback.
     type: bool
     default: true
-extends_documentation_fragment: []
+extends_documentation_fragment:
+  - iis.ccs.store_destinations
 attributes:
   check_mode:
     description: Read-only; runs the same in check mode.

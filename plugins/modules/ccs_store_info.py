@@ -24,51 +24,10 @@ author:
   - iis.ccs contributors (@iis-ccs)
 options:
   destinations:
+    # type, elements, required and the suboptions: the iis.ccs.store_destinations fragment.
     description:
       - The replicas of the certificate store, with the same types and credentials as M(iis.ccs.ccs_cert_publish).
       - Each is read on its own; one that cannot be read is reported and the others are still read.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      type:
-        description:
-          - C(host_path) is a folder on the task's Windows host (for example the file server itself).
-          - C(host_unc) is a UNC path reached through the task's Windows host with O(destinations[].user_name) and
-            O(destinations[].password), mapped for the one operation (no credential delegation, no double hop).
-          - C(smb) is a UNC path reached directly from the controller with the smbprotocol Python package.
-          - C(local) is a folder on the controller.
-        type: str
-        required: true
-        choices: [host_path, host_unc, smb, local]
-      path:
-        description:
-          - The folder. C(D:\CCS) for C(host_path), C(\\server\share\folder) for C(host_unc) and C(smb), an absolute controller path for C(local).
-          - The folder must exist.
-        type: str
-        required: true
-      name:
-        description:
-          - Name of this replica in the results. Defaults to C(<type>:<path>). Must be unique.
-        type: str
-      user_name:
-        description:
-          - "Account for the share (C(host_unc) required, C(smb) optional: without it smbprotocol uses Kerberos)."
-        type: str
-      password:
-        description:
-          - Password of O(destinations[].user_name).
-        type: str
-      port:
-        description:
-          - TCP port of the SMB server, C(smb) only.
-        type: int
-        default: 445
-      encrypt:
-        description:
-          - Require SMB 3 encryption, C(smb) only.
-        type: bool
-        default: true
   private_key_password:
     description:
       - The store's private key password, the one the central certificate provider was configured with.
@@ -134,7 +93,8 @@ options:
         type: str
         choices: [full, change, read, none]
         default: full
-extends_documentation_fragment: []
+extends_documentation_fragment:
+  - iis.ccs.store_destinations
 attributes:
   check_mode:
     description: Read-only; runs the same in check mode.

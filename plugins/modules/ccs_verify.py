@@ -92,37 +92,10 @@ options:
     type: dict
     default: {}
   store:
+    # type and the suboptions: the iis.ccs.store_destinations.store fragment.
     description:
       - The certificate store to compare with. The node must serve the certificate of the store's C(<name>.pfx)
         (or C(_.<parent>.pfx) for a wildcard). Same keys as a destination of M(iis.ccs.ccs_cert_publish).
-    type: dict
-    suboptions:
-      type:
-        description: How the store is reached (see M(iis.ccs.ccs_cert_publish)).
-        type: str
-        required: true
-        choices: [host_path, host_unc, smb, local]
-      path:
-        description: The store folder.
-        type: str
-        required: true
-      name:
-        description: A label for messages.
-        type: str
-      user_name:
-        description: Share account for C(host_unc) and C(smb).
-        type: str
-      password:
-        description: Password of O(store.user_name).
-        type: str
-      port:
-        description: SMB port for C(smb).
-        type: int
-        default: 445
-      encrypt:
-        description: SMB encryption for C(smb).
-        type: bool
-        default: true
   private_key_password:
     description:
       - The password that opens the store's PFX files (the CCS provider's private-key password), with O(store).
@@ -139,7 +112,8 @@ options:
     type: str
     choices: [problem, warning, never]
     default: problem
-extends_documentation_fragment: []
+extends_documentation_fragment:
+  - iis.ccs.store_destinations.store
 attributes:
   check_mode:
     description: Read-only; runs the same in check mode.

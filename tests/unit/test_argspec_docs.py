@@ -2,16 +2,25 @@
 
 ansible-test's validate-modules checks this too, but only in a sanity run; this runs in
 milliseconds and names each difference. Modules are the files present in plugins/modules.
+Documentation fragments (extends_documentation_fragment) are merged by ansible-core's own
+add_fragments, as ansible-doc and validate-modules merge them, so an option documented in a
+fragment is compared like one written in the module.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import subprocess
+import sys
 import typing as t
 from pathlib import Path
 
 import pytest
 import yaml
+from ansible.errors import AnsibleError
+from ansible.utils.plugin_docs import add_fragments
 
 from ansible_collections.iis.ccs.plugins.module_utils import _argspecs
 
@@ -22,6 +31,42 @@ Spec = t.Mapping[str, t.Any]
 
 def load_module(name: str) -> t.Any:
     return importlib.import_module(f"ansible_collections.iis.ccs.plugins.modules.{name}")
+
+
+class FragmentLoader:
+    """The one method of ansible-core's fragment_loader that add_fragments calls, for this collection's fragments.
+
+    `overrides` maps a fragment name to a stand-in class (a test's deliberately wrong fragment).
+    """
+
+    def __init__(self, overrides: t.Mapping[str, type] | None = None) -> None:
+        self.overrides = dict(overrides or {})
+
+    def get(self, name: str) -> t.Any:
+        fragment = self.overrides.get(name) or self._import(name)
+        if fragment is None:
+            return None  # add_fragments then retries "<fragment>.<VARIABLE>", or reports it unknown
+        instance = fragment()
+        instance.ansible_name = name
+        return instance
+
+    @staticmethod
+    def _import(name: str) -> type | None:
+        parts = name.split(".")
+        if len(parts) != 3 or parts[:2] != ["iis", "ccs"]:
+            return None
+        try:
+            module = importlib.import_module(f"ansible_collections.iis.ccs.plugins.doc_fragments.{parts[2]}")
+        except ModuleNotFoundError:
+            return None
+        return t.cast(type, module.ModuleDocFragment)
+
+
+def documentation(module: t.Any, loader: FragmentLoader | None = None) -> dict[str, t.Any]:
+    """DOCUMENTATION with its fragments merged in."""
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    add_fragments(doc, module.__file__, fragment_loader=loader or FragmentLoader(), is_module=True)
+    return t.cast(dict, doc)
 
 
 def module_spec(module: t.Any) -> tuple[str, Spec]:
@@ -78,9 +123,9 @@ def test_there_are_modules() -> None:
 def test_documented_options_match_the_argument_spec(name: str) -> None:
     module = load_module(name)
     spec = module_spec(module)[1]
-    documentation = yaml.safe_load(module.DOCUMENTATION)
-    assert documentation["module"] == name
-    problems = option_differences("", documentation.get("options") or {}, spec["argument_spec"])
+    documented = documentation(module)
+    assert documented["module"] == name
+    problems = option_differences("", documented.get("options") or {}, spec["argument_spec"])
     assert not problems, f"plugins/modules/{name}.py:\n  " + "\n  ".join(problems)
 
 
@@ -134,3 +179,84 @@ def test_comparison_accepts_equal_options_with_implied_defaults() -> None:
     documented = {"a": {"description": "x"}, "b": {"description": "x", "type": "list", "elements": "str", "choices": ["y", "x"], "default": []}}
     spec = {"a": {"type": "str"}, "b": {"type": "list", "elements": "str", "choices": ["x", "y"], "default": []}}
     assert option_differences("", documented, spec) == []
+
+
+# --- documentation fragments ----------------------------------------------------------------------------------
+
+STORE_FRAGMENT_USERS = {"ccs_cert_publish": "destinations", "ccs_store_info": "destinations", "ccs_renew_plan": "destinations", "ccs_verify": "store"}
+
+
+@pytest.mark.parametrize(("name", "option"), sorted(STORE_FRAGMENT_USERS.items()))
+def test_the_store_options_come_from_the_fragment_with_the_modules_own_description(name: str, option: str) -> None:
+    module = load_module(name)
+    written = yaml.safe_load(module.DOCUMENTATION)["options"][option]
+    assert "suboptions" not in written, f"{name}: the suboptions of {option} belong in plugins/doc_fragments/store_destinations.py"
+    merged = documentation(module)["options"][option]
+    assert merged["description"] == written["description"]  # the module's keys win over the fragment's
+    assert set(merged["suboptions"]) == set(_argspecs.PUBLISH_DESTINATION_SPEC)
+    assert any("smbprotocol" in note for note in documentation(module)["notes"])  # fragment notes are appended
+
+
+def test_the_fragments_list_and_dict_texts_differ_only_in_the_option_name() -> None:
+    """DOCUMENTATION (destinations) and STORE (store) are two literals, as ansible-test's yamllint needs: keep them equal."""
+    fragment = FragmentLoader._import("iis.ccs.store_destinations")
+    listed = yaml.safe_load(fragment.DOCUMENTATION)
+    single = yaml.safe_load(fragment.STORE.replace("O(store.", "O(destinations[]."))
+    assert single["options"]["store"]["suboptions"] == listed["options"]["destinations"]["suboptions"]
+    assert single["notes"] == listed["notes"]
+
+
+class _WrongStoreFragment:
+    """The store fragment with two mistakes: a port default the argument spec does not have, and encrypt left out."""
+
+    DOCUMENTATION = """
+options:
+  destinations:
+    description: [The replicas.]
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      type: {description: [How.], type: str, required: true, choices: [host_path, host_unc, smb, local]}
+      path: {description: [Where.], type: str, required: true}
+      name: {description: [A label.], type: str}
+      user_name: {description: [Account.], type: str}
+      password: {description: [Its password.], type: str}
+      port: {description: [SMB port.], type: int, default: 446}
+"""
+
+
+def test_a_wrong_fragment_is_caught() -> None:
+    module = load_module("ccs_store_info")
+    loader = FragmentLoader({"iis.ccs.store_destinations": _WrongStoreFragment})
+    problems = option_differences("", documentation(module, loader)["options"], module_spec(module)[1]["argument_spec"])
+    assert "destinations.port: default is 446 in DOCUMENTATION but 445 in the argument spec" in problems, problems
+    assert "destinations.encrypt: in the argument spec but not documented" in problems, problems
+    assert len(problems) == 2, problems
+
+
+def test_an_unknown_fragment_is_an_error() -> None:
+    doc = {"module": "x", "options": {}, "extends_documentation_fragment": ["iis.ccs.no_such_fragment"]}
+    with pytest.raises(AnsibleError, match="iis.ccs.no_such_fragment"):
+        add_fragments(doc, "x.py", fragment_loader=FragmentLoader(), is_module=True)
+
+
+def test_ansible_doc_merges_the_fragments_the_same_way() -> None:
+    """What `ansible-doc --json` shows for every module is what this file compares with the argument spec."""
+    command = [str(Path(sys.executable).parent / "ansible-doc"), "-t", "module", "--json", *(f"iis.ccs.{name}" for name in MODULES)]
+    done = subprocess.run(command, env=os.environ, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+    shown = json.loads(done.stdout)
+    for name in MODULES:
+        module = load_module(name)
+        options = shown[f"iis.ccs.{name}"]["doc"]["options"]
+        assert _shape(options) == _shape(documentation(module)["options"]), name
+        assert option_differences("", options, module_spec(module)[1]["argument_spec"]) == [], name
+
+
+def _shape(options: Spec) -> dict[str, t.Any]:
+    """Option names with their type, default and suboptions, ignoring how ansible-doc reformats descriptions."""
+    return {
+        name: (value.get("type", "str"), value.get("default"), _shape(value.get("suboptions") or {}))
+        for name, value in options.items()
+    }

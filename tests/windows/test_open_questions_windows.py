@@ -16,6 +16,7 @@ Optional configuration (a question that needs it and lacks it reports "needs con
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import json
 import os
@@ -24,6 +25,7 @@ import secrets
 import typing as t
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -31,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from _observe import on_lab
+from questions import QUESTIONS
 
 MARK = "IISCCS-JSON:"
 
@@ -50,13 +53,6 @@ def _probe(windows_host: t.Any, body: str) -> dict[str, t.Any]:
         if line.startswith(MARK):
             return t.cast(dict[str, t.Any], json.loads(line[len(MARK):]))
     raise AssertionError(f"the probe printed no {MARK} line:\n{run.stdout[-3000:]}")
-
-
-def _host_probe(observe: t.Any, question: str) -> t.Any:
-    observer = observe(question)
-    if on_lab():
-        observer.needs_real_host()
-    return observer
 
 
 def _share() -> tuple[str, str, str] | None:
@@ -93,32 +89,6 @@ SUFFIX = secrets.token_hex(3)
 IIS_APPID = "{4dc3e181-e14b-4a21-b022-59fc669b0914}"
 
 
-def test_sslccs_subkey_names(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "sslccs-subkey-names")
-    port = random.randint(40000, 49999)
-    value = _probe(windows_host, (
-        f"try {{ $null = netsh.exe http add sslcert ccs={port} appid='{IIS_APPID}'; "
-        "$r.names = @(Get-ChildItem (Join-Path $hp 'SslCcsBindingInfo') | ForEach-Object { $_.PSChildName }); "
-        f"$r.port = {port} }} finally {{ $null = netsh.exe http delete sslcert ccs={port} }}"))
-    observer.answered(value)
-
-
-def test_iis_creates_the_ccs_entry_on_commit(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "iis-creates-ccs-entry")
-    port, site = random.randint(40000, 49999), f"iisccscheck{SUFFIX}"
-    value = _probe(windows_host, (
-        "Add-Type -Path \"$env:windir\\System32\\inetsrv\\Microsoft.Web.Administration.dll\"; "
-        "$m = New-Object Microsoft.Web.Administration.ServerManager; "
-        f"$s = $m.Sites.Add('{site}', 'https', '*:{port}:check.iis-ccs.test', \"$env:TEMP\"); "
-        "$s.Bindings[0].SetAttributeValue('sslFlags', 3); "
-        "try { $m.CommitChanges(); Start-Sleep -Seconds 2; "
-        "$r.ccs_entries = @(Get-ChildItem (Join-Path $hp 'SslCcsBindingInfo') -ErrorAction SilentlyContinue | ForEach-Object { $_.PSChildName }); "
-        f"$r.created = @($r.ccs_entries | Where-Object {{ $_ -like '*:{port}' }}).Count -gt 0 }} finally {{ "
-        f"$m2 = New-Object Microsoft.Web.Administration.ServerManager; $x = $m2.Sites['{site}']; if ($x) {{ $m2.Sites.Remove($x); $m2.CommitChanges() }}; "
-        f"$null = netsh.exe http delete sslcert ccs={port} 2>&1 }}"))
-    observer.answered(value)
-
-
 def _pfx(key: t.Any, encryption: serialization.KeySerializationEncryption, host_name: str = "check.iis-ccs.test") -> str:
     now = datetime.datetime.now(datetime.timezone.utc)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host_name)])
@@ -136,112 +106,6 @@ def _load_pfx(b64: str) -> str:
             "$r.loaded = $true; $r.has_private_key = $c.HasPrivateKey; $r.build = [Environment]::OSVersion.Version.Build")
 
 
-def test_ecdsa_pfx_loads(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "ecdsa-pfx-2016")
-    b64 = _pfx(ec.generate_private_key(ec.SECP256R1()), serialization.PrivateFormat.PKCS12.encryption_builder()
-               .kdf_rounds(2048).key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC).hmac_hash(hashes.SHA1()).build(b"pfx-check"))
-    observer.answered(_probe(windows_host, _load_pfx(b64)), "load only; serving an ECDSA certificate through CCS stays open")
-
-
-def test_aes256_pfx_loads(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "aes256-pfx")
-    b64 = _pfx(rsa.generate_private_key(public_exponent=65537, key_size=2048), serialization.PrivateFormat.PKCS12.encryption_builder()
-               .kdf_rounds(2048).key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256()).build(b"pfx-check"))
-    observer.answered(_probe(windows_host, _load_pfx(b64)))
-
-
-def test_file_replace_with_change_permission(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "file-replace-change-only")
-    share = _require_share(observer, "IIS_CCS_WINDOWS_SHARE, _USER, _PASSWORD: a folder where the account has Change, not Full")
-    folder = share[0]
-    target, temp = f"{folder}\\iisccscheck{SUFFIX}.pfx", f"{folder}\\iisccscheck{SUFFIX}.tmp"
-    value = _probe(windows_host, _map(share, f"iisccscheck{SUFFIX}") + (
-        f"try {{ [IO.File]::WriteAllText({_ps(target)}, 'one'); [IO.File]::WriteAllText({_ps(temp)}, 'two'); "
-        f"try {{ [IO.File]::Replace({_ps(temp)}, {_ps(target)}, [NullString]::Value); $r.three_arguments = 'ok' }} "
-        "catch { $r.three_arguments = $_.Exception.InnerException.Message + ' ' + $_.Exception.Message } "
-        f"if (-not [IO.File]::Exists({_ps(temp)})) {{ [IO.File]::WriteAllText({_ps(temp)}, 'three') }}; "
-        f"try {{ [IO.File]::Replace({_ps(temp)}, {_ps(target)}, [NullString]::Value, $true); $r.four_arguments = 'ok' }} "
-        "catch { $r.four_arguments = $_.Exception.Message } "
-        f"}} finally {{ Remove-Item -LiteralPath {_ps(target)}, {_ps(temp)} -Force -ErrorAction SilentlyContinue; "
-        f"Remove-PSDrive -Name iisccscheck{SUFFIX} -Force -ErrorAction SilentlyContinue }}"))
-    observer.answered(value)
-
-
-def test_error_1219(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "error-1219")
-    share, user2, password2 = _share(), os.environ.get("IIS_CCS_WINDOWS_SHARE_USER2", ""), os.environ.get("IIS_CCS_WINDOWS_SHARE_PASSWORD2", "")
-    if share is None or not (user2 and password2):
-        observer.needs_configuration("IIS_CCS_WINDOWS_SHARE*, plus IIS_CCS_WINDOWS_SHARE_USER2 / _PASSWORD2 on the same server")
-    second = (share[0], user2, password2)
-    value = _probe(windows_host, _map(share, f"iisccscheck{SUFFIX}a") + (
-        f"try {{ try {{ {_map(second, f'iisccscheck{SUFFIX}b')} $r.second = 'ok' }} catch {{ $r.second = $_.Exception.Message; "
-        "$r.hresult = $_.Exception.HResult } } finally { "
-        f"Remove-PSDrive -Name iisccscheck{SUFFIX}a, iisccscheck{SUFFIX}b -Force -ErrorAction SilentlyContinue }}"))
-    observer.answered(value)
-
-
-def test_remove_psdrive_after_the_connection_is_gone(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "remove-psdrive-2250")
-    share = _require_share(observer, "IIS_CCS_WINDOWS_SHARE, _USER, _PASSWORD")
-    root = _root(share[0])
-    value = _probe(windows_host, _map(share, f"iisccscheck{SUFFIX}") + (
-        f"$null = net.exe use {_ps(root)} /delete /y 2>&1; "
-        f"try {{ Remove-PSDrive -Name iisccscheck{SUFFIX} -Force; $r.remove = 'ok' }} catch {{ $r.remove = $_.Exception.Message; "
-        "$r.type = $_.Exception.GetType().FullName }"))
-    observer.answered(value)
-
-
-def test_new_psdrive_with_a_missing_root(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "new-psdrive-leak")
-    share = _require_share(observer, "IIS_CCS_WINDOWS_SHARE, _USER, _PASSWORD")
-    path, user, password = share
-    root = _root(path)
-    missing = path + "\\iisccscheck-missing"
-    value = _probe(windows_host, (
-        f"$cred = [pscredential]::new({_ps(user)}, (ConvertTo-SecureString -String {_ps(password)} -AsPlainText -Force)); "
-        f"try {{ $null = New-PSDrive -Name iisccscheck{SUFFIX} -PSProvider FileSystem -Root {_ps(missing)} -Credential $cred; "
-        "$r.mapping = 'ok' } catch { $r.mapping = $_.Exception.Message }; "
-        f"$r.connections_after = @(net.exe use | Select-String -SimpleMatch {_ps(root)} | ForEach-Object {{ $_.Line.Trim() }}); "
-        f"$null = net.exe use {_ps(root)} /delete /y 2>&1"))
-    observer.answered(value)
-
-
-def test_server_service(windows_host: t.Any, observe: t.Any) -> None:
-    service = _host_probe(observe, "server-service-validatecredentials")
-    value = _probe(windows_host, "$r.lanmanserver = [string](Get-Service -Name LanmanServer).Status")
-    service.answered(value, "whether ValidateCredentials fails without it needs the service stopped on a disposable node")
-
-
-def test_language_mode(windows_host: t.Any, observe: t.Any) -> None:
-    mode = _host_probe(observe, "language-mode")
-    value = _probe(windows_host, (
-        # __PSLockdownPolicy=4 forces ConstrainedLanguage in a new powershell.exe: Microsoft's test hook.
-        "$env:__PSLockdownPolicy = '4'; "
-        "try { $r.child_mode = (powershell.exe -NoProfile -Command '$ExecutionContext.SessionState.LanguageMode' | Out-String).Trim() } "
-        "finally { Remove-Item Env:__PSLockdownPolicy }; $r.session_mode = [string]$ExecutionContext.SessionState.LanguageMode"))
-    mode.answered(value)
-
-
-def test_provider_cmdlets(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "provider-cmdlets")
-    names = ["Enable-WebCentralCertProvider", "Set-WebCentralCertProvider", "Disable-WebCentralCertProvider", "Clear-WebCentralCertProvider",
-             "Get-WebCentralCertProvider", "Clear-IISCentralCertProvider"]
-    value = _probe(windows_host, (
-        f"foreach ($n in @({', '.join(_ps(n) for n in names)})) {{ $c = Get-Command -Name $n -ErrorAction SilentlyContinue; "
-        "$r[$n] = if ($c) { @{ module = [string]$c.ModuleName; version = [string]$c.Version; parameters = @($c.Parameters.Keys) } } else { $null } }"))
-    observer.answered(value)
-
-
-def test_directory_exists_over_a_second_hop(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "directory-exists-double-hop")
-    share = _require_share(observer, "IIS_CCS_WINDOWS_SHARE (any UNC folder the WinRM session cannot reach by itself)")
-    value = _probe(windows_host, (
-        f"$r.exists = [IO.Directory]::Exists({_ps(share[0])}); "
-        f"try {{ $null = [IO.Directory]::GetFiles({_ps(share[0])}, '*.pfx'); $r.listing = 'ok' }} "
-        "catch { $r.listing = $_.Exception.InnerException.GetType().FullName + ': ' + $_.Exception.Message }"))
-    observer.answered(value)
-
-
 _PROVIDER_KEY = "HKLM:\\SOFTWARE\\Microsoft\\IIS\\CentralCertProvider"
 _SNAPSHOT = (f"$before = Get-ItemProperty -LiteralPath '{_PROVIDER_KEY}' -ErrorAction SilentlyContinue; "
              f"$export = \"$env:TEMP\\iisccscheck{SUFFIX}.reg\"; "
@@ -255,64 +119,226 @@ def _values() -> str:
             "ForEach-Object { @{ Enabled = $_.Enabled; CertStoreLocation = $_.CertStoreLocation; UserName = $_.UserName } })")
 
 
-def test_provider_path_checked_as_caller(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "provider-path-as-caller")
-    share = _require_share(observer, "IIS_CCS_WINDOWS_SHARE, _USER, _PASSWORD (the WinRM account must not reach the share itself)")
+# --- questions only PowerShell on a real host answers: one probe each --------------------------------------------
+Share = tuple[str, str, str]  # UNC folder, account, password
+
+
+def _sslccs_subkey_names(_nothing_needed: None) -> str:
+    port = random.randint(40000, 49999)
+    return (f"try {{ $null = netsh.exe http add sslcert ccs={port} appid='{IIS_APPID}'; "
+            "$r.names = @(Get-ChildItem (Join-Path $hp 'SslCcsBindingInfo') | ForEach-Object { $_.PSChildName }); "
+            f"$r.port = {port} }} finally {{ $null = netsh.exe http delete sslcert ccs={port} }}")
+
+
+def _iis_creates_ccs_entry(_nothing_needed: None) -> str:
+    port, site = random.randint(40000, 49999), f"iisccscheck{SUFFIX}"
+    return ("Add-Type -Path \"$env:windir\\System32\\inetsrv\\Microsoft.Web.Administration.dll\"; "
+            "$m = New-Object Microsoft.Web.Administration.ServerManager; "
+            f"$s = $m.Sites.Add('{site}', 'https', '*:{port}:check.iis-ccs.test', \"$env:TEMP\"); "
+            "$s.Bindings[0].SetAttributeValue('sslFlags', 3); "
+            "try { $m.CommitChanges(); Start-Sleep -Seconds 2; "
+            "$r.ccs_entries = @(Get-ChildItem (Join-Path $hp 'SslCcsBindingInfo') -ErrorAction SilentlyContinue | ForEach-Object { $_.PSChildName }); "
+            f"$r.created = @($r.ccs_entries | Where-Object {{ $_ -like '*:{port}' }}).Count -gt 0 }} finally {{ "
+            f"$m2 = New-Object Microsoft.Web.Administration.ServerManager; $x = $m2.Sites['{site}']; if ($x) {{ $m2.Sites.Remove($x); $m2.CommitChanges() }}; "
+            f"$null = netsh.exe http delete sslcert ccs={port} 2>&1 }}")
+
+
+def _ecdsa_pfx(_nothing_needed: None) -> str:
+    return _load_pfx(_pfx(ec.generate_private_key(ec.SECP256R1()), serialization.PrivateFormat.PKCS12.encryption_builder()
+                          .kdf_rounds(2048).key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC).hmac_hash(hashes.SHA1())
+                          .build(b"pfx-check")))
+
+
+def _aes256_pfx(_nothing_needed: None) -> str:
+    return _load_pfx(_pfx(rsa.generate_private_key(public_exponent=65537, key_size=2048), serialization.PrivateFormat.PKCS12.encryption_builder()
+                          .kdf_rounds(2048).key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256()).build(b"pfx-check")))
+
+
+def _file_replace_change_only(share: Share) -> str:
+    folder = share[0]
+    target, temp = f"{folder}\\iisccscheck{SUFFIX}.pfx", f"{folder}\\iisccscheck{SUFFIX}.tmp"
+    return _map(share, f"iisccscheck{SUFFIX}") + (
+        f"try {{ [IO.File]::WriteAllText({_ps(target)}, 'one'); [IO.File]::WriteAllText({_ps(temp)}, 'two'); "
+        f"try {{ [IO.File]::Replace({_ps(temp)}, {_ps(target)}, [NullString]::Value); $r.three_arguments = 'ok' }} "
+        "catch { $r.three_arguments = $_.Exception.InnerException.Message + ' ' + $_.Exception.Message } "
+        f"if (-not [IO.File]::Exists({_ps(temp)})) {{ [IO.File]::WriteAllText({_ps(temp)}, 'three') }}; "
+        f"try {{ [IO.File]::Replace({_ps(temp)}, {_ps(target)}, [NullString]::Value, $true); $r.four_arguments = 'ok' }} "
+        "catch { $r.four_arguments = $_.Exception.Message } "
+        f"}} finally {{ Remove-Item -LiteralPath {_ps(target)}, {_ps(temp)} -Force -ErrorAction SilentlyContinue; "
+        f"Remove-PSDrive -Name iisccscheck{SUFFIX} -Force -ErrorAction SilentlyContinue }}")
+
+
+def _two_accounts(observer: t.Any) -> tuple[Share, Share]:
+    share, user2, password2 = _share(), os.environ.get("IIS_CCS_WINDOWS_SHARE_USER2", ""), os.environ.get("IIS_CCS_WINDOWS_SHARE_PASSWORD2", "")
+    if share is None or not (user2 and password2):
+        observer.needs_configuration("IIS_CCS_WINDOWS_SHARE*, plus IIS_CCS_WINDOWS_SHARE_USER2 / _PASSWORD2 on the same server")
+    share = t.cast(Share, share)
+    return share, (share[0], user2, password2)
+
+
+def _error_1219(shares: tuple[Share, Share]) -> str:
+    share, second = shares
+    return _map(share, f"iisccscheck{SUFFIX}a") + (
+        f"try {{ try {{ {_map(second, f'iisccscheck{SUFFIX}b')} $r.second = 'ok' }} catch {{ $r.second = $_.Exception.Message; "
+        "$r.hresult = $_.Exception.HResult } } finally { "
+        f"Remove-PSDrive -Name iisccscheck{SUFFIX}a, iisccscheck{SUFFIX}b -Force -ErrorAction SilentlyContinue }}")
+
+
+def _remove_psdrive_2250(share: Share) -> str:
+    return _map(share, f"iisccscheck{SUFFIX}") + (
+        f"$null = net.exe use {_ps(_root(share[0]))} /delete /y 2>&1; "
+        f"try {{ Remove-PSDrive -Name iisccscheck{SUFFIX} -Force; $r.remove = 'ok' }} catch {{ $r.remove = $_.Exception.Message; "
+        "$r.type = $_.Exception.GetType().FullName }")
+
+
+def _new_psdrive_leak(share: Share) -> str:
     path, user, password = share
-    value = _probe(windows_host, _SNAPSHOT + (
+    root = _root(path)
+    missing = path + "\\iisccscheck-missing"
+    return (f"$cred = [pscredential]::new({_ps(user)}, (ConvertTo-SecureString -String {_ps(password)} -AsPlainText -Force)); "
+            f"try {{ $null = New-PSDrive -Name iisccscheck{SUFFIX} -PSProvider FileSystem -Root {_ps(missing)} -Credential $cred; "
+            "$r.mapping = 'ok' } catch { $r.mapping = $_.Exception.Message }; "
+            f"$r.connections_after = @(net.exe use | Select-String -SimpleMatch {_ps(root)} | ForEach-Object {{ $_.Line.Trim() }}); "
+            f"$null = net.exe use {_ps(root)} /delete /y 2>&1")
+
+
+def _server_service(_nothing_needed: None) -> str:
+    return "$r.lanmanserver = [string](Get-Service -Name LanmanServer).Status"
+
+
+def _language_mode(_nothing_needed: None) -> str:
+    # __PSLockdownPolicy=4 forces ConstrainedLanguage in a new powershell.exe: Microsoft's test hook.
+    return ("$env:__PSLockdownPolicy = '4'; "
+            "try { $r.child_mode = (powershell.exe -NoProfile -Command '$ExecutionContext.SessionState.LanguageMode' | Out-String).Trim() } "
+            "finally { Remove-Item Env:__PSLockdownPolicy }; $r.session_mode = [string]$ExecutionContext.SessionState.LanguageMode")
+
+
+def _provider_cmdlets(_nothing_needed: None) -> str:
+    names = ["Enable-WebCentralCertProvider", "Set-WebCentralCertProvider", "Disable-WebCentralCertProvider", "Clear-WebCentralCertProvider",
+             "Get-WebCentralCertProvider", "Clear-IISCentralCertProvider"]
+    return (f"foreach ($n in @({', '.join(_ps(n) for n in names)})) {{ $c = Get-Command -Name $n -ErrorAction SilentlyContinue; "
+            "$r[$n] = if ($c) { @{ module = [string]$c.ModuleName; version = [string]$c.Version; parameters = @($c.Parameters.Keys) } } else { $null } }")
+
+
+def _directory_exists_double_hop(share: Share) -> str:
+    return (f"$r.exists = [IO.Directory]::Exists({_ps(share[0])}); "
+            f"try {{ $null = [IO.Directory]::GetFiles({_ps(share[0])}, '*.pfx'); $r.listing = 'ok' }} "
+            "catch { $r.listing = $_.Exception.InnerException.GetType().FullName + ': ' + $_.Exception.Message }")
+
+
+def _provider_path_as_caller(share: Share) -> str:
+    path, user, password = share
+    return _SNAPSHOT + (
         f"try {{ try {{ Enable-WebCentralCertProvider -CertStoreLocation {_ps(path)} -UserName {_ps(user)} -Password {_ps(password)}; "
-        "$r.without_mapping = 'ok' } catch { $r.without_mapping = $_.Exception.Message } }" + _RESTORE))
-    observer.answered(value)
+        "$r.without_mapping = 'ok' } catch { $r.without_mapping = $_.Exception.Message } }" + _RESTORE)
 
 
-def test_clear_private_key_password_scope(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "clear-private-key-password-scope")
-    share = _require_share(observer, "IIS_CCS_WINDOWS_SHARE_USER / _PASSWORD: an account Enable-WebCentralCertProvider accepts")
+def _clear_private_key_password_scope(share: Share) -> str:
     _path, user, password = share
     folder = f"C:\\iisccscheck{SUFFIX}"
-    value = _probe(windows_host, _SNAPSHOT + (
+    return _SNAPSHOT + (
         f"$null = New-Item -ItemType Directory -Path '{folder}' -Force; try {{ "
         f"Enable-WebCentralCertProvider -CertStoreLocation '{folder}' -UserName {_ps(user)} -Password {_ps(password)} -PrivateKeyPassword 'pk-check'; "
         f"$r.before = {_values()}; Clear-WebCentralCertProvider -PrivateKeyPassword; $r.after = {_values()}; "
         f"$r.private_key_password_left = $null -ne (Get-ItemProperty -LiteralPath '{_PROVIDER_KEY}' -Name PrivateKeyPassword -ErrorAction SilentlyContinue) }}"
-        + _RESTORE.replace(" finally { ", f" finally {{ Remove-Item -LiteralPath '{folder}' -Recurse -Force -ErrorAction SilentlyContinue; ")))
-    observer.answered(value)
+        + _RESTORE.replace(" finally { ", f" finally {{ Remove-Item -LiteralPath '{folder}' -Recurse -Force -ErrorAction SilentlyContinue; "))
 
 
-def test_hash_binding_edit_leaves_ipport(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "hash-binding-edit-ipport")
+def _hash_binding_edit_ipport(_nothing_needed: None) -> str:
     port, site = random.randint(40000, 49999), f"iisccscheck{SUFFIX}"
-    value = _probe(windows_host, (
-        "$cert = New-SelfSignedCertificate -DnsName 'check.iis-ccs.test' -CertStoreLocation Cert:\\LocalMachine\\My; "
-        "Add-Type -Path \"$env:windir\\System32\\inetsrv\\Microsoft.Web.Administration.dll\"; try { "
-        "$m = New-Object Microsoft.Web.Administration.ServerManager; "
-        f"$s = $m.Sites.Add('{site}', '*:{port}:', \"$env:TEMP\", $cert.GetCertHash(), 'My'); $m.CommitChanges(); Start-Sleep -Seconds 1; "
-        f"$r.before = @(Get-ChildItem (Join-Path $hp 'SslBindingInfo') | Where-Object {{ $_.PSChildName -like '*:{port}' }}).PSChildName; "
-        f"$m = New-Object Microsoft.Web.Administration.ServerManager; $b = $m.Sites['{site}'].Bindings[0]; "
-        "foreach ($n in @('certificateHash', 'certificateStoreName')) { $a = $b.Attributes[$n]; if ($a) { $a.Delete() } }; "
-        "$m.CommitChanges(); Start-Sleep -Seconds 1; "
-        f"$r.after = @(Get-ChildItem (Join-Path $hp 'SslBindingInfo') | Where-Object {{ $_.PSChildName -like '*:{port}' }}).PSChildName "
-        f"}} finally {{ $m = New-Object Microsoft.Web.Administration.ServerManager; $x = $m.Sites['{site}']; "
-        "if ($x) { $m.Sites.Remove($x); $m.CommitChanges() }; "
-        f"$null = netsh.exe http delete sslcert ipport=0.0.0.0:{port} 2>&1; "
-        "Remove-Item -LiteralPath ('Cert:\\LocalMachine\\My\\' + $cert.Thumbprint) -Force }"))
-    observer.answered(value)
+    return ("$cert = New-SelfSignedCertificate -DnsName 'check.iis-ccs.test' -CertStoreLocation Cert:\\LocalMachine\\My; "
+            "Add-Type -Path \"$env:windir\\System32\\inetsrv\\Microsoft.Web.Administration.dll\"; try { "
+            "$m = New-Object Microsoft.Web.Administration.ServerManager; "
+            f"$s = $m.Sites.Add('{site}', '*:{port}:', \"$env:TEMP\", $cert.GetCertHash(), 'My'); $m.CommitChanges(); Start-Sleep -Seconds 1; "
+            f"$r.before = @(Get-ChildItem (Join-Path $hp 'SslBindingInfo') | Where-Object {{ $_.PSChildName -like '*:{port}' }}).PSChildName; "
+            f"$m = New-Object Microsoft.Web.Administration.ServerManager; $b = $m.Sites['{site}'].Bindings[0]; "
+            "foreach ($n in @('certificateHash', 'certificateStoreName')) { $a = $b.Attributes[$n]; if ($a) { $a.Delete() } }; "
+            "$m.CommitChanges(); Start-Sleep -Seconds 1; "
+            f"$r.after = @(Get-ChildItem (Join-Path $hp 'SslBindingInfo') | Where-Object {{ $_.PSChildName -like '*:{port}' }}).PSChildName "
+            f"}} finally {{ $m = New-Object Microsoft.Web.Administration.ServerManager; $x = $m.Sites['{site}']; "
+            "if ($x) { $m.Sites.Remove($x); $m.CommitChanges() }; "
+            f"$null = netsh.exe http delete sslcert ipport=0.0.0.0:{port} 2>&1; "
+            "Remove-Item -LiteralPath ('Cert:\\LocalMachine\\My\\' + $cert.Thumbprint) -Force }")
 
 
-def test_timestamp_granularity(windows_host: t.Any, observe: t.Any) -> None:
-    observer = _host_probe(observe, "timestamp-granularity")
+def _coarse_share(observer: t.Any) -> Share:
     share, coarse = _share(), os.environ.get("IIS_CCS_WINDOWS_COARSE_SHARE", "")
     if share is None or not coarse:
         observer.needs_configuration("IIS_CCS_WINDOWS_COARSE_SHARE (FAT or NAS folder) and the share account")
-    target = f"{coarse}\\iisccscheck{SUFFIX}.txt"
-    value = _probe(windows_host, _map((coarse, share[1], share[2]), f"iisccscheck{SUFFIX}") + (
+    share = t.cast(Share, share)
+    return coarse, share[1], share[2]
+
+
+def _timestamp_granularity(coarse: Share) -> str:
+    target = f"{coarse[0]}\\iisccscheck{SUFFIX}.txt"
+    return _map(coarse, f"iisccscheck{SUFFIX}") + (
         f"try {{ [IO.File]::WriteAllText({_ps(target)}, 'x'); $set = [DateTime]::new(638000000001234567, 'Utc'); "
         f"[IO.File]::SetLastWriteTimeUtc({_ps(target)}, $set); $r.set = $set.Ticks; "
         f"$r.read_at_once = [IO.FileInfo]::new({_ps(target)}).LastWriteTimeUtc.Ticks; "
         f"Start-Sleep -Seconds 12; $r.read_later = [IO.FileInfo]::new({_ps(target)}).LastWriteTimeUtc.Ticks }} finally {{ "
         f"Remove-Item -LiteralPath {_ps(target)} -Force -ErrorAction SilentlyContinue; "
-        f"Remove-PSDrive -Name iisccscheck{SUFFIX} -Force -ErrorAction SilentlyContinue }}"))
-    observer.answered(value)
+        f"Remove-PSDrive -Name iisccscheck{SUFFIX} -Force -ErrorAction SilentlyContinue }}")
+
+
+def _nothing(_observer: t.Any) -> None:
+    return None
+
+
+def _share_for(what: str) -> t.Callable[[t.Any], Share]:
+    """The share configuration, or "needs configuration: <what>" (what the probe needs of the share)."""
+    return lambda observer: _require_share(observer, what)
+
+
+_SHARE = "IIS_CCS_WINDOWS_SHARE, _USER, _PASSWORD"
+_CHANGE_ONLY = "IIS_CCS_WINDOWS_SHARE, _USER, _PASSWORD: a folder where the account has Change, not Full"
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """One host question: what configuration it needs, the PowerShell that answers it, and what the answer leaves open."""
+
+    question: str  # its id in tests/windows/questions.py
+    script: t.Callable[[t.Any], str]  # given what `needs` returned: sets $r, cleans up in its own finally
+    needs: t.Callable[[t.Any], t.Any] = _nothing  # given the observer: the configuration, or it reports what is missing
+    detail: str = ""
+
+
+PROBES: tuple[Probe, ...] = (
+    Probe("sslccs-subkey-names", _sslccs_subkey_names),
+    Probe("iis-creates-ccs-entry", _iis_creates_ccs_entry),
+    Probe("ecdsa-pfx-2016", _ecdsa_pfx, detail="load only; serving an ECDSA certificate through CCS stays open"),
+    Probe("aes256-pfx", _aes256_pfx),
+    Probe("file-replace-change-only", _file_replace_change_only, _share_for(_CHANGE_ONLY)),
+    Probe("error-1219", _error_1219, _two_accounts),
+    Probe("remove-psdrive-2250", _remove_psdrive_2250, _share_for(_SHARE)),
+    Probe("new-psdrive-leak", _new_psdrive_leak, _share_for(_SHARE)),
+    Probe("server-service-validatecredentials", _server_service,
+          detail="whether ValidateCredentials fails without it needs the service stopped on a disposable node"),
+    Probe("language-mode", _language_mode),
+    Probe("provider-cmdlets", _provider_cmdlets),
+    Probe("directory-exists-double-hop", _directory_exists_double_hop,
+          _share_for("IIS_CCS_WINDOWS_SHARE (any UNC folder the WinRM session cannot reach by itself)")),
+    Probe("provider-path-as-caller", _provider_path_as_caller,
+          _share_for(_SHARE + " (the WinRM account must not reach the share itself)")),
+    Probe("clear-private-key-password-scope", _clear_private_key_password_scope,
+          _share_for("IIS_CCS_WINDOWS_SHARE_USER / _PASSWORD: an account Enable-WebCentralCertProvider accepts")),
+    Probe("hash-binding-edit-ipport", _hash_binding_edit_ipport),
+    Probe("timestamp-granularity", _timestamp_granularity, _coarse_share),
+)
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=[probe.question for probe in PROBES])
+def test_host_question(probe: Probe, windows_host: t.Any, observe: t.Any) -> None:
+    observer = observe(probe.question)
+    if on_lab():
+        observer.needs_real_host()  # before the configuration: the lab cannot answer whatever is configured
+    observer.answered(_probe(windows_host, probe.script(probe.needs(observer))), probe.detail)
+
+
+def test_every_host_question_has_one_probe() -> None:
+    """Runs without a host: the table and tests/windows/questions.py agree."""
+    host_questions = [q.id for q in QUESTIONS if q.kind == "host"]
+    assert sorted(probe.question for probe in PROBES) == sorted(host_questions)
 
 
 # --- questions the collection's own modules answer (the lab can too) -------------------------------------------

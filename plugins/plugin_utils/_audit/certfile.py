@@ -9,15 +9,11 @@ import datetime
 import hashlib
 import typing as t
 
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.crypto_import import ec, rsa
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.dns_names import HostName, HostNameError, certificate_covers, parse_file_name
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import CertificateBundle, CertificateError, is_self_issued, key_type_name, load_pfx
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import looks_like_pfx, pfx_encryption
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.validate import chain_warnings
-
-try:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-except ImportError:  # pragma: no cover - bundle.py reports the missing package
-    pass
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,7 @@ import hashlib
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import dns_names
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.crypto_import import x509
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import _dns_names, _utc, is_self_issued, issued_by
 from ansible_collections.iis.ccs.plugins.plugin_utils._verify.handshake import (
     CONNECTION_REFUSED,
@@ -24,11 +25,6 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._verify.handshake import (
     UNREACHABLE,
     Served,
 )
-
-try:
-    from cryptography import x509
-except ImportError:  # pragma: no cover - bundle.py reports a missing cryptography
-    pass
 
 OK = "ok"
 WRONG_CERTIFICATE = "wrong_certificate"

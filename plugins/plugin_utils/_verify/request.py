@@ -16,14 +16,10 @@ import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import dns_names
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import UserInputError
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.crypto_import import x509
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_state import HostState
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.ssl_flags import uses_ccs
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.task import _check_destination
-
-try:
-    from cryptography import x509
-except ImportError:  # pragma: no cover - bundle.py reports a missing cryptography
-    pass
 
 MAX_CONCURRENCY = 512
 _THUMBPRINT = re.compile(r"^(?:[0-9A-F]{40}|[0-9A-F]{64})$")

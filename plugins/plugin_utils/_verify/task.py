@@ -14,6 +14,7 @@ import datetime
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.crypto_import import hashes
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_state import read_state
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import CertificateError, load_pfx
@@ -24,11 +25,6 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._verify.handshake import S
 from ansible_collections.iis.ccs.plugins.plugin_utils._verify.judge import WARNINGS, Expectation, Policy, judge
 
 NODE_OPERATION = "verify_tls"
-
-try:
-    from cryptography.hazmat.primitives import hashes
-except ImportError:  # pragma: no cover - bundle.py reports a missing cryptography
-    pass
 
 
 def collect_names(params: t.Mapping[str, t.Any], runner: HostOperationRunner) -> list[request.NameCheck]:

@@ -155,11 +155,18 @@ class _Checker:
         declaration = _first(function, "function_parameter_declaration")
         return [self.variable_name(v) for v in self.nodes("variable", under=declaration)] if declaration is not None else []
 
+    def function_name(self, function: tree_sitter.Node) -> str:
+        return self.text(_child(function, "function_name")).lower()
+
+    def member_name(self, access: tree_sitter.Node) -> str:
+        """The member of a member access or method call ($v.Password, $hash.ComputeHash(...)), lower case."""
+        return self.text(_child(access, "member_name")).lower()
+
     def function_named(self, name: str) -> tree_sitter.Node | None:
-        return next((f for f in self.nodes("function_statement") if self.text(_first(f, "function_name")).lower() == name.lower()), None)
+        return next((f for f in self.nodes("function_statement") if self.function_name(f) == name.lower()), None)
 
     def calls_of(self, function: tree_sitter.Node) -> list[tree_sitter.Node]:
-        name = self.text(_first(function, "function_name")).lower()
+        name = self.function_name(function)
         return [c for c in self.nodes("command") if self.command_name(c) == name]
 
     def positional(self, command: tree_sitter.Node) -> list[tree_sitter.Node]:
@@ -197,27 +204,28 @@ class _Checker:
             return  # an existence check: ($null -eq (Get-Item ...))
         assignment = _ancestor(command, "assignment_expression", stop="statement_list")
         target = _first(assignment, "left_assignment_expression") if assignment is not None else None
-        if target is None or _only_descendant(target, "variable") is None or _first_deep(target, "element_access", "member_access"):
+        variable = _only_descendant(target, "variable")
+        if target is None or variable is None or _first_deep(target, "element_access", "member_access"):
             self.flag("secrets", command, "the provider's registry values are used without going through a variable whose uses are checked")
             return
-        name = self.variable_name(_only_descendant(target, "variable"))
+        name = self.variable_name(variable)
         for use in self.nodes("variable", under=self.scope_of(command)):
             if self.variable_name(use) == name and not _inside(use, target) and use.start_byte > command.start_byte \
                     and _ancestor(use, "left_assignment_expression", stop="pipeline") is None:
                 self._provider_value_use(use)
 
     def _provider_value_use(self, use: tree_sitter.Node) -> None:
-        parent = use.parent
+        parent = _parent(use)
         if parent.type == "element_access" and parent.children[0] == use:
             names = self._index_names(parent)
             if names is None or names & SECRET_VALUES:
                 self._digest_only(parent)
         elif parent.type == "member_access" and parent.children[0] == use:
-            if self.text(_first(parent, "member_name")).lower() in SECRET_VALUES:
+            if self.member_name(parent) in SECRET_VALUES:
                 self._digest_only(parent)
-        elif parent.type == "invocation_expression" and self.text(_first(parent, "member_name")).lower() in {"containskey", "contains"}:
+        elif parent.type == "invocation_expression" and self.member_name(parent) in {"containskey", "contains"}:
             return
-        elif parent.type == "unary_expression" and parent.parent.type == "comparison_expression" and "$null" in self.text(parent.parent).lower():
+        elif parent.type == "unary_expression" and _parent(parent).type == "comparison_expression" and "$null" in self.text(_parent(parent)).lower():
             return
         else:
             self.flag("secrets", parent, "the provider's registry values leave as a whole")
@@ -230,7 +238,7 @@ class _Checker:
         variable = _only_descendant(index, "variable")
         if variable is None:
             return None
-        loop = access
+        loop: tree_sitter.Node | None = access
         while (loop := _ancestor(loop, "foreach_statement")) is not None:
             loop_variable = _first(loop, "variable")
             if loop_variable is not None and self.variable_name(loop_variable) == self.variable_name(variable):
@@ -262,7 +270,7 @@ class _Checker:
 
     def _compared_with_null(self, command: tree_sitter.Node) -> bool:
         parenthesized = _ancestor(command, "parenthesized_expression", stop="statement_list")
-        return parenthesized is not None and self._compared(parenthesized) and "$null" in self.text(parenthesized.parent.parent).lower()
+        return parenthesized is not None and self._compared(parenthesized) and "$null" in self.text(_parent(_parent(parenthesized))).lower()
 
     def _write_back_functions(self) -> set[str]:
         """Functions whose every command writes one value to the provider key (New-ItemProperty -LiteralPath <provider key>)."""
@@ -271,7 +279,7 @@ class _Checker:
             commands = list(self.nodes("command", under=function))
             key_ok = all(self.command_name(c) == "new-itemproperty" and PROVIDER_KEY.search(self._key_of(c)) for c in commands)
             if commands and key_ok:
-                found.add(self.text(_first(function, "function_name")).lower())
+                found.add(self.function_name(function))
         return found
 
     def _key_of(self, command: tree_sitter.Node) -> str:
@@ -287,7 +295,7 @@ class _Checker:
 
     def _digest_function(self) -> None:
         for function in self.nodes("function_statement"):
-            if self.text(_first(function, "function_name")).lower() != DIGEST_FUNCTION:
+            if self.function_name(function) != DIGEST_FUNCTION:
                 continue
             # function Get-TextDigest($Text): the first variable of the statement is its parameter.
             parameter = next(self.nodes("variable", under=function), None)
@@ -296,9 +304,9 @@ class _Checker:
                     self.flag("secrets", use, "the digest function uses its input other than to test it for empty and hash it")
 
     def _hashed(self, use: tree_sitter.Node) -> bool:
-        node = use
+        node: tree_sitter.Node | None = use
         while (node := _ancestor(node, "invocation_expression")) is not None:
-            if self.text(_first(node, "member_name")).lower() in {"computehash", "isnullorempty"}:
+            if self.member_name(node) in {"computehash", "isnullorempty"}:
                 return True
         return False
 
@@ -384,12 +392,12 @@ class _Checker:
             self.flag("clean-up", write, "writes a file that is not a declared temporary file")
             return
         name = self.variable_name(path)
-        node = write
+        node: tree_sitter.Node | None = write
         while (node := _ancestor(node, "try_statement")) is not None:
             body = _first(node, "statement_block")
             if not _inside(write, body):
                 continue
-            handlers = [c for c in self.nodes("catch_clause", under=node) if c.parent.parent == node and _first(c, "catch_type_list") is None]
+            handlers = [c for c in self.nodes("catch_clause", under=node) if _parent(_parent(c)) == node and _first(c, "catch_type_list") is None]
             handlers += [f for f in node.children if f.type == "finally_clause"]
             if any(self._deletes(handler, name) and self._rethrows_or_finally(handler) for handler in handlers):
                 return
@@ -566,7 +574,7 @@ class _Checker:
                 if any(check.search(self.text(statement)) for statement in earlier if statement.type != "function_statement"):
                     return True
             if parent.type == "if_statement" and current.type == "statement_block" and _first(parent, "statement_block") == current:
-                if check.search(self.text(_first(parent, "pipeline"))):
+                if check.search(self.text(_child(parent, "pipeline"))):
                     return True
             current = parent
         return False
@@ -588,6 +596,21 @@ def _first_deep(node: tree_sitter.Node | None, *kinds: str) -> tree_sitter.Node 
     return None
 
 
+def _child(node: tree_sitter.Node, kind: str) -> tree_sitter.Node:
+    """The child of that kind that the grammar always gives such a node (a function's name, a member access's member)."""
+    found = _first(node, kind)
+    if found is None:
+        raise ValueError(f"tree-sitter-pwsh gave a {node.type} without its {kind} (line {node.start_point[0] + 1})")
+    return found
+
+
+def _parent(node: tree_sitter.Node) -> tree_sitter.Node:
+    """The parent of a node below the root (every node these checks walk up from)."""
+    if node.parent is None:
+        raise ValueError(f"tree-sitter-pwsh gave a {node.type} without a parent (line {node.start_point[0] + 1})")
+    return node.parent
+
+
 def _only_descendant(node: tree_sitter.Node | None, kind: str) -> tree_sitter.Node | None:
     """The node of that kind when it is all there is (wrapped in unary/pipeline layers), else None."""
     while node is not None:
@@ -598,8 +621,8 @@ def _only_descendant(node: tree_sitter.Node | None, kind: str) -> tree_sitter.No
     return None
 
 
-def _ancestor(node: tree_sitter.Node, kind: str, stop: str | None = None) -> tree_sitter.Node | None:
-    current = node.parent
+def _ancestor(node: tree_sitter.Node | None, kind: str, stop: str | None = None) -> tree_sitter.Node | None:
+    current = node.parent if node is not None else None
     while current is not None:
         if current.type == kind:
             return current
