@@ -15,7 +15,8 @@ pass loads every node's CCS cache, then, interleaved, ROUNDS times each:
               to the same endpoints, nothing judged
 
 Prints the median seconds and checks per second of each and their ratio (goal: ccs_verify at least
-0.8x the bare loop, and all NODES x NAMES checks within 60 s). Exit status 1 when a check did not
+0.8x the bare loop, and all NODES x NAMES checks within 60 s), and the load average at start and end
+(the machine may be shared). Exit status 1 when a check did not
 come back ok (the lab served something wrong, so the figures would not mean anything).
 """
 
@@ -127,6 +128,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     state = REPO / "tests" / "output" / "benchmark-verify"
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
@@ -159,6 +161,7 @@ def main() -> int:
     finally:
         tls_lab.stop()
     report = _report(times, len(targets), args, warm)
+    report["load_average"] = {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)}
     print(json.dumps(report, indent=1) if args.json else _text(report))
     return 0
 
@@ -187,6 +190,8 @@ def _text(report: t.Mapping[str, t.Any]) -> str:
     for name in ("ccs_verify", "bare"):
         lines.append(f"  {name:<11} {report['seconds'][name]:>7.2f} s  {report['per_second'][name]:>6} checks/s")
     lines.append(f"  ratio ccs_verify / bare: {report['ratio']:.3f}x")
+    lines.append(f"  load average (1 min) at start {report['load_average']['start']}, at end {report['load_average']['end']} "
+                 f"({os.cpu_count()} cores; the figures mean little when it is well above that)")
     return "\n".join(lines)
 
 

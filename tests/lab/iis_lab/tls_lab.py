@@ -28,11 +28,13 @@ Certificate selection per handshake (docs/ccs-behaviour.md, "Selection"), from t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import errno
+import functools
 import json
 import os
+import queue
+import selectors
 import signal
 import socket
 import ssl
@@ -42,7 +44,6 @@ import sys
 import threading
 import time
 import typing as t
-import weakref
 from pathlib import Path
 
 from cryptography import x509
@@ -54,11 +55,12 @@ from .errors import WindowsError_
 from .inventory import assign_addresses, load, read_lab_hosts, write_lab_hosts
 from .model import PROVIDER_KEY, registry_key
 from .network import Network
-from .state import drive_root, host_file, machine_decrypt, state_dir
+from .state import DEFAULT_STATE_DIR, drive_root, machine_decrypt, state_dir
 
 LAB_DIR = Path(__file__).resolve().parents[1]
 _SERVE_MARKER = "iis_lab.tls_lab"
 DEFAULT_WINDOWS_PORTS = (443,)
+_DEFAULT_STATE_DIR = str(DEFAULT_STATE_DIR)
 SNI, CCS = 1, 2
 
 rules.register("ccs-file-exact-then-wildcard", "CCS looks for <sni>.pfx first, then _.<parent>.pfx for a wildcard binding",
@@ -75,9 +77,11 @@ def tls_dir() -> Path:
 
 # -- the lab clock: tests move it instead of sleeping ---------------------------------------
 def clock_offset() -> float:
-    path = tls_dir() / "clock.json"
+    # Read on every handshake that consults a cache: plain strings, no pathlib, keep it cheap.
+    path = os.path.join(os.environ.get("IIS_LAB_STATE_DIR") or _DEFAULT_STATE_DIR, "tls", "clock.json")
     try:
-        return float(json.loads(path.read_text(encoding="utf-8"))["offset"])
+        with open(path, encoding="utf-8") as handle:
+            return float(json.load(handle)["offset"])
     except (OSError, ValueError, KeyError):
         return 0.0
 
@@ -196,14 +200,16 @@ class StateReader:
         self._cache: dict[str, tuple[int, dict[str, t.Any]]] = {}
 
     def read(self, host: str) -> dict[str, t.Any] | None:
-        path = host_file(host)
+        # As state.host_file(host), as a plain string: this runs on every handshake.
+        path = os.path.join(os.environ.get("IIS_LAB_STATE_DIR") or _DEFAULT_STATE_DIR, f"{host.lower()}.json")
         try:
-            mtime = path.stat().st_mtime_ns
+            mtime = os.stat(path).st_mtime_ns
         except FileNotFoundError:
             return None
         cached = self._cache.get(host)
         if cached is None or cached[0] != mtime:
-            cached = (mtime, json.loads(path.read_text(encoding="utf-8")))
+            with open(path, encoding="utf-8") as handle:
+                cached = (mtime, json.load(handle))
             self._cache[host] = cached
         return cached[1]
 
@@ -224,12 +230,20 @@ def https_bindings(state: t.Mapping[str, t.Any], port: int) -> list[tuple[str, s
 
 def ccs_candidates(bindings: t.Sequence[tuple[str, str, int, str]], sni: str) -> list[str]:
     """The CCS file names tried for sni, in order: exact binding -> <sni>.pfx; wildcard binding -> <sni>.pfx, then _.<parent>.pfx."""
+    return _candidates(ccs_host_names(bindings), sni)
+
+
+def ccs_host_names(bindings: t.Sequence[tuple[str, str, int, str]]) -> frozenset[str]:
+    """The host names (U-label form) of the CCS bindings."""
+    return frozenset(_to_unicode(host) for _ip, host, flags, _hash in bindings if flags & CCS)
+
+
+def _candidates(ccs_hosts: frozenset[str], sni: str) -> list[str]:
     unicode_name = _to_unicode(sni)
     parent = unicode_name.partition(".")[2]
-    hosts = {_to_unicode(host) for _ip, host, flags, _hash in bindings if flags & CCS}
-    if unicode_name in hosts:
+    if unicode_name in ccs_hosts:
         return [f"{unicode_name}.pfx"]
-    if parent and f"*.{parent}" in hosts:
+    if parent and f"*.{parent}" in ccs_hosts:
         if not rules.enforced("ccs-file-exact-then-wildcard"):
             return [f"{unicode_name}.pfx"]  # switched off: no wildcard file
         return [f"{unicode_name}.pfx", f"_.{parent}.pfx"]
@@ -247,9 +261,31 @@ def _to_unicode(name: str) -> str:
     return ".".join(labels)
 
 
+@dataclasses.dataclass(frozen=True)
+class PortBindings:
+    """What one node's state says about one port, worked out once per version of the state file."""
+
+    sni_hashes: t.Mapping[str, str]  # SNI name -> certificate hash of the first SNI certificate-hash binding for it
+    ccs_hosts: frozenset[str]
+    ccs_listening: bool  # HTTP.sys has a ccs=<ip>:<port> entry
+    fallback_hash: str  # the first non-SNI certificate-hash binding's hash, "" when none
+
+    @classmethod
+    def of(cls, state: t.Mapping[str, t.Any], port: int) -> PortBindings:
+        bindings = https_bindings(state, port)
+        sni_hashes: dict[str, str] = {}
+        for _ip, name, flags, cert_hash in bindings:
+            if flags & SNI and not flags & CCS and cert_hash:
+                sni_hashes.setdefault(name, cert_hash)
+        fallback = next((cert_hash for _ip, name, flags, cert_hash in bindings if not name and not flags & SNI and cert_hash), "")
+        listening = any(key.rpartition(":")[2] == str(port) for key in state["httpsys"]["ccs"])
+        return cls(sni_hashes, ccs_host_names(bindings), listening, fallback)
+
+
 # -- the selection ---------------------------------------------------------------------------------
 class Selector:
-    """Decides, per handshake, which certificate a node serves (module docstring, steps 1 to 4)."""
+    """Decides, per handshake, which certificate a node serves (module docstring, steps 1 to 4).
+    Safe to call from several threads: each CCS file's cache entry is read and loaded under its own lock."""
 
     def __init__(self, definitions: t.Mapping[str, t.Mapping[str, t.Any]]) -> None:
         self.definitions = definitions
@@ -257,33 +293,41 @@ class Selector:
         self.cache: dict[str, CcsCache] = {}
         self.contexts = ContextFactory()
         self.decoded: dict[bytes, bytes | None] = {}
-        self.lock = threading.Lock()
+        self._plans: dict[tuple[str, int], tuple[t.Mapping[str, t.Any], PortBindings]] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
 
     def choose(self, host: str, port: int, sni: str | None) -> ssl.SSLContext | None:
-        with self.lock:
-            pem = self._choose_pem(host, port, sni)
+        pem = self._choose_pem(host, port, sni)
         return self.contexts.context(pem) if pem is not None else None
+
+    def forget_cache(self) -> None:
+        self.cache.clear()
 
     def _choose_pem(self, host: str, port: int, sni: str | None) -> bytes | None:
         state = self.states.read(host)
         if state is None:
             return None
-        bindings = https_bindings(state, port)
+        plan = self._plan(host, state, port)
         if sni:
-            for _ip, name, flags, cert_hash in bindings:
-                if name == sni.lower() and flags & SNI and not flags & CCS and cert_hash:
-                    return self._machine_pem(host, cert_hash)
-            if any(key.rpartition(":")[2] == str(port) for key in state["httpsys"]["ccs"]):
-                for file_name in ccs_candidates(bindings, sni):
+            cert_hash = plan.sni_hashes.get(sni.lower())
+            if cert_hash:
+                return self._machine_pem(host, cert_hash)
+            if plan.ccs_listening:
+                for file_name in _candidates(plan.ccs_hosts, sni):
                     pem = self._ccs_pem(host, state, file_name)
                     if pem is not None:
                         return pem
         if sni and not rules.enforced("ccs-fallback-ip-binding"):
             return None  # switched off: an SNI client that found no SNI or CCS certificate gets none
-        for _ip, name, flags, cert_hash in bindings:
-            if not name and not flags & SNI and cert_hash:
-                return self._machine_pem(host, cert_hash)
-        return None
+        return self._machine_pem(host, plan.fallback_hash) if plan.fallback_hash else None
+
+    def _plan(self, host: str, state: t.Mapping[str, t.Any], port: int) -> PortBindings:
+        # StateReader hands out the same mapping until the file changes: the plan is keyed on that object.
+        cached = self._plans.get((host, port))
+        if cached is None or cached[0] is not state:
+            cached = (state, PortBindings.of(state, port))
+            self._plans[(host, port)] = cached
+        return cached[1]
 
     @staticmethod
     def _machine_pem(host: str, cert_hash: str) -> bytes | None:
@@ -296,12 +340,15 @@ class Selector:
             return None
         polling = int(provider.get("PollingInterval") or 300)
         cache = self.cache.setdefault(host, CcsCache())
-        return cache.get(host, file_name, lambda: self._load_ccs_file(host, state, provider, file_name), polling)
+        key = (host, file_name.lower())
+        lock = self._locks.get(key) or self._locks.setdefault(key, threading.Lock())
+        with lock:
+            return cache.get(host, file_name, lambda: self._load_ccs_file(host, state, provider, file_name), polling)
 
     def _load_ccs_file(self, host: str, state: t.Mapping[str, t.Any], provider: t.Mapping[str, t.Any], file_name: str) -> bytes | None:
         network = Network((self.definitions.get(host) or {}).get("network"))
         try:
-            password = machine_decrypt(state, str(provider.get("Password") or "")) if provider.get("Password") else ""
+            password = _decrypt(state, str(provider.get("Password") or "")) if provider.get("Password") else ""
             account = network.check_logon(host, state.get("local_accounts") or {}, str(provider.get("UserName") or ""), password)
             folder = network.resolve(host, str(provider.get("CertStoreLocation") or ""), account, "read")
         except WindowsError_ as exc:
@@ -312,7 +359,7 @@ class Selector:
         if path is None:
             return None
         key_password = provider.get("PrivateKeyPassword")
-        secret = machine_decrypt(state, str(key_password)).encode("utf-8") if key_password else None
+        secret = _decrypt(state, str(key_password)).encode("utf-8") if key_password else None
         return self._decode(path.read_bytes(), secret)
 
     def _decode(self, data: bytes, secret: bytes | None) -> bytes | None:
@@ -331,7 +378,21 @@ class Selector:
         return self.decoded[key]
 
 
+@functools.lru_cache(maxsize=1024)
+def _decrypt_memo(machine_key: str, ciphertext: str) -> str:
+    return machine_decrypt({"machine_key": machine_key}, ciphertext)
+
+
+def _decrypt(state: t.Mapping[str, t.Any], ciphertext: str) -> str:
+    # The same machine key and ciphertext always give the same secret: every file a node loads
+    # reuses the provider's two decrypted secrets (a changed registry value is a new ciphertext).
+    return _decrypt_memo(str(state["machine_key"]), ciphertext)
+
+
 def _child_ci(folder: Path, name: str) -> Path | None:
+    exact = folder / name
+    if "/" not in name and "\0" not in name and exact.is_file():
+        return exact  # the usual case, without listing a store of thousands of files
     lowered = name.lower()
     for entry in folder.iterdir():
         if entry.name.lower() == lowered and entry.is_file():
@@ -360,28 +421,15 @@ def _bindable(addresses: t.Iterable[str], port: int) -> bool:
             sock.close()
 
 
-class _NodeContext(ssl.SSLContext):
-    """A server context that remembers the socket under each TLS object it creates (to reset it)."""
-
-    accepting: socket.socket | None = None
-
-    @property
-    def connections(self) -> weakref.WeakKeyDictionary[t.Any, socket.socket]:
-        found = self.__dict__.get("_connections")
-        if found is None:
-            found = self.__dict__["_connections"] = weakref.WeakKeyDictionary()
-        return t.cast("weakref.WeakKeyDictionary[t.Any, socket.socket]", found)
-
-    def wrap_bio(self, *args: t.Any, **kwargs: t.Any) -> ssl.SSLObject:
-        wrapped = super().wrap_bio(*args, **kwargs)
-        if self.accepting is not None:
-            self.connections[wrapped] = self.accepting
-            self.accepting = None
-        return wrapped
+HANDSHAKE_TIMEOUT = 10
+_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 class TlsLab:
-    """The TLS endpoints of every web node of a lab, served by one asyncio loop in a thread."""
+    """The TLS endpoints of every web node of a lab: one thread accepts on every listener and a pool of
+    worker threads does the handshakes (OpenSSL leaves the GIL during the cryptography, so they use every core)."""
+
+    WORKERS = 32
 
     def __init__(self, definitions: t.Mapping[str, t.Mapping[str, t.Any]] | None = None, *, ports: t.Sequence[int] | None = None,
                  mapped: t.Mapping[int, int] | None = None) -> None:
@@ -391,9 +439,10 @@ class TlsLab:
         self.requested_map = dict(mapped or {})
         self.port_map: dict[int, int] = {}
         self.selector = Selector(self.definitions)
-        self.loop = asyncio.new_event_loop()
-        self._servers: list[asyncio.base_events.Server] = []
-        self._thread: threading.Thread | None = None
+        self._listeners: list[tuple[socket.socket, ssl.SSLContext]] = []
+        self._work: queue.SimpleQueue[tuple[socket.socket, ssl.SSLContext] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._wake: tuple[socket.socket, socket.socket] | None = None
 
     # Which lab port serves a Windows port: itself if free everywhere, else one free port for all addresses.
     def _lab_port(self, windows_port: int) -> int:
@@ -404,18 +453,16 @@ class TlsLab:
             return windows_port + int(offset)
         return windows_port if _bindable(self.addresses.values(), windows_port) else 0
 
-    def _context_for(self, host: str, windows_port: int) -> _NodeContext:
-        """The context of one node's port: its SNI callback picks the certificate, or resets the connection as HTTP.sys does."""
-        base = _NodeContext(ssl.PROTOCOL_TLS_SERVER)
+    def _context_for(self, host: str, windows_port: int) -> ssl.SSLContext:
+        """The context of one node's port: its SNI callback picks the certificate, or has the connection reset as HTTP.sys does."""
+        base = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 
         def on_sni(sslobj: t.Any, server_name: str | None, _context: ssl.SSLContext) -> int | None:
             chosen = self.selector.choose(host, windows_port, server_name)
             if chosen is None:
                 # HTTP.sys finds no certificate: it drops the connection with a TCP reset, no TLS alert
-                # (clients see ERR_CONNECTION_RESET). A zero linger makes the close that follows a reset.
-                sock = base.connections.get(sslobj)
-                if sock is not None:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                # (clients see ERR_CONNECTION_RESET); _serve sends nothing more and resets.
+                sslobj.lab_reset = True
                 return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
             sslobj.context = chosen
             return None
@@ -423,102 +470,139 @@ class TlsLab:
         base.sni_callback = on_sni
         return base
 
-    def _protocol(self, host: str, windows_port: int) -> t.Callable[[], asyncio.Protocol]:
-        context = self._context_for(host, windows_port)
-        return lambda: _Connection(context)
-
-    async def _open(self) -> None:
+    def _open(self) -> None:
         for windows_port in self.windows_ports:
             port = self._lab_port(windows_port)
             for _attempt in range(50):
+                opened: list[tuple[socket.socket, ssl.SSLContext]] = []
                 try:
-                    servers: list[asyncio.base_events.Server] = []
                     for host, address in self.addresses.items():
-                        servers.append(await self.loop.create_server(self._protocol(host, windows_port), address,
-                                                                     port or (_port_of(servers[0]) if servers else 0), backlog=512))
+                        listener = socket.create_server((address, port or (_port_of(opened[0][0]) if opened else 0)), backlog=512)
+                        opened.append((listener, self._context_for(host, windows_port)))
                     break
                 except OSError as exc:
-                    for server in servers:
-                        server.close()
+                    for listener, _context in opened:
+                        listener.close()
                     if port or exc.errno != errno.EADDRINUSE:
                         raise
-            self._servers += servers
-            self.port_map[windows_port] = _port_of(servers[0])
+            else:
+                raise OSError(errno.EADDRINUSE, "no port free on every lab address")
+            self._listeners += opened
+            self.port_map[windows_port] = _port_of(opened[0][0])
 
     def start(self) -> TlsLab:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            try:
-                self.loop.run_until_complete(self._open())
-            except BaseException as exc:  # noqa: BLE001 - reported to start()
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            self.loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="tls-lab", daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if failure:
-            raise failure[0]
+        try:
+            self._open()
+        except BaseException:
+            self._close_listeners()
+            raise
+        self._wake = socket.socketpair()
+        self._threads = [threading.Thread(target=self._accept, name="tls-lab-accept", daemon=True)]
+        self._threads += [threading.Thread(target=self._serve_queue, name=f"tls-lab-{n}", daemon=True) for n in range(self.WORKERS)]
+        for thread in self._threads:
+            thread.start()
         write_endpoints({"pid": os.getpid(), "hosts": dict(self.addresses), "ports": {str(k): v for k, v in self.port_map.items()}})
         return self
 
     def stop(self) -> None:
-        async def close() -> None:
-            for server in self._servers:
-                server.close()
-            for server in self._servers:
-                await server.wait_closed()
-
-        if self._thread is not None:
-            asyncio.run_coroutine_threadsafe(close(), self.loop).result(30)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(30)
-            self._thread = None
+        if self._wake is not None:
+            self._wake[1].send(b"x")
+            self._threads[0].join(30)
+            for _worker in self._threads[1:]:
+                self._work.put(None)
+            for thread in self._threads[1:]:
+                thread.join(30)
+            self._threads = []
+            for end in self._wake:
+                end.close()
+            self._wake = None
+        self._close_listeners()
         (tls_dir() / "endpoints.json").unlink(missing_ok=True)
 
     def forget_cache(self) -> None:
         """As an IIS reset would: every node's CCS cache is emptied."""
-        with self.selector.lock:
-            self.selector.cache.clear()
+        self.selector.forget_cache()
+
+    def _close_listeners(self) -> None:
+        for listener, _context in self._listeners:
+            listener.close()
+        self._listeners = []
+
+    def _accept(self) -> None:
+        assert self._wake is not None
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(self._wake[0], selectors.EVENT_READ, None)
+            for listener, context in self._listeners:
+                listener.setblocking(False)
+                waiting.register(listener, selectors.EVENT_READ, context)
+            while True:
+                for key, _events in waiting.select():
+                    if key.data is None:
+                        return
+                    self._accept_all(t.cast(socket.socket, key.fileobj), key.data)
+
+    def _accept_all(self, listener: socket.socket, context: ssl.SSLContext) -> None:
+        while True:
+            try:
+                connection, _peer = listener.accept()
+            except OSError:  # nothing more waiting (EAGAIN), or the client already gave up
+                return
+            self._work.put((connection, context))
+
+    def _serve_queue(self) -> None:
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            connection, context = item
+            try:
+                _serve(connection, context)
+            except Exception:  # noqa: BLE001, S110 - one client's failure never stops the endpoints
+                pass
+            finally:
+                connection.close()
 
 
-def _port_of(server: asyncio.base_events.Server) -> int:
-    return int(server.sockets[0].getsockname()[1])
+def _port_of(listener: socket.socket) -> int:
+    return int(listener.getsockname()[1])
 
 
-class _Connection(asyncio.Protocol):
-    """One client: TLS is started on the raw connection before a byte of it is read (so the ClientHello
-    reaches the TLS layer, whatever the Python version), then a minimal HTTP answer, then close."""
+def _serve(connection: socket.socket, context: ssl.SSLContext) -> None:
+    """One client: the TLS handshake through memory buffers, so that nothing is sent unless meant to be,
+    then a minimal HTTP answer and close_notify. A failed handshake is closed without sending what OpenSSL
+    wrote (no alert); when no certificate was found, with a TCP reset, as HTTP.sys does."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_side=True)
+    try:
+        _handshake(tls, connection, incoming, outgoing)
+    except (OSError, ssl.SSLError):
+        if getattr(tls, "lab_reset", False):
+            # A zero linger makes the close that follows a reset.
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return
+    tls.write(_ANSWER)
+    try:
+        tls.unwrap()
+    except ssl.SSLError:
+        pass  # close_notify is written; the client's own is not awaited
+    connection.sendall(outgoing.read())
 
-    def __init__(self, context: _NodeContext) -> None:
-        self.context = context
-        self.starting: asyncio.Task[None] | None = None  # held so the task is not collected mid-handshake
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        t.cast(asyncio.Transport, transport).pause_reading()
-        self.starting = asyncio.ensure_future(self._start_tls(t.cast(asyncio.Transport, transport)))
-
-    async def _start_tls(self, transport: asyncio.Transport) -> None:
-        # start_tls wraps the connection (wrap_bio) before its first await: that is when the context
-        # learns which socket the new TLS object belongs to.
-        self.context.accepting = transport.get_extra_info("socket")
-        loop = asyncio.get_running_loop()
+def _handshake(tls: ssl.SSLObject, connection: socket.socket, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO) -> None:
+    deadline = time.monotonic() + HANDSHAKE_TIMEOUT
+    while True:
         try:
-            secure = await loop.start_tls(transport, self, self.context, server_side=True, ssl_handshake_timeout=10)
-        except (TimeoutError, OSError, ssl.SSLError, ConnectionError):
-            transport.abort()
+            tls.do_handshake()
             return
-        if secure is None:
-            transport.abort()
-            return
-        secure.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        secure.close()
+        except ssl.SSLWantReadError:
+            pending = outgoing.read()
+            if pending:
+                connection.sendall(pending)
+            connection.settimeout(max(deadline - time.monotonic(), 0.001))
+            data = connection.recv(65536)
+            if not data:
+                raise ConnectionResetError(errno.ECONNRESET, "the client closed the connection during the handshake") from None
+            incoming.write(data)
 
 
 def write_endpoints(endpoints: t.Mapping[str, t.Any]) -> None:
