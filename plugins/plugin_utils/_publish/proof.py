@@ -104,12 +104,23 @@ def cheap_proof(raw: RawSource, params: t.Mapping[str, t.Any]) -> Proof | None:
     )
 
 
-def proof_candidates(proof: Proof, files: t.Mapping[str, t.Any]) -> list[str] | None:
-    """File names the certificate may have in a store (from its records), None when they are unknown."""
-    if proof.host_names is not None:
-        return [name.file_name.lower() for name in proof.host_names]
-    found = [name.lower() for name, entry in files.items() if isinstance(entry, dict) and entry.get("source") == proof.digest]
-    return found or None
+class RecordIndex:
+    """One replica's records, by lowercase file name and by source digest, built once per task."""
+
+    def __init__(self, manifest: t.Mapping[str, t.Any], listing: StoreListing | None = None) -> None:
+        self.manifest = manifest
+        self.records = {name.lower(): entry for name, entry in manifest["files"].items() if isinstance(entry, dict)}
+        self.stats = {name.lower(): stat for name, stat in listing.pfx.items()} if listing else {}
+        self.by_source: dict[str, list[str]] = {}
+        for name, entry in self.records.items():
+            if isinstance(entry.get("source"), str):
+                self.by_source.setdefault(entry["source"], []).append(name)
+
+    def names(self, proof: Proof) -> list[str] | None:
+        """File names the certificate has in this store (from its records), None when they are unknown."""
+        if proof.host_names is not None:
+            return [name.file_name.lower() for name in proof.host_names]
+        return self.by_source.get(proof.digest) or None
 
 
 def batch_candidates(publications: t.Sequence[Publication], proofs: t.Sequence[Proof], manifest_data: bytes | None) -> list[str] | None:
@@ -119,17 +130,16 @@ def batch_candidates(publications: t.Sequence[Publication], proofs: t.Sequence[P
     holds (the lineage, before the published thumbprints are known). None when a certificate's
     names cannot be told from the records (it is new, or its source changed): list everything.
     """
-    manifest = parse_manifest(manifest_data)
-    records = {name: entry for name, entry in manifest["files"].items() if isinstance(entry, dict)}
+    index = RecordIndex(parse_manifest(manifest_data))
     names = set(candidate_names(publications, manifest_data)) if publications else set()
     for proof in proofs:
-        found = proof_candidates(proof, records)
+        found = index.names(proof)
         if found is None:
             return None
         names.update(found)
-    lowered = {name.lower(): entry for name, entry in records.items()}
-    thumbprints = {str(lowered[name].get("thumbprint") or "").upper() for name in names if name in lowered} - {""}
-    names.update(name for name, entry in records.items() if str(entry.get("thumbprint") or "").upper() in thumbprints)
+    thumbprints = {str(index.records[name].get("thumbprint") or "").upper() for name in names if name in index.records} - {""}
+    lineage = (name for name, entry in index.manifest["files"].items() if isinstance(entry, dict) and str(entry.get("thumbprint") or "").upper() in thumbprints)
+    names.update(lineage)  # as recorded (a case-sensitive local folder needs the exact name)
     return sorted(names)
 
 
@@ -140,11 +150,11 @@ class Recorded(t.NamedTuple):
     not_before: datetime.datetime
 
 
-def recorded_publication(proof: Proof, reads: t.Sequence[tuple[StoreListing, t.Mapping[str, t.Any]]], fingerprint: Fingerprint) -> Recorded | None:
+def recorded_publication(proof: Proof, replicas: t.Sequence[RecordIndex], fingerprint: Fingerprint) -> Recorded | None:
     """The publication, rebuilt from the records, when every replica read vouches for it; else None."""
     seen: set[tuple[t.Any, ...]] = set()
-    for listing, manifest in reads:
-        summary = _replica_summary(proof, listing, manifest, fingerprint)
+    for replica in replicas:
+        summary = _replica_summary(proof, replica, fingerprint)
         if summary is None:
             return None
         seen.add(summary)
@@ -168,21 +178,17 @@ def recorded_publication(proof: Proof, reads: t.Sequence[tuple[StoreListing, t.M
     return Recorded(publication, not_before_time)
 
 
-def _replica_summary(
-    proof: Proof, listing: StoreListing, manifest: t.Mapping[str, t.Any], fingerprint: Fingerprint
-) -> tuple[t.Any, ...] | None:
+def _replica_summary(proof: Proof, replica: RecordIndex, fingerprint: Fingerprint) -> tuple[t.Any, ...] | None:
     """Everything one replica's records say about the certificate, or None when they cannot vouch for it."""
-    records = {name.lower(): (name, entry) for name, entry in manifest["files"].items() if isinstance(entry, dict)}
-    stats = {name.lower(): stat for name, stat in listing.pfx.items()}
-    names = proof_candidates(proof, manifest["files"])
+    names = replica.names(proof)
     if not names:
         return None
-    key_fingerprint = fingerprint(proof.key_password, str(manifest["salt"]))
+    key_fingerprint = fingerprint(proof.key_password, str(replica.manifest["salt"]))
     placed: dict[int, tuple[str, str]] = {}
     facts: set[tuple[t.Any, ...]] = set()
     for name in names:
-        entry = records.get(name, (name, None))[1]
-        stat = stats.get(name)
+        entry = replica.records.get(name)
+        stat = replica.stats.get(name)
         if entry is None or stat is None or entry.get("source") != proof.digest or entry.get("encryption") != proof.encryption:
             return None
         if entry.get("size") != stat.size or not same_mtime(entry.get("mtime"), stat.mtime):

@@ -20,7 +20,14 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import Certifi
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import PfxEncryption, expected_encryption, pfx_encryption
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica, publish_in_phases, summarize
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import DesiredFile, FileFacts, Fingerprint, Publication, SourceRecord
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish.proof import batch_candidates, cheap_proof, recheck_dates, recorded_publication, source_digest
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.proof import (
+    RecordIndex,
+    batch_candidates,
+    cheap_proof,
+    recheck_dates,
+    recorded_publication,
+    source_digest,
+)
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.source import RawSource, Source, prepare, read_source
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FolderStore, LocalFileSystem, StoreError, StoreListing
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.host import HostStore
@@ -284,10 +291,11 @@ class Sources:
     def resolve(self, reads: t.Sequence[tuple[StoreListing, t.Mapping[str, t.Any]]], fingerprint: Fingerprint) -> list[Publication]:
         """Short path where every replica read vouches for a certificate, the full load for the rest."""
         to_load = []
+        replicas = [RecordIndex(manifest, listing) for listing, manifest in reads]
         for index, proof in enumerate(self.proofs):
             if proof is None or index in self.publications:
                 continue
-            recorded = recorded_publication(proof, reads, fingerprint)
+            recorded = recorded_publication(proof, replicas, fingerprint)
             if recorded is None:
                 to_load.append(index)
                 continue
