@@ -217,6 +217,9 @@ ReplicaFactory = t.Callable[[t.Mapping[str, t.Any], HostOperationRunner], Replic
 # Threads for loading the sources: they overlap reading the files, but cryptography holds the GIL
 # through the RSA key check, which is most of a PFX load (measured: no speed-up on 2 cores).
 _WORKERS = max(1, min(8, os.cpu_count() or 1))
+# Most names a replica looks up one by one; a batch with more lists the folder instead (SMB: a
+# look-up is a create/query/close round trip, while a listing returns hundreds of entries per reply).
+LOOKUP_LIMIT = 64
 
 
 def certificate_entries(params: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
@@ -286,7 +289,9 @@ class Sources:
     def candidates(self, manifest: bytes | None) -> list[str] | None:
         """The names a replica must look up (None: list it all); see proof.batch_candidates."""
         pending = [proof for index, proof in enumerate(self.proofs) if proof is not None and index not in self.publications]
-        return batch_candidates(list(self.publications.values()), pending, manifest)
+        names = batch_candidates(list(self.publications.values()), pending, manifest)
+        # Each look-up is a round trip: past a few dozen names, one listing of the folder costs less.
+        return None if names is None or len(names) > LOOKUP_LIMIT else names
 
     def resolve(self, reads: t.Sequence[tuple[StoreListing, t.Mapping[str, t.Any]]], fingerprint: Fingerprint) -> list[Publication]:
         """Short path where every replica read vouches for a certificate, the full load for the rest."""
