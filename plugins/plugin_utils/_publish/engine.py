@@ -6,6 +6,10 @@ A replica that cannot be reached or written is reported and the others carry on;
 the caller decides with ``min_replicas`` whether the task failed. Per replica there
 is one read, one more read only for files the manifest cannot vouch for, and one
 write only when something must change (never in check mode).
+
+Two phases: every replica is read first; the caller then decides what to publish
+from what the reads found (the short path of proof.py, or a full load that may
+still refuse); only then is each replica planned and written.
 """
 
 from __future__ import annotations
@@ -185,14 +189,6 @@ def _as_tuple(publications: Publication | Batch) -> Batch:
 def default_candidates(batch: Batch) -> Candidates | None:
     # Without prune only these certificates' own files matter: look those up instead of listing everything.
     return None if any(publication.prune for publication in batch) else functools.partial(candidate_names, batch)
-
-
-def publish_replica(replica: Replica, publications: Publication | Batch, *, check_mode: bool, identify: Identify, export: Export) -> ReplicaOutcome:
-    """One read, one more read for the files the manifest cannot vouch for, one commit: for every certificate at once."""
-    batch = _as_tuple(publications)
-    fingerprint = FingerprintCache()
-    read = read_replica(replica, default_candidates(batch), batch[0].key_password if batch else None, fingerprint)
-    return finish_replica(read, batch, check_mode=check_mode, identify=identify, export=export, fingerprint=fingerprint)
 
 
 Item = t.TypeVar("Item")
