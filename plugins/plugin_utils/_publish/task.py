@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, iis.ccs contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ccs_cert_publish from task parameters to result: validate everything, then publish to each replica."""
+"""ccs_cert_publish from task parameters to result: read the sources, read each replica, prove or load and validate every source, then write."""
 
 from __future__ import annotations
 
