@@ -311,6 +311,26 @@ def test_records_of_the_previous_format_take_the_full_path_once(ca: Ca, tmp_path
     assert not run(pfx_args(source_pfx, tmp_path / "r1"))["changed"] and loads.take() == 0
 
 
+def test_a_rotated_store_password_takes_the_full_path_and_rewrites_the_files(ca: Ca, tmp_path: Path, loads: Loads) -> None:
+    source_pfx = ca.pfx(tmp_path / "site.pfx", "www.example.test")
+    run(pfx_args(source_pfx, tmp_path / "r1"))
+    loads.take()
+    rotated = run({**pfx_args(source_pfx, tmp_path / "r1"), "private_key_password": "Store-Pw-2"})
+    assert loads.take() == 1 and rotated["files"][0]["action"] == "updated"
+    pkcs12.load_pkcs12((tmp_path / "r1" / "www.example.test.pfx").read_bytes(), b"Store-Pw-2")
+
+
+def test_a_file_changed_on_the_share_takes_the_full_path_and_is_restored(ca: Ca, tmp_path: Path, loads: Loads) -> None:
+    source_pfx = ca.pfx(tmp_path / "site.pfx", "www.example.test")
+    run(pfx_args(source_pfx, tmp_path / "r1"))
+    (tmp_path / "r1" / "www.example.test.pfx").write_bytes(b"not a pfx any more")
+    loads.take()
+    healed = run(pfx_args(source_pfx, tmp_path / "r1"))
+    assert loads.take() == 1 and healed["files"][0]["action"] == "updated"
+    restored = pkcs12.load_pkcs12((tmp_path / "r1" / "www.example.test.pfx").read_bytes(), STORE_PASSWORD.encode())
+    assert restored.cert is not None and restored.cert.certificate.fingerprint(hashes.SHA1()).hex().upper() == healed["thumbprint"]
+
+
 def test_a_replica_without_records_takes_the_full_path_and_is_healed(ca: Ca, tmp_path: Path, loads: Loads) -> None:
     source_pfx = ca.pfx(tmp_path / "site.pfx", "www.example.test")
     run(pfx_args(source_pfx, tmp_path / "r1"))
