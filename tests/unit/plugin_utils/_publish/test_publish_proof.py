@@ -162,6 +162,19 @@ def test_mac_check_agrees_with_openssl_for_each_hash_and_non_ascii_passwords(mac
     assert mac.verify_pfx_mac(data, password[:-1]) is False
 
 
+CORPUS_PFX = ["leaf-rsa.3des.pfx", "leaf-rsa.aes256.pfx", "leaf-rsa.openssl-3des.pfx", "leaf-rsa.openssl-aes256.pfx", "leaf-rsa.openssl-legacy.pfx"]
+
+
+@pytest.mark.parametrize("name", CORPUS_PFX)
+def test_mac_check_reads_the_corpus_files_of_cryptography_and_the_openssl_cli(cert_corpus: t.Any, name: str) -> None:
+    if "openssl" in name:
+        cert_corpus.require_openssl()
+    data = cert_corpus.path(name).read_bytes()
+    assert mac.verify_pfx_mac(data, cert_corpus.PFX_PASSWORD) is True
+    assert mac.verify_pfx_mac(data, cert_corpus.PFX_PASSWORD + "-not") is False
+    assert mac.verify_pfx_mac(cert_corpus.path("truncated.pfx").read_bytes(), cert_corpus.PFX_PASSWORD) is None
+
+
 def test_mac_check_cannot_tell_without_a_mac_or_with_an_unknown_algorithm(ca: Ca, tmp_path: Path) -> None:
     data = ca.pfx(tmp_path / "a.pfx", "a.example.test").read_bytes()
     sha256_oid = bytes.fromhex("0609608648016503040201")
