@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -96,7 +97,9 @@ def task_args(pfx_files: t.Sequence[Path], destination: dict[str, t.Any], *, bat
 
 
 def run_tasks(tasks: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
-    totals: dict[str, t.Any] = {"seconds": 0.0, "pfx_bytes_read": 0, "pfx_bytes_written": 0, "other_bytes": 0, "files_changed": 0, "failed": 0}
+    totals: dict[str, t.Any] = {
+        "seconds": 0.0, "pfx_bytes_read": 0, "pfx_bytes_written": 0, "other_bytes": 0, "files_changed": 0, "failed": 0, "sources_loaded": 0,
+    }
     per_task = []
     start = time.perf_counter()
     for args in tasks:
@@ -105,6 +108,8 @@ def run_tasks(tasks: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
         per_task.append(time.perf_counter() - began)
         replica = result["replicas"][0]
         totals["failed"] += int(bool(result.get("failed")))
+        # Sources loaded in full (the rest took the short path: digest, MAC, recorded dates).
+        totals["sources_loaded"] += int(result.get("sources_loaded", 0))
         totals["files_changed"] += len(replica["created"]) + len(replica["updated"])
         for key in ("pfx_bytes_read", "pfx_bytes_written", "other_bytes"):
             totals[key] += replica[key]
@@ -148,6 +153,7 @@ def benchmark(server: SambaServer, work: Path, options: argparse.Namespace) -> d
     renewed = make_certificates(renewed_dir, min(options.renew, options.certificates), options.names)
     generated = time.perf_counter() - started
     destination = server.destination(name="bench")
+    load_before = os.getloadavg()[0]
     store, floor_files = server.local_dir, work / "floor-files"
     rounds: dict[str, list[dict[str, t.Any]]] = {key: [] for key in ("floor", "batch_first", "batch_unchanged", "batch_renewal")}
     for _round in range(options.repeat):
@@ -165,6 +171,8 @@ def benchmark(server: SambaServer, work: Path, options: argparse.Namespace) -> d
         "renewed_certificates": len(renewed),
         "rounds": options.repeat,
         "certificate_generation_seconds": round(generated, 1),
+        # The machine may be shared: the 1-minute load average before the rounds and after them.
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     for key, runs in rounds.items():
         figures[key] = _median_run(runs)
@@ -183,8 +191,8 @@ def _median_run(runs: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
 def print_table(figures: dict[str, t.Any]) -> None:
     floor = figures["floor"]["seconds"]
     print(f"{figures['certificates']} certificates x {figures['names_per_certificate']} names -> {figures['files_on_share']} files, "
-          f"median of {figures['rounds']} interleaved round(s)")
-    print("| run | wall | vs smbclient | PFX bytes written | PFX bytes read | files changed |\n|---|---:|---:|---:|---:|---:|")
+          f"median of {figures['rounds']} interleaved round(s); load average {figures['load_average'][0]} before, {figures['load_average'][1]} after")
+    print("| run | wall | vs smbclient | PFX bytes written | PFX bytes read | files changed | sources loaded |\n|---|---:|---:|---:|---:|---:|---:|")
     labels = {"floor": "smbclient mput, one session (floor)", "batch_first": "one task, first publish", "batch_unchanged": "one task, unchanged re-run",
               "batch_renewal": f"one task, renewal of {figures['renewed_certificates']}", "separate_first": "one task per certificate, first publish",
               "separate_unchanged": "one task per certificate, unchanged re-run"}
@@ -195,7 +203,7 @@ def print_table(figures: dict[str, t.Any]) -> None:
         extra = ""
         if "ms_per_task_first_tenth" in run:
             extra = f" ({run['ms_per_task_first_tenth']} ms/task in the first tenth, {run['ms_per_task_last_tenth']} ms in the last)"
-        counts = " | ".join(f"{run[k]:,}" if k in run else "-" for k in ("pfx_bytes_written", "pfx_bytes_read", "files_changed"))
+        counts = " | ".join(f"{run[k]:,}" if k in run else "-" for k in ("pfx_bytes_written", "pfx_bytes_read", "files_changed", "sources_loaded"))
         print(f"| {label}{extra} | {run['seconds']:.2f} s | {run['seconds'] / floor:.1f}x | {counts} |")
 
 

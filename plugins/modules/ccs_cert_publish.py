@@ -187,6 +187,9 @@ notes:
   - "Each file is written to a temporary name in the same folder, renamed over the old file and read back; a failure leaves the
     old file in place. Each folder keeps a small record, C(.iis-ccs-manifest.json) (no secrets), so an unchanged re-publish
     moves no PFX bytes."
+  - "An unchanged source is not loaded again: the record keeps a digest of the source bytes and options, and when they, the
+    PFX password (checked against the file's MAC) and every replica's record still match, only the certificate's dates are
+    checked again (see RV(sources_loaded)). Any change, and any certificate that must be written, gets the full load and every check first."
   - "Renewal removes a host name's old file only when it still holds a certificate this task supersedes; files this collection
     did not publish are never touched unless O(prune=true)."
   - "Two publishers at once: each writes its own temporary file and renames it, so readers only ever see a whole file; the
@@ -370,6 +373,15 @@ round_trips:
   returned: success or replica failure
   type: int
   sample: 1
+sources_loaded:
+  description:
+    - How many certificate sources were loaded and checked in full (the PFX or PEM parsed, the key checked against the certificate).
+    - The others had the same bytes and options as when they were published, which the store's records show,
+      and took the short path (a digest of the source, the PFX password against the file's MAC, the dates re-checked).
+    - 0 on an unchanged re-run of PFX sources.
+  returned: success or replica failure
+  type: int
+  sample: 0
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -69,6 +69,34 @@ def test_publish_unchanged_rerun_and_renewal(samba_share: SambaServer, corpus: t
     assert thumbprint_of(samba_share.local_dir / "www.example.test.pfx") == corpus.thumbprint("leaf-ec")
 
 
+def test_one_session_per_replica_per_task_and_no_load_when_unchanged(
+    samba_factory: t.Callable[[str], SambaServer], corpus: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch to two servers: each is logged on to once per task (read and commit share it), and an unchanged re-run loads no source."""
+    from ansible_collections.iis.ccs.plugins.plugin_utils._store import smb
+
+    servers = [samba_factory("fs01"), samba_factory("fs02")]
+    logons: list[str] = []
+    original = smb.smbclient.register_session
+
+    def counting(server: str, **kwargs: t.Any) -> t.Any:
+        logons.append(f"{server}:{kwargs['port']}")
+        return original(server, **kwargs)
+
+    monkeypatch.setattr(smb.smbclient, "register_session", counting)
+    certificates = [{"pfx_path": str(corpus.path(f"{leaf}.3des.pfx")), "pfx_password": corpus.PFX_PASSWORD} for leaf in ("leaf-rsa", "wildcard")]
+    destinations = [server.destination(name=f"fs{index}") for index, server in enumerate(servers)]
+    batch = {"certificates": certificates, "private_key_password": STORE_PASSWORD, "destinations": destinations}
+    first = publish(batch)
+    assert not first.get("failed") and first["sources_loaded"] == 2
+    assert sorted(logons) == sorted(f"{s.host}:{s.port}" for s in servers)
+    logons.clear()
+    again = publish(batch)
+    assert again["changed"] is False and again["sources_loaded"] == 0
+    assert all(r["pfx_bytes_read"] == r["pfx_bytes_written"] == 0 for r in again["replicas"])
+    assert sorted(logons) == sorted(f"{s.host}:{s.port}" for s in servers)
+
+
 def test_check_mode_writes_nothing_on_the_share(samba_share: SambaServer, corpus: t.Any) -> None:
     result = publish(args(corpus, [samba_share.destination(name="fs01")]), check_mode=True)
     assert result["changed"] is True

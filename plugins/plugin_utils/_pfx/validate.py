@@ -38,10 +38,10 @@ def validate_bundle(bundle: CertificateBundle, host_names: Sequence[HostName], *
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     _check_key(bundle)
-    _check_validity_period(bundle, now)
+    check_validity_period(bundle.source_option, bundle.thumbprint, bundle.not_before, bundle.not_after, now)
     _check_server_auth(bundle)
     _check_host_names(bundle, host_names)
-    return _expiry_warnings(bundle, now, expiry_warning_days) + chain_warnings(bundle)
+    return expiry_warnings(bundle.thumbprint, bundle.not_after, now, expiry_warning_days) + chain_warnings(bundle)
 
 
 # ---------------------------------------------------------------- validation
@@ -67,13 +67,13 @@ def _check_key(bundle: CertificateBundle) -> None:
     )
 
 
-def _check_validity_period(bundle: CertificateBundle, now: datetime.datetime) -> None:
-    if now > bundle.not_after:
-        raise CertificateError(f"{bundle.source_option}: the certificate {bundle.thumbprint} expired on {_day(bundle.not_after)}; give a current certificate")
-    if now < bundle.not_before:
+def check_validity_period(option: str, thumbprint: str, not_before: datetime.datetime, not_after: datetime.datetime, now: datetime.datetime) -> None:
+    """Expired or not yet valid: the time-dependent refusal, checked on every run (also from recorded dates)."""
+    if now > not_after:
+        raise CertificateError(f"{option}: the certificate {thumbprint} expired on {_day(not_after)}; give a current certificate")
+    if now < not_before:
         raise CertificateError(
-            f"{bundle.source_option}: the certificate {bundle.thumbprint} is not valid before {_day(bundle.not_before)}; "
-            "publish it once it is valid, or check the controller clock"
+            f"{option}: the certificate {thumbprint} is not valid before {_day(not_before)}; publish it once it is valid, or check the controller clock"
         )
 
 
@@ -100,11 +100,11 @@ def _check_host_names(bundle: CertificateBundle, host_names: Sequence[HostName])
         )
 
 
-def _expiry_warnings(bundle: CertificateBundle, now: datetime.datetime, expiry_warning_days: int) -> list[str]:
-    remaining = bundle.not_after - now
+def expiry_warnings(thumbprint: str, not_after: datetime.datetime, now: datetime.datetime, expiry_warning_days: int) -> list[str]:
+    remaining = not_after - now
     if remaining >= datetime.timedelta(days=expiry_warning_days):
         return []
-    return [f"the certificate {bundle.thumbprint} expires on {_day(bundle.not_after)}, in {remaining.days} days; renew it"]
+    return [f"the certificate {thumbprint} expires on {_day(not_after)}, in {remaining.days} days; renew it"]
 
 
 def chain_warnings(bundle: CertificateBundle) -> list[str]:

@@ -6,6 +6,10 @@ A replica that cannot be reached or written is reported and the others carry on;
 the caller decides with ``min_replicas`` whether the task failed. Per replica there
 is one read, one more read only for files the manifest cannot vouch for, and one
 write only when something must change (never in check mode).
+
+Two phases: every replica is read first; the caller then decides what to publish
+from what the reads found (the short path of proof.py, or a full load that may
+still refuse); only then is each replica planned and written.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import (
     UPDATE,
     Batch,
     FileFacts,
+    Fingerprint,
     Publication,
     ReplicaPlan,
     candidate_names,
@@ -28,7 +33,15 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import (
     plan_replica,
 )
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.errors import explain_os_error
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import StoreBackend, StoreError, StoreWrite
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import (
+    Candidates,
+    StoreBackend,
+    StoreError,
+    StoreListing,
+    StoreWrite,
+    parse_manifest,
+    password_fingerprint,
+)
 
 Identify = t.Callable[[bytes], FileFacts]
 # The PFX bytes every file of one certificate holds (exported once per certificate, on first use).
@@ -83,19 +96,72 @@ class ReplicaOutcome:
         return result
 
 
-def publish_replica(replica: Replica, publications: Publication | Batch, *, check_mode: bool, identify: Identify, export: Export) -> ReplicaOutcome:
-    """One read, one more read for the files the manifest cannot vouch for, one commit: for every certificate at once."""
+class FingerprintCache:
+    """The key-password fingerprint (PBKDF2, 100k rounds) once per password and replica salt, for the whole task."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str | None, str], str] = {}
+
+    def __call__(self, password: str | None, salt: str) -> str:
+        key = (password, salt)
+        if key not in self._known:
+            self._known[key] = password_fingerprint(password, salt)
+        return self._known[key]
+
+
+@dataclasses.dataclass
+class ReplicaRead:
+    """A replica after its one read: the listing and its parsed manifest, or why it failed."""
+
+    replica: Replica
+    listing: StoreListing | None = None
+    manifest: dict[str, t.Any] | None = None
+    error: str | None = None
+
+
+def _close(replica: Replica) -> None:
+    close = getattr(replica.backend, "close", None)
+    if close is not None:
+        close()
+
+
+def read_replica(replica: Replica, candidates: Candidates | None, key_password: str | None, fingerprint: Fingerprint) -> ReplicaRead:
+    """The read phase: listing and manifest, and this replica's key-password fingerprint while on its thread."""
     if replica.backend is None:
-        return ReplicaOutcome(replica, ok=False, error=replica.setup_error or "not reachable")
-    batch = (publications,) if isinstance(publications, Publication) else tuple(publications)
+        return ReplicaRead(replica, error=replica.setup_error or "not reachable")
+    try:
+        listing = replica.backend.read(candidates)
+        manifest = parse_manifest(listing.manifest)
+        # Here, so replicas hash at the same time: hashlib releases the GIL during PBKDF2.
+        fingerprint(key_password, str(manifest["salt"]))
+    except StoreError as exc:
+        _close(replica)
+        return ReplicaRead(replica, error=str(exc))
+    except OSError as exc:  # a controller folder: name it and the likely cause, not the raw errno text
+        _close(replica)
+        return ReplicaRead(replica, error=explain_os_error(exc, replica.path))
+    return ReplicaRead(replica, listing, manifest)
+
+
+def _covers(listing: StoreListing, batch: Batch) -> bool:
+    return listing.examined is None or all(want.file_name in listing.examined for publication in batch for want in publication.files)
+
+
+def finish_replica(read: ReplicaRead, batch: Batch, *, check_mode: bool, identify: Identify, export: Export, fingerprint: Fingerprint) -> ReplicaOutcome:
+    """The rest for one replica: identify the files the manifest cannot vouch for, plan, and commit once."""
+    replica = read.replica
+    if read.error is not None or read.listing is None or read.manifest is None or replica.backend is None:
+        return ReplicaOutcome(replica, ok=False, error=read.error or "not reachable")
     backend = replica.backend
     try:
-        # Without prune only these certificates' own files matter: look those up instead of listing everything.
-        prune = any(publication.prune for publication in batch)
-        listing = backend.read(None if prune else functools.partial(candidate_names, batch))
+        listing, manifest = read.listing, read.manifest
+        if not _covers(listing, batch):
+            # A certificate's names became known only after its full load: look those up too.
+            listing = backend.read(functools.partial(candidate_names, batch))
+            manifest = parse_manifest(listing.manifest)
         unknown = files_to_identify(batch, listing)
         facts = {name: identify(data) for name, data in backend.fetch(unknown).items()} if unknown else {}
-        plan = plan_replica(batch, listing, facts)
+        plan = plan_replica(batch, listing, facts, old=manifest, fingerprint=fingerprint)
         if plan.needs_write and not check_mode:
             owners = {want.file_name: publication for publication in batch for want in publication.files}
             backend.commit(
@@ -109,13 +175,82 @@ def publish_replica(replica: Replica, publications: Publication | Batch, *, chec
             )
     except StoreError as exc:
         return ReplicaOutcome(replica, ok=False, error=str(exc))
-    except OSError as exc:  # a controller folder: name it and the likely cause, not the raw errno text
+    except OSError as exc:
         return ReplicaOutcome(replica, ok=False, error=explain_os_error(exc, replica.path))
     finally:
-        close = getattr(backend, "close", None)
-        if close is not None:
-            close()
+        _close(replica)
     return ReplicaOutcome(replica, ok=True, plan=plan)
+
+
+def _as_tuple(publications: Publication | Batch) -> Batch:
+    return (publications,) if isinstance(publications, Publication) else tuple(publications)
+
+
+def default_candidates(batch: Batch) -> Candidates | None:
+    # Without prune only these certificates' own files matter: look those up instead of listing everything.
+    return None if any(publication.prune for publication in batch) else functools.partial(candidate_names, batch)
+
+
+Item = t.TypeVar("Item")
+Outcome = t.TypeVar("Outcome")
+
+
+def _each(items: t.Sequence[Item], work: t.Callable[[Item], Outcome], concurrent: t.Callable[[Item], bool]) -> list[Outcome]:
+    """work(item) for every item, in order; those concurrent() allows run at the same time."""
+    parallel = [index for index, item in enumerate(items) if concurrent(item)]
+    done: dict[int, Outcome] = {}
+    if len(parallel) > 1:
+        with ThreadPoolExecutor(max_workers=len(parallel)) as pool:
+            done.update(zip(parallel, pool.map(lambda index: work(items[index]), parallel)))
+    return [done[index] if index in done else work(item) for index, item in enumerate(items)]
+
+
+# Given the successful reads (listing, parsed manifest) and the task's fingerprint cache: the batch to publish.
+Resolve = t.Callable[[t.Sequence[tuple[StoreListing, t.Mapping[str, t.Any]]], Fingerprint], Batch]
+
+
+def publish_in_phases(
+    replicas: t.Sequence[Replica],
+    *,
+    candidates: Candidates | None,
+    key_password: str | None,
+    resolve: Resolve,
+    check_mode: bool,
+    identify: Identify,
+    export: Export,
+    host_error_types: tuple[type[Exception], ...] = (),
+    concurrent: t.Callable[[Replica], bool] = lambda replica: False,
+) -> tuple[Batch, list[ReplicaOutcome]]:
+    """Read every replica, let resolve() decide what to publish (it may still refuse), then write each replica.
+
+    Nothing is written before resolve() returns: a source it must load in full, and finds bad,
+    fails the task with every replica as it was.
+    """
+    fingerprint = FingerprintCache()
+
+    def read(replica: Replica) -> ReplicaRead:
+        try:
+            return read_replica(replica, candidates, key_password, fingerprint)
+        except host_error_types as exc:  # a host operation failed: that replica only
+            _close(replica)
+            return ReplicaRead(replica, error=str(exc))
+
+    reads = _each(replicas, read, concurrent)
+    try:
+        batch = resolve([(r.listing, r.manifest) for r in reads if r.listing is not None and r.manifest is not None], fingerprint)
+    except BaseException:
+        for done in reads:
+            _close(done.replica)
+        raise
+
+    def finish(done: ReplicaRead) -> ReplicaOutcome:
+        try:
+            return finish_replica(done, batch, check_mode=check_mode, identify=identify, export=export, fingerprint=fingerprint)
+        except host_error_types as exc:
+            _close(done.replica)
+            return ReplicaOutcome(done.replica, ok=False, error=str(exc))
+
+    return batch, _each(reads, finish, lambda done: concurrent(done.replica))
 
 
 def publish_all(
@@ -129,19 +264,19 @@ def publish_all(
     concurrent: t.Callable[[Replica], bool] = lambda replica: False,
 ) -> list[ReplicaOutcome]:
     """Every replica on its own; those ``concurrent`` allows (own sessions, e.g. SMB) are written at the same time."""
-
-    def one(replica: Replica) -> ReplicaOutcome:
-        try:
-            return publish_replica(replica, publications, check_mode=check_mode, identify=identify, export=export)
-        except host_error_types as exc:  # a host operation failed: that replica only
-            return ReplicaOutcome(replica, ok=False, error=str(exc))
-
-    parallel = [replica for replica in replicas if concurrent(replica)]
-    outcomes: dict[int, ReplicaOutcome] = {}
-    if len(parallel) > 1:
-        with ThreadPoolExecutor(max_workers=len(parallel)) as pool:
-            outcomes.update(zip(map(id, parallel), pool.map(one, parallel)))
-    return [outcomes.get(id(replica)) or one(replica) for replica in replicas]
+    batch = _as_tuple(publications)
+    _batch, outcomes = publish_in_phases(
+        replicas,
+        candidates=default_candidates(batch),
+        key_password=batch[0].key_password if batch else None,
+        resolve=lambda _reads, _fingerprint: batch,
+        check_mode=check_mode,
+        identify=identify,
+        export=export,
+        host_error_types=host_error_types,
+        concurrent=concurrent,
+    )
+    return outcomes
 
 
 def certificate_result(publication: Publication, outcomes: t.Sequence[ReplicaOutcome]) -> dict[str, t.Any]:

@@ -38,6 +38,25 @@ class DesiredFile:
 
 
 @dataclasses.dataclass(frozen=True)
+class SourceRecord:
+    """What a later run needs to trust identical source bytes without loading them (see proof.py).
+
+    Kept in every file record of the certificate, next to thumbprint, identity and not_after.
+    """
+
+    digest: str  # the source bytes and the options that shape the files (proof.source_digest)
+    not_before: str  # ISO 8601 UTC: the validity period is re-checked on every run
+    names: int  # how many files the certificate has, so a missing record is noticed
+    chain_warnings: tuple[str, ...] = ()
+
+    def fields(self, position: int) -> dict[str, t.Any]:
+        fields: dict[str, t.Any] = {"source": self.digest, "not_before": self.not_before, "names": self.names, "position": position}
+        if self.chain_warnings:
+            fields["chain_warnings"] = list(self.chain_warnings)
+        return fields
+
+
+@dataclasses.dataclass(frozen=True)
 class Publication:
     """The one certificate this task publishes, as every replica should hold it."""
 
@@ -48,6 +67,7 @@ class Publication:
     encryption: str
     key_password: str | None
     prune: bool
+    source: SourceRecord | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,23 +196,36 @@ class _Draft:
     before: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
 
 
-def plan_replica(publications: Publication | Batch, listing: StoreListing, facts: t.Mapping[str, FileFacts]) -> ReplicaPlan:
+Fingerprint = t.Callable[[str | None, str], str]
+
+
+def plan_replica(
+    publications: Publication | Batch,
+    listing: StoreListing,
+    facts: t.Mapping[str, FileFacts],
+    *,
+    old: t.Mapping[str, t.Any] | None = None,
+    fingerprint: Fingerprint = password_fingerprint,
+) -> ReplicaPlan:
     """Decide everything for one replica. ``facts`` covers the names files_to_identify returned.
 
     A batch is planned as one: every certificate's files against the same listing and manifest,
     and the key-password fingerprint (a slow, salted hash) computed once for the replica.
+    ``old`` is the parsed manifest when the caller has it (its salt is then the one already
+    fingerprinted); ``fingerprint`` may be a cache shared by every phase of the task.
     """
     batch = _as_batch(publications)
-    old = parse_manifest(listing.manifest)
+    old = old if old is not None else parse_manifest(listing.manifest)
     manifest: dict[str, t.Any] = {k: v for k, v in old.items() if k != "files"}
     fingerprints: dict[str | None, str] = {}
     actual = _by_lower(listing)
     draft = _Draft()
     for publication in batch:
         if publication.key_password not in fingerprints:
-            fingerprints[publication.key_password] = password_fingerprint(publication.key_password, str(manifest["salt"]))
-        for want in publication.files:
-            _plan_file(want, fingerprints[publication.key_password], actual.get(want.file_name), old, listing, facts, draft)
+            fingerprints[publication.key_password] = fingerprint(publication.key_password, str(manifest["salt"]))
+        for position, want in enumerate(publication.files):
+            extra = publication.source.fields(position) if publication.source else {}
+            _plan_file(want, fingerprints[publication.key_password], extra, actual.get(want.file_name), old, listing, facts, draft)
     _plan_others(batch, actual, old, listing, facts, draft)
 
     if listing.examined is not None:
@@ -216,6 +249,7 @@ def plan_replica(publications: Publication | Batch, listing: StoreListing, facts
 def _plan_file(
     want: DesiredFile,
     fingerprint: str,
+    extra: t.Mapping[str, t.Any],
     name: str | None,
     old: t.Mapping[str, t.Any],
     listing: StoreListing,
@@ -229,6 +263,7 @@ def _plan_file(
         "not_after": want.not_after,
         "encryption": want.encryption,
         "key_password": fingerprint,
+        **extra,
     }
     if name is None:
         draft.actions[want.file_name] = CREATE

@@ -16,13 +16,14 @@ from datetime import datetime
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import dns_names
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import UserInputError
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import CertificateBundle, CertificateError, load_pem, load_pfx
-from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.validate import validate_bundle
+from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.validate import chain_warnings, validate_bundle
 
 
 class Source(t.NamedTuple):
     bundle: CertificateBundle
     host_names: tuple[dns_names.HostName, ...]
     warnings: list[str]
+    chain_warnings: tuple[str, ...] = ()  # the part of warnings that depends only on the bytes (recorded)
 
 
 def _read_file(option: str, path: str) -> bytes:
@@ -44,34 +45,52 @@ def _pfx_content(value: str) -> bytes:
         raise UserInputError("pfx_content: not valid base64; give the PFX file base64-encoded (for example with the b64encode filter)") from None
 
 
-def load_source(params: t.Mapping[str, t.Any]) -> CertificateBundle:
+class RawSource(t.NamedTuple):
+    """A source's bytes as given, before anything is parsed: what the source digest covers."""
+
+    kind: str  # "pfx" or "pem"
+    option: str  # the option the certificate comes from, for messages
+    parts: tuple[bytes, ...]  # pfx: (file,); pem: (certificate, key, chain or b"")
+
+
+def read_source(params: t.Mapping[str, t.Any]) -> RawSource:
+    """Read the source files (or decode the *_content options); no parsing, so it is cheap."""
+    if params.get("pfx_path") or params.get("pfx_content"):
+        if params.get("pfx_path"):
+            return RawSource("pfx", "pfx_path", (_read_file("pfx_path", params["pfx_path"]),))
+        return RawSource("pfx", "pfx_content", (_pfx_content(params["pfx_content"]),))
+    if params.get("pfx_password") is not None:
+        raise UserInputError("pfx_password: only used with pfx_path or pfx_content; remove it for PEM sources")
+    certificate = (
+        _read_file("certificate_path", params["certificate_path"]) if params.get("certificate_path") else _text_bytes(params["certificate_content"])
+    )
+    if params.get("private_key_path"):
+        key = _read_file("private_key_path", params["private_key_path"])
+    elif params.get("private_key_content"):
+        key = _text_bytes(params["private_key_content"])
+    else:
+        raise UserInputError("private_key_path: a PEM certificate needs its private key; set private_key_path or private_key_content")
+    chain = b""
+    if params.get("chain_path"):
+        chain = _read_file("chain_path", params["chain_path"])
+    elif params.get("chain_content"):
+        chain = _text_bytes(params["chain_content"])
+    return RawSource("pem", "certificate_path" if params.get("certificate_path") else "certificate_content", (certificate, key, chain))
+
+
+def load_source(params: t.Mapping[str, t.Any], raw: RawSource | None = None) -> CertificateBundle:
+    """The full load: parse and decrypt everything, including the key consistency check."""
+    raw = raw or read_source(params)
     try:
-        if params.get("pfx_path") or params.get("pfx_content"):
-            data = _read_file("pfx_path", params["pfx_path"]) if params.get("pfx_path") else _pfx_content(params["pfx_content"])
-            option = "pfx_path" if params.get("pfx_path") else "pfx_content"
-            return load_pfx(data, params.get("pfx_password"), option=option, password_option="pfx_password")
-        if params.get("pfx_password") is not None:
-            raise UserInputError("pfx_password: only used with pfx_path or pfx_content; remove it for PEM sources")
-        certificate = (
-            _read_file("certificate_path", params["certificate_path"]) if params.get("certificate_path") else _text_bytes(params["certificate_content"])
-        )
-        if params.get("private_key_path"):
-            key = _read_file("private_key_path", params["private_key_path"])
-        elif params.get("private_key_content"):
-            key = _text_bytes(params["private_key_content"])
-        else:
-            raise UserInputError("private_key_path: a PEM certificate needs its private key; set private_key_path or private_key_content")
-        chain = None
-        if params.get("chain_path"):
-            chain = _read_file("chain_path", params["chain_path"])
-        elif params.get("chain_content"):
-            chain = _text_bytes(params["chain_content"])
+        if raw.kind == "pfx":
+            return load_pfx(raw.parts[0], params.get("pfx_password"), option=raw.option, password_option="pfx_password")
+        certificate, key, chain = raw.parts
         return load_pem(
             certificate,
             key,
-            chain,
+            chain or None,
             params.get("private_key_passphrase"),
-            certificate_option="certificate_path" if params.get("certificate_path") else "certificate_content",
+            certificate_option=raw.option,
             private_key_option="private_key_path" if params.get("private_key_path") else "private_key_content",
             chain_option="chain_path" if params.get("chain_path") else "chain_content",
         )
@@ -102,11 +121,12 @@ def select_host_names(bundle: CertificateBundle, requested: t.Sequence[str] | No
     return tuple(unique.values())
 
 
-def prepare(params: t.Mapping[str, t.Any], *, now: datetime) -> Source:
-    bundle = load_source(params)
+def prepare(params: t.Mapping[str, t.Any], *, now: datetime, raw: RawSource | None = None) -> Source:
+    """The full path: load, then every check validate_bundle makes."""
+    bundle = load_source(params, raw)
     host_names = select_host_names(bundle, params.get("host_names"))
     try:
         warnings = validate_bundle(bundle, host_names, now=now, expiry_warning_days=int(params["expiry_warning_days"]))
     except CertificateError as exc:
         raise UserInputError(str(exc)) from None
-    return Source(bundle, host_names, list(warnings))
+    return Source(bundle, host_names, list(warnings), tuple(chain_warnings(bundle)))

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, iis.ccs contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ccs_cert_publish from task parameters to result: validate everything, then publish to each replica."""
+"""ccs_cert_publish from task parameters to result: read the sources, read each replica, prove or load and validate every source, then write."""
 
 from __future__ import annotations
 
@@ -18,10 +18,18 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import M
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import CertificateBundle, CertificateError, export_pfx, load_pfx
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import PfxEncryption, expected_encryption, pfx_encryption
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica, publish_all, summarize
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import DesiredFile, FileFacts, Publication
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish.source import Source, prepare
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FolderStore, LocalFileSystem, StoreError
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica, publish_in_phases, summarize
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import DesiredFile, FileFacts, Fingerprint, Publication, SourceRecord
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.proof import (
+    RecordIndex,
+    batch_candidates,
+    cheap_proof,
+    recheck_dates,
+    recorded_publication,
+    source_digest,
+)
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.source import RawSource, Source, prepare, read_source
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FolderStore, LocalFileSystem, StoreError, StoreListing
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.host import HostStore
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.smb import SmbFileSystem, split_unc
 
@@ -142,7 +150,10 @@ def make_identify(key_password: str | None) -> t.Callable[[bytes], FileFacts]:
     return identify
 
 
-def build_publication(bundle: CertificateBundle, host_names: t.Sequence[t.Any], params: t.Mapping[str, t.Any]) -> Publication:
+def build_publication(
+    bundle: CertificateBundle, host_names: t.Sequence[t.Any], params: t.Mapping[str, t.Any], source: SourceRecord | None = None
+) -> Publication:
+    """The publication of a fully loaded certificate; ``source`` is what its records keep for the short path."""
     not_after = _iso(bundle.not_after)
     thumbprint = bundle.thumbprint.upper()
     identity = identity_digest(bundle)
@@ -157,7 +168,12 @@ def build_publication(bundle: CertificateBundle, host_names: t.Sequence[t.Any], 
         encryption=encryption,
         key_password=key_password,
         prune=bool(params["prune"]),
+        source=source,
     )
+
+
+def source_record(raw: RawSource, source: Source, params: t.Mapping[str, t.Any]) -> SourceRecord:
+    return SourceRecord(source_digest(raw, params), _iso(source.bundle.not_before), len(source.host_names), source.chain_warnings)
 
 
 class PfxExports:
@@ -170,11 +186,19 @@ class PfxExports:
     def __init__(self, bundles: t.Mapping[Publication, tuple[CertificateBundle, PfxEncryption]], key_password: str | None) -> None:
         self._bundles = bundles
         self._key_password = key_password
-        self._locks = {publication: threading.Lock() for publication in bundles}
+        # Created on first use: certificates that take the full path after the store was read join later.
+        self._locks: dict[Publication, threading.Lock] = {}
+        self._guard = threading.Lock()
         self._done: dict[Publication, bytes] = {}
 
     def __call__(self, publication: Publication) -> bytes:
-        with self._locks[publication]:
+        if publication not in self._bundles:
+            # Taken on the short path (never loaded), so its files were all unchanged when the store was
+            # read: the store changed since (another publisher). Nothing is written; the next run loads it.
+            raise StoreError("the store changed while this task ran (a file of an unchanged certificate was modified); run the task again")
+        with self._guard:
+            lock = self._locks.setdefault(publication, threading.Lock())
+        with lock:
             if publication not in self._done:
                 bundle, encryption = self._bundles[publication]
                 self._done[publication] = export_pfx(bundle, self._key_password, encryption)
@@ -193,6 +217,9 @@ ReplicaFactory = t.Callable[[t.Mapping[str, t.Any], HostOperationRunner], Replic
 # Threads for loading the sources: they overlap reading the files, but cryptography holds the GIL
 # through the RSA key check, which is most of a PFX load (measured: no speed-up on 2 cores).
 _WORKERS = max(1, min(8, os.cpu_count() or 1))
+# Most names a replica looks up one by one; a batch with more lists the folder instead (SMB: a
+# look-up is a create/query/close round trip, while a listing returns hundreds of entries per reply).
+LOOKUP_LIMIT = 64
 
 
 def certificate_entries(params: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
@@ -203,20 +230,94 @@ def certificate_entries(params: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]
     return [{**shared, **entry, "encryption": entry.get("encryption") or params["encryption"]} for entry in params["certificates"]]
 
 
-def prepare_all(entries: t.Sequence[t.Mapping[str, t.Any]], *, batch: bool) -> list[Source]:
-    """Load and validate every source (on a thread pool); the first bad one, in the order given, fails the task."""
+def _named(index: int, batch: bool) -> t.Callable[[UserInputError], UserInputError]:
+    """Prefixes a certificate's error with its place in 'certificates' (a single certificate keeps the plain message)."""
+    return lambda exc: UserInputError(f"certificates[{index}].{exc}" if batch else str(exc))
+
+
+def read_all(entries: t.Sequence[t.Mapping[str, t.Any]], *, batch: bool) -> list[RawSource]:
+    """Every source's bytes (cheap: no parsing); an unreadable file fails the task here."""
     if batch and not entries:
         raise UserInputError("certificates: list at least one certificate to publish")
-    now = datetime.now(timezone.utc)
+    raws = []
+    for index, entry in enumerate(entries):
+        try:
+            raws.append(read_source(entry))
+        except UserInputError as exc:
+            raise _named(index, batch)(exc) from None
+    return raws
+
+
+def prepare_all(
+    entries: t.Sequence[t.Mapping[str, t.Any]], raws: t.Sequence[RawSource], indexes: t.Sequence[int], *, batch: bool, now: datetime
+) -> dict[int, Source]:
+    """The full path for the given certificates (on a thread pool); the first bad one, in the order given, fails the task."""
 
     def one(index: int) -> Source:
         try:
-            return prepare(entries[index], now=now)
+            return prepare(entries[index], now=now, raw=raws[index])
         except UserInputError as exc:
-            raise UserInputError(f"certificates[{index}].{exc}" if batch else str(exc)) from None
+            raise _named(index, batch)(exc) from None
 
-    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(entries))) as pool:
-        return list(pool.map(one, range(len(entries))))
+    if not indexes:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(indexes))) as pool:
+        return dict(zip(indexes, pool.map(one, indexes)))
+
+
+class Sources:
+    """Every certificate of the task on its way to a publication: fully loaded, or proven from the records."""
+
+    def __init__(self, entries: t.Sequence[t.Mapping[str, t.Any]], *, batch: bool, now: datetime) -> None:
+        self.entries, self.batch, self.now = entries, batch, now
+        self.raws = read_all(entries, batch=batch)
+        self.proofs = [cheap_proof(raw, entry) for raw, entry in zip(self.raws, entries)]
+        self.publications: dict[int, Publication] = {}
+        self.warnings: dict[int, list[str]] = {}
+        self.bundles: dict[Publication, tuple[CertificateBundle, PfxEncryption]] = {}
+        # Without a cheap proof there is no shortcut: load those now, before any replica is contacted.
+        self.load([index for index, proof in enumerate(self.proofs) if proof is None])
+
+    def load(self, indexes: t.Sequence[int]) -> None:
+        for index, source in prepare_all(self.entries, self.raws, indexes, batch=self.batch, now=self.now).items():
+            entry = self.entries[index]
+            publication = build_publication(source.bundle, source.host_names, entry, source_record(self.raws[index], source, entry))
+            self.publications[index] = publication
+            self.warnings[index] = source.warnings
+            self.bundles[publication] = (source.bundle, entry["encryption"])
+
+    def candidates(self, manifest: bytes | None) -> list[str] | None:
+        """The names a replica must look up (None: list it all); see proof.batch_candidates."""
+        pending = [proof for index, proof in enumerate(self.proofs) if proof is not None and index not in self.publications]
+        names = batch_candidates(list(self.publications.values()), pending, manifest)
+        # Each look-up is a round trip: past a few dozen names, one listing of the folder costs less.
+        return None if names is None or len(names) > LOOKUP_LIMIT else names
+
+    def resolve(self, reads: t.Sequence[tuple[StoreListing, t.Mapping[str, t.Any]]], fingerprint: Fingerprint) -> list[Publication]:
+        """Short path where every replica read vouches for a certificate, the full load for the rest."""
+        to_load = []
+        replicas = [RecordIndex(manifest, listing) for listing, manifest in reads]
+        for index, proof in enumerate(self.proofs):
+            if proof is None or index in self.publications:
+                continue
+            recorded = recorded_publication(proof, replicas, fingerprint)
+            if recorded is None:
+                to_load.append(index)
+                continue
+            try:
+                self.warnings[index] = recheck_dates(proof, recorded, now=self.now, expiry_warning_days=int(self.entries[index]["expiry_warning_days"]))
+            except CertificateError as exc:
+                raise _named(index, self.batch)(UserInputError(str(exc))) from None
+            self.publications[index] = recorded.publication
+        self.load(to_load)
+        publications = [self.publications[index] for index in range(len(self.entries))]
+        check_unique_files(publications)
+        return publications
+
+    @property
+    def loaded(self) -> int:
+        """How many certificates took the full path (the rest were proven from the records)."""
+        return len(self.bundles)
 
 
 def check_unique_files(publications: t.Sequence[Publication]) -> None:
@@ -243,15 +344,15 @@ def run_publish(context: TaskContext, runner: HostOperationRunner, *, replica_fa
     check_options(params)
     batch = params.get("certificates") is not None
     entries = certificate_entries(params)
-    sources = prepare_all(entries, batch=batch)
-    publications = [build_publication(source.bundle, source.host_names, entry) for source, entry in zip(sources, entries)]
-    check_unique_files(publications)
+    sources = Sources(entries, batch=batch, now=datetime.now(timezone.utc))
     key_password = params.get("private_key_password")
-    exports = PfxExports({p: (s.bundle, e["encryption"]) for p, s, e in zip(publications, sources, entries)}, key_password)
+    exports = PfxExports(sources.bundles, key_password)
     replicas = [replica_factory(d, runner) for d in params["destinations"]]
-    outcomes = publish_all(
+    publications, outcomes = publish_in_phases(
         replicas,
-        publications if batch else publications[0],
+        candidates=None if params["prune"] else sources.candidates,
+        key_password=key_password,
+        resolve=sources.resolve,
         check_mode=context.check_mode,
         identify=make_identify(key_password),
         export=exports,
@@ -259,13 +360,14 @@ def run_publish(context: TaskContext, runner: HostOperationRunner, *, replica_fa
     )
     minimum = params.get("min_replicas") or len(replicas)
     result = summarize(publications if batch else publications[0], outcomes, check_mode=context.check_mode, min_replicas=minimum)
+    result["sources_loaded"] = sources.loaded
     failed = result.pop("_failed_replicas")
     diff = result.pop("diff")
     if context.diff and (diff["before"] or diff["after"]):
         # No diff at all when nothing would change: an empty before/after is only noise.
         result["diff"] = diff
     result["round_trips"] = runner.round_trips
-    warnings = [f"certificates[{i}]: {w}" if batch else w for i, source in enumerate(sources) for w in source.warnings]
+    warnings = [f"certificates[{i}]: {w}" if batch else w for i in range(len(entries)) for w in sources.warnings[i]]
     if warnings:
         result["warnings"] = warnings
     if failed:

@@ -90,8 +90,9 @@ class Traffic:
     round_trips: int = 0
 
 
-# Given the manifest's bytes, the only file names a run can act on (see candidate_names).
-Candidates = t.Callable[[bytes | None], t.Sequence[str]]
+# Given the manifest's bytes, the only file names a run can act on (see candidate_names),
+# or None when the manifest cannot tell them (the whole folder is then listed).
+Candidates = t.Callable[[bytes | None], t.Sequence[str] | None]
 
 
 class StoreBackend(t.Protocol):
@@ -200,7 +201,8 @@ class FolderStore:
         self.traffic.round_trips += 1
         manifest = self.fs.read(MANIFEST_NAME)
         now = int(time.time() * TICKS_PER_SECOND)
-        if candidates is None:
+        wanted = None if candidates is None else candidates(manifest)
+        if wanted is None:
             entries = self.fs.list()
             self.traffic.other += len(manifest or b"") + 64 * len(entries)
             return StoreListing(
@@ -209,7 +211,7 @@ class FolderStore:
                 manifest=manifest,
                 now=now,
             )
-        names = [n for n in candidates(manifest) if is_pfx_name(n)]
+        names = [n for n in wanted if is_pfx_name(n)]
         found: dict[str, FileStat] = {}
         for name in names:
             try:

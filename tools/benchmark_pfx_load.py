@@ -1,0 +1,105 @@
+#!/usr/bin/env python
+"""Does a process pool make ccs_cert_publish's full path faster? (A measurement, not a timed test.)
+
+The full path of one certificate is: load the source PFX (cryptography's RSA key consistency check is
+most of it), validate it, and for a certificate that must be written, export it with the store
+password. cryptography holds the GIL through the load, so threads cannot overlap it. This compares,
+on the same N certificates, in interleaved rounds (medians printed):
+
+  sequential   load + validate + export, one after another (the floor);
+  threads      the same on a thread pool of --workers threads (what the module does);
+  processes    the same on a process pool of --workers processes (spawn start method: a child
+               of an Ansible worker must not fork a process that may hold other threads' locks);
+               the secrets travel to the children through the pool's pipe, never on a command line,
+               and the pool is shut down before the figures are taken.
+
+    tools/benchmark_pfx_load.py [--certificates 40] [--workers 2] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import multiprocessing
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import typing as t
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+sys.path.insert(0, str(REPO / "tests"))
+
+import conftest as _collection_link  # noqa: E402,F401  (makes ansible_collections.iis.ccs importable)
+from benchmark_publish import PFX_PASSWORD, STORE_PASSWORD, make_certificates  # noqa: E402
+
+from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import export_pfx, load_pfx  # noqa: E402
+from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.validate import validate_bundle  # noqa: E402
+
+
+def full_path(data: bytes) -> int:
+    """Load, validate and export one certificate; returns the exported size (the bytes a child would send back)."""
+    bundle = load_pfx(data, PFX_PASSWORD)
+    validate_bundle(bundle, (), now=datetime.datetime.now(datetime.timezone.utc), expiry_warning_days=30)
+    return len(export_pfx(bundle, STORE_PASSWORD, "compatible"))
+
+
+def sequential(sources: t.Sequence[bytes], _workers: int) -> float:
+    start = time.perf_counter()
+    for data in sources:
+        full_path(data)
+    return time.perf_counter() - start
+
+
+def threads(sources: t.Sequence[bytes], workers: int) -> float:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(full_path, sources))
+    return time.perf_counter() - start
+
+
+def processes(sources: t.Sequence[bytes], workers: int) -> float:
+    """Includes starting and stopping the pool: a task would pay that every time."""
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(full_path, sources, chunksize=max(1, len(sources) // (workers * 4))))
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--certificates", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    options = parser.parse_args()
+    output = REPO / "tests" / "output"
+    output.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="benchmark-pfx-load-", dir=output))
+    try:
+        sources = [path.read_bytes() for path in make_certificates(work, options.certificates, 1)]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    load_before = os.getloadavg()[0]
+    runs: dict[str, list[float]] = {"sequential": [], "threads": [], "processes": []}
+    for _round in range(options.repeat):
+        for name, func in (("sequential", sequential), ("threads", threads), ("processes", processes)):
+            runs[name].append(func(sources, options.workers))
+    floor = statistics.median(runs["sequential"])
+    print(
+        f"{options.certificates} RSA-2048 certificates, {options.workers} workers, {os.cpu_count()} CPUs, median of {options.repeat} interleaved rounds; "
+        f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+    print("| full path (load + validate + export) | wall | ms per certificate | vs sequential |\n|---|---:|---:|---:|")
+    for name, times in runs.items():
+        median = statistics.median(times)
+        print(f"| {name} | {median:.2f} s | {median * 1000 / options.certificates:.1f} | {median / floor:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
