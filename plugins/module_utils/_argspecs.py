@@ -63,6 +63,7 @@ CCS_BINDING = {
         "sni": {"type": "bool", "default": True},
         "exclusive": {"type": "bool", "default": False},
         **{name: {"type": "bool"} for name in BINDING_FLAG_OPTIONS},
+        "return_bindings": {"type": "bool", "default": True},
     },
 }
 
