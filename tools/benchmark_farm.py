@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """An unchanged playbooks/farm.yml against the emulated lab, N nodes x M host names (not a timed test).
 
-    tools/benchmark_farm.py [--nodes 20] [--names 20] [--repeat 3] [--forks 5] [--json] [--keep]
+    tools/benchmark_farm.py [--nodes 20] [--names 20[,200...]] [--repeat 3] [--forks 5] [--json] [--keep]
 
 Builds a lab inventory of N web nodes (fs01 publishes the lab certificates), each binding M host
 names on Default Web Site, converges the farm once (not measured), then times, interleaved:
@@ -10,8 +10,11 @@ names on Default Web Site, converges the farm once (not measured), then times, i
   floor  the same plays, hosts, serial and task graph (same includes, loops, loop labels, when,
          register, run_once) with every task an ansible.builtin.debug: ansible-core's own cost.
 
-Prints the median of each, their ratio and how many times each was run. Exit status 1 when a run
-fails or the measured farm run is not unchanged.
+Prints the median of each, their ratio and how many times each was run. With several M values
+(--names 20,200) each gets its own lab state and floor, and the rounds interleave all of them, so
+a change of load on a shared machine hits every M alike and the ratios can be compared: the goal
+is a ratio that does not grow with M. The 1-minute load average is recorded before every run.
+Exit status 1 when a run fails or the measured farm run is not unchanged.
 """
 
 from __future__ import annotations
@@ -135,32 +138,56 @@ def collection_link(work: Path) -> Path:
     return root
 
 
-def benchmark(nodes: int, names: int, repeat: int, forks: int, work: Path) -> dict[str, t.Any]:
-    runner = Runner(work, forks)
-    write_inventory(runner.inventory, nodes, names)
-    certs = work / "certs"
-    lab_farm_certs.create(certs)
-    runner.extra.write_text(json.dumps({"ccs_lab_certificate_dir": str(certs)}), encoding="utf-8")
-    real = (collection_link(work), REPO / "playbooks" / "farm.yml")
-    floor_root = work / "floor"
-    floor = (floor_root, write_floor_collection(floor_root))
-    runner.run(real[1], real[0])  # converge once; not measured
-    times: dict[str, list[float]] = {"farm": [], "floor": []}
-    for _round in range(repeat):
-        elapsed, stdout = runner.run(real[1], real[0])
+class Farm:
+    """One N x M farm: its work folder, lab state, the real collection and the floor's copy."""
+
+    def __init__(self, work: Path, nodes: int, names: int, forks: int) -> None:
+        self.nodes, self.names = nodes, names
+        work.mkdir(parents=True)
+        self.runner = Runner(work, forks)
+        write_inventory(self.runner.inventory, nodes, names)
+        certs = work / "certs"
+        lab_farm_certs.create(certs)
+        self.runner.extra.write_text(json.dumps({"ccs_lab_certificate_dir": str(certs)}), encoding="utf-8")
+        self.real = (collection_link(work), REPO / "playbooks" / "farm.yml")
+        floor_root = work / "floor"
+        self.floor = (floor_root, write_floor_collection(floor_root))
+        self.times: dict[str, list[float]] = {"farm": [], "floor": []}
+        self.load: dict[str, list[float]] = {"farm": [], "floor": []}
+
+    def converge(self) -> None:
+        self.runner.run(self.real[1], self.real[0])  # not measured
+
+    def round(self) -> None:
+        self.load["farm"].append(round(os.getloadavg()[0], 2))
+        elapsed, stdout = self.runner.run(self.real[1], self.real[0])
         if changed_count(stdout):
             raise SystemExit(f"the unchanged farm run reported changes:\n{stdout[-4000:]}")
-        times["farm"].append(elapsed)
-        times["floor"].append(runner.run(floor[1], floor[0])[0])
-    farm, floor_median = statistics.median(times["farm"]), statistics.median(times["floor"])
-    return {"nodes": nodes, "names": names, "runs": repeat, "forks": forks, "farm_s": round(farm, 2),
-            "floor_s": round(floor_median, 2), "ratio": round(farm / floor_median, 2), "samples": times}
+        self.times["farm"].append(elapsed)
+        self.load["floor"].append(round(os.getloadavg()[0], 2))
+        self.times["floor"].append(self.runner.run(self.floor[1], self.floor[0])[0])
+
+    def result(self, repeat: int, forks: int) -> dict[str, t.Any]:
+        farm, floor_median = statistics.median(self.times["farm"]), statistics.median(self.times["floor"])
+        return {"nodes": self.nodes, "names": self.names, "runs": repeat, "forks": forks, "farm_s": round(farm, 2),
+                "floor_s": round(floor_median, 2), "ratio": round(farm / floor_median, 2), "samples": self.times,
+                "load_1min_before_each_run": self.load}
+
+
+def benchmark(nodes: int, names: t.Sequence[int], repeat: int, forks: int, work: Path) -> list[dict[str, t.Any]]:
+    farms = [Farm(work / f"{nodes}x{count}", nodes, count, forks) for count in names]
+    for farm in farms:
+        farm.converge()
+    for _round in range(repeat):
+        for farm in farms:
+            farm.round()
+    return [farm.result(repeat, forks) for farm in farms]
 
 
 def main(argv: t.Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=20)
-    parser.add_argument("--names", type=int, default=20)
+    parser.add_argument("--names", default="20", help="host names per node; several (20,200) are measured interleaved")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--forks", type=int, default=5)
     parser.add_argument("--json", action="store_true")
@@ -169,19 +196,22 @@ def main(argv: t.Sequence[str] | None = None) -> int:
     output = REPO / "tests" / "output"
     output.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="benchmark-farm-", dir=output))
+    names = [int(value) for value in str(args.names).split(",") if value.strip()]
     try:
-        result = benchmark(args.nodes, args.names, args.repeat, args.forks, work)
+        results = benchmark(args.nodes, names, args.repeat, args.forks, work)
     finally:
         if args.keep:
             print(f"work folder: {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
     if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"| farm | farm.yml unchanged | floor | ratio | runs |\n|---|---:|---:|---:|---:|\n"
-              f"| {result['nodes']} nodes x {result['names']} names | {result['farm_s']:.2f} s | {result['floor_s']:.2f} s "
-              f"| {result['ratio']:.2f}x | {result['runs']} |")
+        print(json.dumps(results if len(results) > 1 else results[0]))
+        return 0
+    print("| farm | farm.yml unchanged | floor | ratio | runs | load average (1 min) |\n|---|---:|---:|---:|---:|---|")
+    for result in results:
+        loads = result["load_1min_before_each_run"]["farm"] + result["load_1min_before_each_run"]["floor"]
+        print(f"| {result['nodes']} nodes x {result['names']} names | {result['farm_s']:.2f} s | {result['floor_s']:.2f} s "
+              f"| {result['ratio']:.2f}x | {result['runs']} | {min(loads):.1f}-{max(loads):.1f} |")
     return 0
 
 

@@ -16,9 +16,10 @@ against fresh hosts, and reports what each run cost on the wire:
   farm              playbooks/farm.yml on the whole lab farm (first build, then unchanged re-run)
 
 Module arguments come from the ccs_farm group variables of tests/lab/inventory-winrm.yml (the
-tasks reference those variables), certificates from tools/lab_farm_certs.py. Runs a module needs
-first (fs01 booted for the provider's store check, the provider enabled for a binding) are run
-as unmeasured setup when that module was not selected.
+tasks reference those variables), certificates from tools/lab_farm_certs.py. A run a module needs
+first (the provider enabled for a binding) is run as unmeasured setup when that module was not
+selected. (The lab's fs01 serves its share from the start: the provider's store check needs no
+earlier run on it.)
 
 Per run: operations (the modules' round_trips; the hosts' operation logs where no_log hides a
 result, as in farm.yml), WinRM shells and commands, HTTP requests in total and by kind
@@ -94,7 +95,7 @@ class Step:
     host: str
     action: str | None = None  # iis.ccs.<module>; None: the farm playbook
     args: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
-    requires: tuple[str, ...] = ()  # setup facts needed first: "fs01" (booted), "provider" (enabled on web01)
+    requires: tuple[str, ...] = ()  # setup facts needed first: "provider" (enabled on web01)
     provides: tuple[str, ...] = ()
 
 
@@ -103,11 +104,10 @@ class Step:
 # a trivial command's would be, so the task is allowed to fail.
 RAW = Step("raw", "floor", "web01", "ansible.builtin.raw", {"_raw_params": "exit 0"})
 INFO = Step("ccs_info", "read", "web01", "iis.ccs.ccs_info")
-BOOT_FS01 = Step("setup", "boot fs01", "fs01", "iis.ccs.ccs_info", {"gather": ["windows"]}, provides=("fs01",))
-PROVIDER = Step("ccs_provider", "changing", "web01", "iis.ccs.ccs_provider", PROVIDER_ARGS, requires=("fs01",), provides=("provider",))
+PROVIDER = Step("ccs_provider", "changing", "web01", "iis.ccs.ccs_provider", PROVIDER_ARGS, provides=("provider",))
 BINDING = Step("ccs_binding", "changing", "web01", "iis.ccs.ccs_binding", BINDING_ARGS, requires=("provider",))
-PUBLISH = Step("ccs_cert_publish", "changing", "fs01", "iis.ccs.ccs_cert_publish", PUBLISH_ARGS, provides=("fs01",))
-SETUP = {"fs01": BOOT_FS01, "provider": dataclasses.replace(PROVIDER, module="setup", run="enable provider")}
+PUBLISH = Step("ccs_cert_publish", "changing", "fs01", "iis.ccs.ccs_cert_publish", PUBLISH_ARGS)
+SETUP = {"provider": dataclasses.replace(PROVIDER, module="setup", run="enable provider")}
 
 
 def module_steps(selected: t.Collection[str]) -> list[Step]:

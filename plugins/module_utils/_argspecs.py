@@ -77,6 +77,7 @@ CCS_BINDING = {
         "sni": {"type": "bool", "default": True},
         "exclusive": {"type": "bool", "default": False},
         **{name: {"type": "bool"} for name in BINDING_FLAG_OPTIONS},
+        "return_bindings": {"type": "bool", "default": True},
     },
     # A task manages one site's bindings (site and host_names at the top) or many ('bindings').
     "mutually_exclusive": [["site", "bindings"], ["host_names", "bindings"]],

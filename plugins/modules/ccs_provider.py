@@ -115,10 +115,11 @@ attributes:
 notes:
   - "Secrets and idempotency: IIS stores both passwords encrypted with the machine key and randomly padded, so they cannot be
     read back or compared. iis.ccs keeps no reversible copy of any secret. When it applies secrets it writes, under
-    C(HKLM\\SOFTWARE\\iis.ccs\\CentralCertProvider), a random salt, scrypt fingerprints (N=32768, r=8, p=1) of
-    the user name with the password and of the private-key password, and the SHA-256 digests of the encrypted values IIS
-    wrote. The next run recomputes the fingerprints with the stored salt: if both match and the current encrypted values
-    still have the recorded digests, the secrets are unchanged (C(changed=false)); any difference re-applies them."
+    C(HKLM\\SOFTWARE\\iis.ccs\\CentralCertProvider), a random salt, one scrypt fingerprint (N=32768, r=8, p=1) of
+    the user name, the password and the private-key password together, and the SHA-256 digests of the encrypted values IIS
+    wrote. The next run compares the digests first (a difference re-applies the secrets without computing anything), then
+    recomputes the fingerprint with the stored salt: if it matches, the secrets are unchanged (C(changed=false)).
+    Records of earlier releases (two fingerprints) are still recognised and replaced at the next apply."
   - "Changes made outside Ansible: re-setting a password in IIS Manager or with a cmdlet makes IIS write new encrypted
     values, so their digests no longer match the record and the next run re-applies the secrets from the task
     (C(secrets.reason=changed_outside_ansible)). A provider configured by hand without a record has its secrets applied

@@ -30,11 +30,13 @@ def test_floor_keeps_the_task_graph_and_drops_the_modules(tmp_path: Path) -> Non
     assert not any(key.startswith("iis.ccs.") for task in tasks for key in task)
 
 
-def test_tiny_farm_benchmark_reports_medians_and_ratio() -> None:
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "benchmark_farm.py"), "--nodes", "2", "--names", "3", "--repeat", "1", "--json"],
+def test_tiny_farm_benchmark_reports_medians_and_ratio_for_each_m_interleaved() -> None:
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "benchmark_farm.py"), "--nodes", "2", "--names", "2,3", "--repeat", "1", "--json"],
                           capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(proc.stdout)
-    assert (result["nodes"], result["names"], result["runs"]) == (2, 3, 1)
-    assert len(result["samples"]["farm"]) == len(result["samples"]["floor"]) == 1
-    assert abs(result["ratio"] - result["farm_s"] / result["floor_s"]) < 0.05
+    results = json.loads(proc.stdout)
+    assert [(r["nodes"], r["names"], r["runs"]) for r in results] == [(2, 2, 1), (2, 3, 1)]
+    for result in results:
+        assert len(result["samples"]["farm"]) == len(result["samples"]["floor"]) == 1
+        assert abs(result["ratio"] - result["farm_s"] / result["floor_s"]) < 0.05
+        assert all(len(loads) == 1 and loads[0] >= 0 for loads in result["load_1min_before_each_run"].values())

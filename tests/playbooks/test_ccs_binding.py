@@ -94,6 +94,17 @@ def test_add_then_rerun_is_unchanged_in_one_round_trip(lab):
     assert operations(lab)[-1] == "read_host_state"
 
 
+def test_return_bindings_false_leaves_the_list_out_and_changes_nothing_else(lab):
+    seed(lab)
+    run, result = run_binding(lab, host_names=["www.example.com"], return_bindings=False)
+    assert run.rc == 0, run.stdout
+    assert "bindings" not in result
+    assert result["changed"] is True and result["round_trips"] == 2 and result["httpsys"]["ccs_ports"] == [443]
+    assert [b["binding_information"] for b in site_bindings(lab)] == ["*:80:", "*:443:www.example.com"]
+    run, again = run_binding(lab, host_names=["www.example.com"], return_bindings=False)
+    assert run.rc == 0 and again["changed"] is False and again["round_trips"] == 1 and "bindings" not in again
+
+
 def test_adding_more_names_keeps_the_existing_ones(lab):
     seed(lab)
     run_binding(lab, host_names=["a.example.com"])

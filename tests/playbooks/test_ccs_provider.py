@@ -79,8 +79,7 @@ def test_fresh_enable_installs_the_feature_in_two_round_trips_and_a_rerun_costs_
     values = registry(lab)
     assert (values["Enabled"], values["CertStoreLocation"], values["UserName"], values["PollingInterval"]) == (1, SHARE, USER, 120)
     record = registry(lab, key=RECORD_KEY)
-    assert set(record) == {"Algorithm", "Salt", "CredentialFingerprint", "PrivateKeyPasswordFingerprint", "PasswordCiphertextDigest",
-                           "PrivateKeyPasswordCiphertextDigest"}
+    assert set(record) == {"Algorithm", "Salt", "SecretsFingerprint", "PasswordCiphertextDigest", "PrivateKeyPasswordCiphertextDigest"}
     raw_state = json.dumps(state)
     assert PASSWORD not in raw_state and KEY not in raw_state
 

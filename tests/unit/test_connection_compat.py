@@ -22,7 +22,7 @@ def test_command_starts_with_ansible_core_encoded_prefix():
 def test_command_is_the_bootstrap_and_nothing_else():
     parts = host_ops.bootstrap_command().split(" ")
     assert parts[-2] == "-EncodedCommand"
-    assert base64.b64decode(parts[-1]).decode("utf-16-le") == host_ops.BOOTSTRAP
+    assert base64.b64decode(parts[-1]).decode("utf-16-le") == host_ops.LAUNCHER
 
 
 def test_psrp_recognises_the_command_as_encoded():
@@ -34,4 +34,4 @@ def test_psrp_recognises_the_command_as_encoded():
         assert return_value
     else:
         parsed = _script.parse_encoded_cmdline(host_ops.bootstrap_command())
-        assert parsed is not None and parsed[0] == host_ops.BOOTSTRAP
+        assert parsed is not None and parsed[0] == host_ops.LAUNCHER

@@ -34,8 +34,8 @@ def payload(operation: str = OPERATION, script: str | None = None, params: dict[
             library: str | None = None) -> bytes:
     document = {
         "operation": operation,
-        "library": host_ops.load_operation_library(OPERATION) if library is None else library,
-        "script": host_ops.load_operation_script(OPERATION) if script is None else script,
+        "library": host_ops.wire_library(OPERATION) if library is None else library,
+        "script": host_ops.wire_script(OPERATION) if script is None else script,
         "params": params if params is not None else {"sections": ["windows"]},
     }
     return host_ops.pack_document(document)
@@ -80,7 +80,7 @@ def test_unknown_operation_is_refused(lab_state: Path) -> None:
 
 
 def test_modified_script_is_refused() -> None:
-    script = host_ops.load_operation_script(OPERATION) + "\nRemove-Item -LiteralPath C:\\ -Recurse\n"
+    script = host_ops.wire_script(OPERATION) + "\nRemove-Item -LiteralPath C:\\ -Recurse\n"
     with pytest.raises(LabProtocolError, match="is not the shipped one"):
         execute(in_data=payload(script=script))
 
@@ -90,7 +90,7 @@ def test_script_of_another_operation_is_refused() -> None:
     if not others:
         pytest.skip("only one operation is shipped")
     with pytest.raises(LabProtocolError, match="is not the shipped one"):
-        execute(in_data=payload(script=host_ops.load_operation_script(others[0])))
+        execute(in_data=payload(script=host_ops.wire_script(others[0])))
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_script_of_another_operation_is_refused() -> None:
         pytest.param(host_ops.bootstrap_command().replace("-NonInteractive ", ""), id="interactive"),
         pytest.param(host_ops.bootstrap_command() + " -Extra", id="extra-argument"),
         pytest.param(host_ops.bootstrap_command().rsplit(" ", 1)[0] + " " + encoded("Get-Date"), id="other-encoded-script"),
-        pytest.param(host_ops.bootstrap_command().rsplit(" ", 1)[0] + " " + encoded(host_ops.BOOTSTRAP + "\nRemove-Item C:\\"), id="bootstrap-plus-more"),
+        pytest.param(host_ops.bootstrap_command().rsplit(" ", 1)[0] + " " + encoded(host_ops.LAUNCHER + "\nRemove-Item C:\\"), id="bootstrap-plus-more"),
     ],
 )
 def test_non_bootstrap_command_line_is_refused(cmd: str) -> None:
@@ -111,23 +111,35 @@ def test_non_bootstrap_command_line_is_refused(cmd: str) -> None:
 def test_non_ascii_stdin_is_refused() -> None:
     document = json.loads(host_ops.unpack_document(payload(params={"site_names": ["b\u00fccher"]})))
     text = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    line = host_ops.BOOTSTRAP.encode("ascii") + b"\n"
     with pytest.raises(LabProtocolError, match="not ASCII"):
-        execute(in_data=text)
+        execute(in_data=line + text)
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
     with pytest.raises(LabProtocolError, match="not ASCII"):
-        execute(in_data=base64.b64encode(compressor.compress(text) + compressor.flush()))
+        execute(in_data=line + base64.b64encode(compressor.compress(text) + compressor.flush()))
 
 
 def test_stdin_is_decoded_as_the_bootstrap_does() -> None:
     # The bootstrap reads base64 and inflates it with DeflateStream (raw DEFLATE): plain JSON, or zlib's
     # header-and-checksum format, would make [Convert]::FromBase64String or DeflateStream throw on the host.
     plain = host_ops.unpack_document(payload())
+    line = host_ops.BOOTSTRAP.encode("ascii") + b"\n"
     with pytest.raises(LabProtocolError, match="raw DEFLATE"):
-        execute(in_data=plain)
+        execute(in_data=line + plain)
     with pytest.raises(LabProtocolError, match="raw DEFLATE"):
-        execute(in_data=base64.b64encode(zlib.compress(plain)))
+        execute(in_data=line + base64.b64encode(zlib.compress(plain)))
     assert "DeflateStream" in host_ops.BOOTSTRAP and "FromBase64String" in host_ops.BOOTSTRAP
-    assert len(payload()) < len(plain) * 0.6  # the scripts are most of the bytes, and compress well (base64 included)
+    assert len(payload()) - len(line) < len(plain) * 0.6  # the scripts are most of the bytes, and compress well (base64 included)
+
+
+@pytest.mark.parametrize("first_line", [b"", b"Get-Date", host_ops.BOOTSTRAP.encode("ascii") + b";Remove-Item C:\\"], ids=["none", "other", "more"])
+def test_stdin_whose_first_line_is_not_the_bootstrap_is_refused(first_line: bytes) -> None:
+    # The launcher runs stdin's first line as it is: anything but the bootstrap is not an iis.ccs call.
+    document = payload().split(b"\n", 1)[1]
+    with pytest.raises(LabProtocolError, match="bootstrap line"):
+        execute(in_data=first_line + b"\n" + document)
+    with pytest.raises(LabProtocolError, match="bootstrap line"):
+        execute(in_data=document)
 
 
 def test_escaped_non_ascii_stdin_is_accepted() -> None:
@@ -148,6 +160,6 @@ def test_script_without_emulation_is_refused(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_emulator_rejects_modified_shared_functions() -> None:
-    library = host_ops.load_operation_library(OPERATION) + "\nfunction Get-Date { 'tampered' }\n"
+    library = host_ops.wire_library(OPERATION) + "\nfunction Get-Date { 'tampered' }\n"
     with pytest.raises(LabProtocolError, match="shared functions"):
         execute(in_data=payload(library=library))

@@ -389,3 +389,30 @@ def test_signatures_file_is_read_case_insensitively(tmp_path: Path) -> None:
     loaded = Signatures.load(path)
     assert loaded.cmdlets == {"get-item": frozenset({"literalpath"})}
     assert loaded.native == frozenset({"netsh.exe"})
+
+
+def _tokens(source: bytes) -> list[tuple[str, bytes]]:
+    """Every leaf of the parse tree but comments and line breaks, in order: what PowerShell runs."""
+    leaves: list[tuple[str, bytes]] = []
+    stack = [parse(source).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "comment":
+            continue
+        if node.child_count == 0 or node.type in ("string_literal", "expandable_string_literal", "verbatim_string_characters"):
+            if node.text and node.text.strip():
+                leaves.append((node.type, node.text))
+            continue
+        stack.extend(reversed(node.children))
+    return leaves
+
+
+@pytest.mark.parametrize("path", SCRIPTS + LIBRARIES, ids=lambda p: p.name)
+def test_compacting_for_the_wire_keeps_every_token(path: Path) -> None:
+    # host_ops sends scripts without comment lines and indentation; the parse must stay the same,
+    # string literals included (a multi-line string would lose its inner indentation and fail here).
+    original = path.read_bytes()
+    compacted = host_ops.compact_script(original.decode("ascii")).encode("ascii")
+    assert not syntax_errors(parse(compacted))
+    assert _tokens(compacted) == _tokens(original)
+    assert len(compacted) < len(original)

@@ -156,8 +156,8 @@ def test_bootstrap_builds_code_only_from_the_shipped_scripts() -> None:
 def test_payload_code_is_the_shipped_file_and_parameters_stay_data(operation: str) -> None:
     canary = "'; Remove-Item C:\\ -Recurse; '"
     payload = json.loads(host_ops.unpack_document(host_ops.encode_payload(operation, {"value": canary})))
-    assert payload["script"] == (Path(host_ops.OPERATIONS_DIR) / f"{operation}.ps1").read_text(encoding="ascii")
-    assert payload["library"] == host_ops.load_operation_library(operation)
+    assert payload["script"] == host_ops.compact_script((Path(host_ops.OPERATIONS_DIR) / f"{operation}.ps1").read_text(encoding="ascii"))
+    assert payload["library"] == host_ops.compact_script(host_ops.load_operation_library(operation))
     assert canary not in payload["script"] + payload["library"]
     assert payload["params"] == {"value": canary}
     assert "Remove-Item C:" not in base64.b64decode(host_ops.bootstrap_command().split()[-1]).decode("utf-16-le")

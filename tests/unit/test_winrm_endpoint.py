@@ -412,7 +412,7 @@ def test_commands_that_are_not_the_bootstrap_are_not_emulated(lab: Endpoints) ->
         assert (rc, stdout) == (1, b""), form
         assert stderr.startswith(b"iis_lab: not emulated: "), (form, stderr)
     # ("raw": ansible-core 2.21 starts powershell.exe as "powershell", 2.19 as "PowerShell": either way not the bootstrap.)
-    assert b"the encoded bootstrap differs" in answers["exec wrapper"][2]
+    assert b"the encoded launcher differs" in answers["exec wrapper"][2]
     assert b"is not the shipped one" in answers["tampered script"][2]
 
 

@@ -92,7 +92,8 @@ def _carry_out(
         # every step finds its work done and the task honestly reports no change.
         result["changed"] = any(step.get("outcome") == "done" and step.get("action") != COMMIT for step in actions)
 
-    result["bindings"] = [binding.public() for binding in after_bindings]
+    if context.params.get("return_bindings", True):
+        result["bindings"] = [binding.public() for binding in after_bindings]
     result["httpsys"] = after_httpsys.public()
     result["actions"] = actions
     if context.diff:

@@ -33,6 +33,11 @@ def canonical_host(text: str) -> str:
     """Host names compare case-insensitively, and a Unicode name equals its A-label."""
     if not text:
         return ""
+    if text.isascii() and not text.endswith("."):
+        # An ASCII name's A-label form is itself in lower case (an xn-- label stays as it is), and a
+        # name that does not parse compares as text.lower() below anyway: the same answer without
+        # validating every label again. This runs for every binding of a site, and sites have hundreds.
+        return text.lower()
     try:
         return parse_host_name(text, allow_wildcard=True, option="host_names").ascii.lower()
     except (HostNameError, ValueError):

@@ -35,19 +35,26 @@ LANGUAGE_MODE_MESSAGE = (
     " Allow FullLanguage for the Ansible account (an App Control rule or a JEA endpoint)."
 )
 
-# The bootstrap reads the payload from stdin ($input works for winrm/ssh process
-# stdin and for psrp pipeline input alike): one line of base64 holding the JSON document
-# compressed with raw DEFLATE (RFC 1951), which .NET's DeflateStream reads. The scripts are
-# most of every call's bytes and compress to about a third; the parameters travel in the
-# same document, so they stay on stdin and out of every command line. The bootstrap then
-# runs the operation as a script block with the parameters object as its only argument
-# (after dot-sourcing the shared functions the operation declared, so they are defined
-# once in the collection and visible to the operation), keeps only its last output object
-# (the hashtable it returns; a cmdlet that also writes to the pipeline on some Windows
-# release must not turn the answer into a list), and writes exactly one line of JSON.
-# Non-ASCII characters are escaped to \uXXXX so the answer survives any console code page
-# on the way back. It travels on every call's command line (UTF-16, base64), so it is terse.
-BOOTSTRAP = "\n".join(
+# Every call's bytes, cheapest first: the command line is base64 of UTF-16 (8 bytes on the wire
+# for 3 characters), stdin travels as base64 (4 for 3), and the compressed document about a
+# third of that again. So the command line carries only LAUNCHER, which reads stdin as lines
+# ($input works for winrm/ssh process stdin and for psrp pipeline input alike, which ansible-core
+# splits into lines) and runs the first one, BOOTSTRAP, as it is (Invoke-Expression, in the same
+# scope; the host's language mode applies to it as to any script). The second line is the
+# document: the JSON holding the operation's script, its shared functions and its parameters,
+# compressed with raw DEFLATE (RFC 1951, which .NET's DeflateStream reads) and base64-encoded.
+# The parameters stay on stdin and out of every command line and of all code.
+LAUNCHER = "$i=@($input);iex $i[0]"
+
+# BOOTSTRAP inflates the document, runs the operation as a script block with the parameters
+# object as its only argument (after dot-sourcing the shared functions the operation declared,
+# so they are defined once in the collection and visible to the operation), keeps only its last
+# output object (the hashtable it returns; a cmdlet that also writes to the pipeline on some
+# Windows release must not turn the answer into a list), and writes exactly one line of JSON.
+# Non-ASCII characters are escaped to \uXXXX so the answer survives any console code page on
+# the way back. It travels on every call, so it is terse, and it is one line (the launcher runs
+# only the first line of stdin).
+BOOTSTRAP = ";".join(
     [
         "$ErrorActionPreference='Stop'",
         "$ProgressPreference='SilentlyContinue'",
@@ -58,16 +65,17 @@ BOOTSTRAP = "\n".join(
         # sentence. ansible-core's own bootstrap checks the mode too.
         # https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_language_modes
         "$l=[string]$ExecutionContext.SessionState.LanguageMode",
-        "if($l -ne 'FullLanguage'){'{\"ok\":false,\"error\":{\"type\":\"" + LANGUAGE_MODE_ERROR + "\",\"message\":\"'+$l+'\"}}'}else{",
-        "try{",
-        "$z=New-Object IO.Compression.DeflateStream((New-Object IO.MemoryStream(,[Convert]::FromBase64String(($input|Out-String).Trim()))),'Decompress')",
-        "$p=(New-Object IO.StreamReader($z)).ReadToEnd()|ConvertFrom-Json",
-        "if($p.library){. ([ScriptBlock]::Create($p.library))}",
-        "$r=@(& ([ScriptBlock]::Create($p.script)) $p.params)[-1]",
-        "$a=@{ok=$true;result=$r}",
-        "}catch{",
-        "$a=@{ok=$false;error=@{message=$_.Exception.Message;type=$_.Exception.GetType().FullName}}",
-        "}",
+        "if($l -ne 'FullLanguage'){'{\"ok\":false,\"error\":{\"type\":\"" + LANGUAGE_MODE_ERROR + "\",\"message\":\"'+$l+'\"}}'}else{try{"
+        + ";".join(
+            [
+                "$z=New-Object IO.Compression.DeflateStream((New-Object IO.MemoryStream(,[Convert]::FromBase64String($i[1]))),'Decompress')",
+                "$p=(New-Object IO.StreamReader($z)).ReadToEnd()|ConvertFrom-Json",
+                "if($p.library){. ([ScriptBlock]::Create($p.library))}",
+                "$r=@(& ([ScriptBlock]::Create($p.script)) $p.params)[-1]",
+                "$a=@{ok=$true;result=$r}",
+            ]
+        )
+        + "}catch{$a=@{ok=$false;error=@{message=$_.Exception.Message;type=$_.Exception.GetType().FullName}}}",
         "[Regex]::Replace((ConvertTo-Json $a -Depth 16 -Compress),'[^\\x00-\\x7F]',{param($m)'\\u{0:x4}' -f [int][char]$m.Value})}",
     ]
 )
@@ -124,7 +132,7 @@ class ConnectionLike(t.Protocol):
 
 def bootstrap_command() -> str:
     """The full command line sent to the host; identical for every operation."""
-    encoded = base64.b64encode(BOOTSTRAP.encode("utf-16-le")).decode("ascii")
+    encoded = base64.b64encode(LAUNCHER.encode("utf-16-le")).decode("ascii")
     return " ".join(_POWERSHELL_ARGS + (encoded,))
 
 
@@ -153,6 +161,20 @@ def operation_libraries(operation: str) -> list[str]:
     return names
 
 
+def compact_script(text: str) -> str:
+    """A script as it is sent: without comment lines, blank lines and indentation.
+
+    They are most of a script's bytes and mean nothing to PowerShell. Only whole lines are dropped
+    and only leading blanks are cut, never anything inside a statement; a test parses every shipped
+    script before and after and compares every token. A here-string (whose lines are data) is
+    refused rather than mangled.
+    """
+    if "@'" in text or '@"' in text:
+        raise ValueError("host scripts must not use here-strings: compact_script would change their text")
+    lines = (line.strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("#"))
+
+
 def load_operation_library(operation: str) -> str:
     """The shared functions an operation needs, as one script to dot-source before it runs."""
     texts = []
@@ -162,18 +184,28 @@ def load_operation_library(operation: str) -> str:
     return "\n".join(texts)
 
 
+def wire_script(operation: str) -> str:
+    """The operation's script as it travels (compacted)."""
+    return compact_script(load_operation_script(operation))
+
+
+def wire_library(operation: str) -> str:
+    """The operation's shared functions as they travel (compacted)."""
+    return compact_script(load_operation_library(operation))
+
+
 def encode_payload(operation: str, params: t.Mapping[str, t.Any]) -> bytes:
     payload = {
         "operation": operation,
-        "library": load_operation_library(operation),
-        "script": load_operation_script(operation),
+        "library": wire_library(operation),
+        "script": wire_script(operation),
         "params": dict(params),
     }
     return pack_document(payload)
 
 
 def pack_document(document: t.Mapping[str, t.Any]) -> bytes:
-    """stdin as the bootstrap reads it: base64 of the raw-DEFLATE-compressed JSON document.
+    """stdin as the launcher reads it: the bootstrap line, then base64 of the raw-DEFLATE-compressed JSON document.
 
     ensure_ascii turns IDN host names and paths into \\uXXXX escapes, which ConvertFrom-Json
     decodes, so neither the compression nor the stdin code page of the host ever sees a
@@ -181,12 +213,18 @@ def pack_document(document: t.Mapping[str, t.Any]) -> bytes:
     """
     text = json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)  # negative window bits: raw DEFLATE, as DeflateStream reads it
-    return base64.b64encode(compressor.compress(text) + compressor.flush())
+    return BOOTSTRAP.encode("ascii") + b"\n" + base64.b64encode(compressor.compress(text) + compressor.flush())
 
 
 def unpack_document(in_data: bytes) -> bytes:
-    """The JSON text pack_document packed (the lab decodes stdin the way the bootstrap does)."""
-    return zlib.decompress(base64.b64decode(in_data.strip(), validate=True), -15)
+    """The JSON text pack_document packed (the lab decodes stdin the way the launcher and bootstrap do).
+
+    ValueError when the first line is not the bootstrap: the launcher would run whatever it is.
+    """
+    lines = in_data.split(b"\n", 1)
+    if lines[0].rstrip(b"\r") != BOOTSTRAP.encode("ascii") or len(lines) < 2:
+        raise ValueError("stdin does not start with the iis.ccs bootstrap line")
+    return zlib.decompress(base64.b64decode(lines[1].strip(), validate=True), -15)
 
 
 def decode_answer(operation: str, host: str, rc: int, stdout: bytes, stderr: bytes) -> t.Any:

@@ -32,7 +32,7 @@ def decode_command(cmd: str) -> str:
 
 
 def unpack(in_data: bytes) -> str:
-    """stdin as the bootstrap reads it: base64 of raw-DEFLATE-compressed JSON (DeflateStream), all ASCII."""
+    """stdin as the launcher and bootstrap read it: the bootstrap line, then base64 of raw-DEFLATE-compressed JSON, all ASCII."""
     try:
         in_data.decode("ascii")
     except UnicodeDecodeError as exc:
@@ -40,8 +40,8 @@ def unpack(in_data: bytes) -> str:
     try:
         document = host_ops.unpack_document(in_data)
     except (binascii.Error, ValueError, zlib.error) as exc:
-        # [Convert]::FromBase64String or DeflateStream would throw on the host.
-        raise LabProtocolError(f"payload is not base64 of a raw DEFLATE stream: {exc}") from exc
+        # The launcher would run another first line; [Convert]::FromBase64String or DeflateStream would throw.
+        raise LabProtocolError(f"payload is not the bootstrap line and base64 of a raw DEFLATE stream: {exc}") from exc
     try:
         return document.decode("ascii")
     except UnicodeDecodeError as exc:
@@ -55,9 +55,9 @@ def parse_payload(in_data: bytes | None) -> tuple[str, dict[str, t.Any]]:
     operation = payload.get("operation")
     if operation not in host_ops.operation_names():
         raise LabProtocolError(f"unknown operation {operation!r}: no such script is shipped")
-    if payload.get("script") != host_ops.load_operation_script(operation):
+    if payload.get("script") != host_ops.wire_script(operation):
         raise LabProtocolError(f"the script sent for {operation!r} is not the shipped one")
-    if payload.get("library") != host_ops.load_operation_library(operation):
+    if payload.get("library") != host_ops.wire_library(operation):
         raise LabProtocolError(f"the shared functions sent for {operation!r} are not the ones it declares")
     if operation not in OPERATIONS:
         raise LabProtocolError(f"the lab has no emulation of operation {operation!r}")
@@ -74,8 +74,8 @@ def operation_of(in_data: bytes | None) -> str:
 
 def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.Mapping[str, t.Any] | None,
             cmd: str, in_data: bytes | None) -> tuple[int, bytes, bytes]:
-    if decode_command(cmd) != host_ops.BOOTSTRAP:
-        raise LabProtocolError("the encoded bootstrap differs from the collection's")
+    if decode_command(cmd) != host_ops.LAUNCHER:
+        raise LabProtocolError("the encoded launcher differs from the collection's")
     if faults.powershell_blocked(host):
         return 1, b"", _clixml_error("This script contains malicious content and has been blocked by your antivirus software.",
                                      "ParserError: (:) [], ParseException", "ScriptContainedMaliciousContent")

@@ -41,7 +41,7 @@ FACTS: dict[str, tuple[str, str]] = {
 def source(operation: str) -> str:
     """The text a host runs for an operation: its shared functions and its script (or the bootstrap)."""
     if operation == "bootstrap":
-        return host_ops.BOOTSTRAP
+        return host_ops.LAUNCHER + "\n" + host_ops.BOOTSTRAP + "\n"
     return host_ops.load_operation_library(operation) + "\n" + host_ops.load_operation_script(operation)
 
 

@@ -78,10 +78,26 @@ def test_payload_is_ascii_json_with_the_shipped_script() -> None:
     document = json.loads(host_ops.unpack_document(payload))
     assert document == {
         "operation": OPERATION,
-        "library": host_ops.load_operation_library(OPERATION),
-        "script": host_ops.load_operation_script(OPERATION),
+        "library": host_ops.compact_script(host_ops.load_operation_library(OPERATION)),
+        "script": host_ops.compact_script(host_ops.load_operation_script(OPERATION)),
         "params": {"sections": ["windows"]},
     }
+
+
+def test_stdin_is_the_bootstrap_line_then_the_document() -> None:
+    payload = host_ops.encode_payload(OPERATION, {"sections": ["windows"]})
+    first, document = payload.split(b"\n", 1)
+    assert first == host_ops.BOOTSTRAP.encode("ascii") and "\n" not in host_ops.BOOTSTRAP
+    assert b"\n" not in document and json.loads(host_ops.unpack_document(payload))["operation"] == OPERATION
+    with pytest.raises(ValueError, match="bootstrap line"):
+        host_ops.unpack_document(b"Get-Date\n" + document)
+
+
+def test_compacting_drops_only_comment_lines_blank_lines_and_indentation() -> None:
+    text = "# Uses: registry\n\nfunction F {\n    # why\n    $x = 'a # not a comment'  # trailing stays\n}\n"
+    assert host_ops.compact_script(text) == "function F {\n$x = 'a # not a comment'  # trailing stays\n}"
+    with pytest.raises(ValueError, match="here-strings"):
+        host_ops.compact_script("$x = @'\n  data\n'@")
 
 
 def test_non_ascii_parameters_travel_as_escapes_and_survive() -> None:
@@ -258,11 +274,13 @@ def test_bootstrap_parses_as_powershell_and_is_terse() -> None:
     import tree_sitter
     import tree_sitter_pwsh
 
-    tree = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language())).parse(host_ops.BOOTSTRAP.encode("ascii"))
-    assert not tree.root_node.has_error
-    # It rides on every call's command line as base64 of UTF-16 (8/3 bytes per character). About 150
-    # characters of it are the language-mode check, which must run before anything else.
-    assert len(host_ops.bootstrap_command()) < 2250
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language()))
+    for script in (host_ops.LAUNCHER, host_ops.BOOTSTRAP):
+        assert not parser.parse(script.encode("ascii")).root_node.has_error, script
+    # The command line rides on every call as base64 of UTF-16 (8/3 bytes per character): it holds only
+    # the launcher; the bootstrap (with the language-mode check first) rides on stdin (4/3 bytes per character).
+    assert len(host_ops.bootstrap_command()) < 160
+    assert len(host_ops.BOOTSTRAP) < 800
 
 
 def test_every_operation_has_a_purpose_users_can_read() -> None:

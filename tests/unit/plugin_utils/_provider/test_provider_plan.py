@@ -182,5 +182,5 @@ def test_wire_steps_carry_a_fresh_record() -> None:
     wire = with_record(result.steps, request())
     values = wire[-1]["values"]
     assert wire[-1]["action"] == "write_record"
-    assert set(values) == {"Algorithm", "Salt", "CredentialFingerprint", "PrivateKeyPasswordFingerprint"}
-    assert values["CredentialFingerprint"] == sr.credential_fingerprint(values["Salt"], USER, PASSWORD)
+    assert set(values) == {"Algorithm", "Salt", "SecretsFingerprint"}
+    assert values["SecretsFingerprint"] == sr.secrets_fingerprint(values["Salt"], USER, PASSWORD, KEY)
