@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.crypto_import import ExtendedKeyUsageOID, ec, rsa, x509
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.dns_names import HostName, certificate_covers
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import (
     CertificateBundle,
@@ -15,13 +16,6 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import (
     issued_by,
     key_type_name,
 )
-
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID
-except ImportError:  # pragma: no cover - bundle.py reports the missing package
-    pass
 
 MINIMUM_RSA_BITS = 2048
 SUPPORTED_CURVES = ("secp256r1", "secp384r1", "secp521r1")
