@@ -16,7 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
 
 from iis_lab import tls_lab  # noqa: E402
-from test_tls_lab_rules import lab_dir, self_signed_pfx, web_node  # noqa: E402,F401  (lab_dir: the autouse fixture)
+import test_tls_lab_rules  # noqa: E402
+from test_tls_lab_rules import self_signed_pfx, web_node  # noqa: E402
+
+# The rules tests' autouse fixture (a lab state folder per test), bound here so pytest applies it to these tests too.
+lab_dir = test_tls_lab_rules.lab_dir
 
 ADDRESS = "127.0.77.1"
 
