@@ -11,7 +11,6 @@ write only when something must change (never in check mode).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,8 +22,8 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import (
     FileFacts,
     Publication,
     ReplicaPlan,
-    candidate_names,
     files_to_identify,
+    lookup_for,
     plan_replica,
 )
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.errors import explain_os_error
@@ -90,9 +89,8 @@ def publish_replica(replica: Replica, publications: Publication | Batch, *, chec
     batch = (publications,) if isinstance(publications, Publication) else tuple(publications)
     backend = replica.backend
     try:
-        # Without prune only these certificates' own files matter: look those up instead of listing everything.
-        prune = any(publication.prune for publication in batch)
-        listing = backend.read(None if prune else functools.partial(candidate_names, batch))
+        # Without prune only these certificates' own files (and their records) matter: look those up instead of listing everything.
+        listing = backend.read(lookup_for(batch))
         unknown = files_to_identify(batch, listing)
         facts = {name: identify(data) for name, data in backend.fetch(unknown).items()} if unknown else {}
         plan = plan_replica(batch, listing, facts)
@@ -105,6 +103,7 @@ def publish_replica(replica: Replica, publications: Publication | Batch, *, chec
                     removes=sorted(plan.removals),
                     stale_temps=plan.stale_temps,
                     manifest=plan.manifest,
+                    listing=listing,
                 )
             )
     except StoreError as exc:
