@@ -243,7 +243,8 @@ def layout_changes(
         keep[name] = data
     header = parse_header(header_data)
     changes = LayoutChanges(
-        records={name: data for name, data in keep.items() if name not in old_records},
+        # A record read with other bytes than its name promises (torn, edited) is written again under the same name.
+        records={name: data for name, data in keep.items() if old_records.get(name) != data},
         deletes=sorted(name for name in old_records if name not in keep),
         header=encode_header(str(manifest["salt"])) if header.legacy or header.missing else None,
         pack=None,
