@@ -7,15 +7,17 @@ Helpers (publication, run, run_batch, ...) are the engine tests' own: files hold
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import typing as t
 from pathlib import Path
 
 import pytest
-from test_publish_engine import FaultyFs, content, publication, record_files, records, run, run_batch, visible
+from test_publish_engine import FaultyFs, content, make_identify, publication, record_files, records, run, run_batch, visible
 
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica, publish_all
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import LOOKUP_LIMIT
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica, publish_all, summarize
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import LOOKUP_LIMIT, Publication
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import (
     MANIFEST_NAME,
     PACK_NAME,
@@ -25,7 +27,13 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import (
     LocalFileSystem,
     password_fingerprint,
 )
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.host import HostStore
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.records import parse_header
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
+
+from iis_lab import emulator  # noqa: E402
+from iis_lab.state import initial_state  # noqa: E402
 
 
 @pytest.fixture
@@ -222,3 +230,53 @@ def test_an_unchanged_single_certificate_task_reads_the_same_bytes_in_a_small_an
     assert len(list(large.glob("*.pfx"))) == 2000
     assert in_small == in_large
     assert in_small["pfx_bytes_read"] == 0 and in_small["other_bytes"] > 0
+
+
+# -- the same layout through a Windows host (the lab's emulation of read_cert_store/write_cert_store) ---------
+
+
+class LabConnection:
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        return t.cast(tuple[int, bytes, bytes], emulator.execute("web", {}, {}, cmd, in_data))
+
+
+@pytest.fixture
+def lab_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IIS_LAB_STATE_DIR", str(tmp_path))
+    (tmp_path / "web.json").write_text(json.dumps(initial_state("web", {"directories": ["D:\\CCS", "D:\\CCS1", "D:\\CCS2"]})), encoding="utf-8")
+
+
+def host_run(pubs: Publication | t.Sequence[Publication], store_path: str = "D:\\CCS") -> dict[str, t.Any]:
+    replica = Replica("h", "host_path", store_path, HostStore(HostOperationRunner(LabConnection(), "web"), store_path))
+    single = pubs if isinstance(pubs, Publication) else None
+    batch = [single] if single else list(t.cast(t.Sequence[Publication], pubs))
+    bytes_of = {p: content(p) for p in batch}
+    outcomes = publish_all([replica], pubs, check_mode=False, identify=make_identify("store-pw"), export=lambda p: bytes_of[p])
+    return summarize(pubs, outcomes, check_mode=False, min_replicas=1)["replicas"][0]
+
+
+@pytest.mark.usefixtures("lab_host")
+def test_a_host_replica_looks_up_its_files_and_records_in_one_round_trip() -> None:
+    old = publication("AA" * 20, ["a.test.pfx", "b.test.pfx"])
+    assert host_run(old)["created"] == ["a.test.pfx", "b.test.pfx"]
+    host_run(publication("CC" * 20, ["c.test.pfx"]))
+    unchanged = host_run(old)
+    assert (unchanged["status"], unchanged["round_trips"], unchanged["pfx_bytes_read"], unchanged["manifest_updated"]) == ("unchanged", 1, 0, False)
+    # A renewal that drops b: its record is found by the old thumbprint, the file looked up, then one commit.
+    renewed = host_run(publication("BB" * 20, ["a.test.pfx"]))
+    assert (renewed["updated"], renewed["removed"], renewed["round_trips"]) == (["a.test.pfx"], ["b.test.pfx"], 4)
+    pruned = host_run([publication("BB" * 20, ["a.test.pfx"], prune=True)])
+    assert pruned["removed"] == ["c.test.pfx"]
+    assert host_run(publication("BB" * 20, ["a.test.pfx"]))["status"] == "unchanged"
+
+
+@pytest.mark.usefixtures("lab_host")
+def test_an_unchanged_task_through_a_host_moves_the_same_bytes_in_a_small_and_a_large_store() -> None:
+    def traffic(path: str, size: int) -> tuple[int, int, int]:
+        pubs = [publication(f"{index:040X}", [f"h{n}.site{index:05d}.test.pfx" for n in range(4)]) for index in range(size // 4)]
+        host_run(pubs, path)
+        replica = host_run(pubs[0], path)
+        assert replica["status"] == "unchanged"
+        return replica["pfx_bytes_read"], replica["other_bytes"], replica["round_trips"]
+
+    assert traffic("D:\\CCS1", 8) == traffic("D:\\CCS2", 400)
