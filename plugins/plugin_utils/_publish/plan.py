@@ -125,10 +125,10 @@ def lookup_for(publications: Publication | Batch) -> Lookup | None:
     thousands; a large batch or prune lists the folder once instead (None).
     """
     batch = _as_batch(publications)
-    names = tuple(sorted(_wanted(batch)))
-    if any(publication.prune for publication in batch) or len(names) > LOOKUP_LIMIT:
+    files = tuple(sorted((name, publication.thumbprint) for name, (publication, _want) in _wanted(batch).items()))
+    if any(publication.prune for publication in batch) or len(files) > LOOKUP_LIMIT:
         return None
-    return Lookup(names, lambda files: lineage_thumbprints(batch, files))
+    return Lookup(files, lambda found: lineage_thumbprints(batch, found))
 
 
 def files_to_identify(publications: Publication | Batch, listing: StoreListing) -> list[str]:

@@ -59,7 +59,9 @@ class StoreListing:
     # Lowercase names that were looked up one by one, or None when pfx lists the whole folder.
     examined: frozenset[str] | None = None
     records: dict[str, bytes] = dataclasses.field(default_factory=dict)  # record file name -> bytes, as read
-    packed: frozenset[str] | None = None  # names the pack holds, when the whole folder was listed
+    # When the whole folder was listed: every record file as listed, and the pack's copies.
+    record_stats: dict[str, FileStat] | None = None
+    pack: dict[str, layout.PackCopy] | None = None
     _view: dict[str, t.Any] | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def stale_temps(self) -> list[str]:
@@ -78,19 +80,25 @@ class StoreListing:
         return {name: files[name] for name, stat in self.pfx.items() if layout.vouches(files.get(name), stat)}
 
     def needs_layout_write(self) -> bool:
-        return layout.needs_layout_write(self.manifest, self.records, self.packed)
+        return layout.needs_layout_write(self.manifest, self.record_stats, self.pack)
 
 
 @dataclasses.dataclass(frozen=True)
 class Lookup:
     """Instead of listing the folder: the files a run publishes, and how to find the files it supersedes.
 
+    Each file's record is read by its exact name (known from the thumbprint published): no folder search.
+
     ``lineage`` gets the records found for ``names`` ({file name: entry}) and answers the
     thumbprints whose other files also matter (plan.lineage_thumbprints).
     """
 
-    names: tuple[str, ...]
+    files: tuple[tuple[str, str], ...]  # (file name, thumbprint it is published with)
     lineage: t.Callable[[t.Mapping[str, t.Any]], set[str]]
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _thumbprint in self.files]
 
 
 @dataclasses.dataclass
@@ -107,11 +115,17 @@ class StoreWrite:
     manifest: dict[str, t.Any]
     listing: StoreListing  # what the plan was made from: the records it may replace, the header, the pack
 
-    def layout(self, written: t.Mapping[str, FileStat]) -> layout.LayoutChanges:
+    def record_changes(self, written: t.Mapping[str, FileStat]) -> layout.LayoutChanges:
         """Record writes and deletes (plus header and pack) once the written files' size and time are known."""
         manifest = dict(self.manifest, files={name: dict(entry) for name, entry in self.manifest["files"].items()})
         fill_written_stats(manifest, written)
-        return layout.layout_changes(self.listing.manifest, self.listing.records, self.listing.packed, manifest)
+        return layout.layout_changes(self.listing.manifest, self.listing.records, manifest)
+
+    def refreshed_pack(self, changes: layout.LayoutChanges, written_records: t.Mapping[str, FileStat]) -> bytes | None:
+        """The new record pack, only for a task that listed the whole folder and only when the old one no longer matches."""
+        if self.listing.pack is None:
+            return None
+        return layout.refreshed_pack(self.listing.record_stats or {}, self.listing.records, self.listing.pack, changes, written_records)
 
     @property
     def payload_bytes(self) -> int:
@@ -195,12 +209,18 @@ Find = t.Callable[[t.Sequence[str]], Found]
 def look_up(find: Find, lookup: Lookup, manifest: bytes | None = None, now: int | None = None) -> StoreListing:
     """Files and records of the names a run publishes, then those of the certificates it supersedes.
 
-    The second and third look-ups only happen when a superseded certificate has records
-    (a renewal), never on an unchanged run; nothing else in the folder is read.
+    An unchanged run reads its records by exact name (no folder search but the one for stale
+    temporary files). Searches by wildcard only happen for files whose certificate changes
+    (their records under any thumbprint) and for the files of a superseded certificate.
     """
-    found = find([*lookup.names, *(layout.key_pattern(name) for name in lookup.names), TEMP_PATTERN])
+    exact = {name: layout.record_name(name, thumbprint) for name, thumbprint in lookup.files}
+    found = find([*lookup.names, *exact.values(), TEMP_PATTERN])
     manifest = found.manifest if manifest is None else manifest
     records = dict(found.records)
+    changing = [name for name in lookup.names if exact[name] not in records]
+    if changing:
+        # New files, or files whose certificate changes: their records under any thumbprint (a folder search).
+        records.update(find([layout.key_pattern(name) for name in changing]).records)
     entries = dict(found.entries)
     examined = {name.lower() for name in lookup.names}
     files = layout.resolve(manifest, records, {n: s for n, s in entries.items() if is_pfx_name(n)})["files"]
@@ -260,7 +280,7 @@ class FolderStore:
             return look_up(self._find, lookup, manifest, now)
         entries = self.fs.list()
         self.traffic.other += 64 * len(entries)
-        listed = [name for name in entries if layout.is_record_name(name)]
+        listed = {name: stat for name, stat in entries.items() if layout.is_record_name(name)}
         pack = layout.decode_pack(self._read_other(PACK_NAME)) if PACK_NAME in entries else {}
         records = layout.from_pack(pack, listed)
         missing = [name for name in listed if name not in records]
@@ -274,21 +294,25 @@ class FolderStore:
             manifest=manifest,
             now=now,
             records=records,
-            packed=frozenset(pack),
+            record_stats=listed,
+            pack=pack,
         )
 
     def _find(self, patterns: t.Sequence[str]) -> Found:
         entries: dict[str, FileStat] = {}
+        exact_records = []
         for pattern in patterns:
             if "*" in pattern:
                 entries.update(self.fs.list(pattern))
-                continue
-            try:
-                entries[pattern] = self.fs.stat(pattern)
-            except FileNotFoundError:
-                continue
+            elif layout.is_record_name(pattern):
+                exact_records.append(pattern)  # read, not looked up first: absent is simply no record
+            else:
+                try:
+                    entries[pattern] = self.fs.stat(pattern)
+                except FileNotFoundError:
+                    continue
         self.traffic.other += 64 * (len(patterns) + len(entries))
-        return Found(entries, self._read_records([name for name in entries if layout.is_record_name(name)]))
+        return Found(entries, self._read_records([*exact_records, *(name for name in entries if layout.is_record_name(name))]))
 
     def _read_other(self, name: str) -> bytes | None:
         data = self.fs.read(name)
@@ -324,16 +348,20 @@ class FolderStore:
             self.traffic.pfx_written += len(data)
             self._verify(name, data)
             written[name] = self.fs.stat(name)
-        changes = write.layout(written)
+        changes = write.record_changes(written)
+        written_records = {}
         for name, data in changes.records.items():
             self._write_other(name, data)
+            if write.listing.pack is not None:  # the pack keeps each record's size and time
+                written_records[name] = self.fs.stat(name)
         for name in [*write.removes, *changes.deletes]:
             self.fs.remove(name)
             self.traffic.other += 64
         if changes.header is not None:
             self._write_other(MANIFEST_NAME, changes.header)
-        if changes.pack is not None:
-            self._write_other(PACK_NAME, changes.pack)
+        pack = write.refreshed_pack(changes, written_records)
+        if pack is not None:
+            self._write_other(PACK_NAME, pack)
         return written
 
     def _write_other(self, name: str, data: bytes) -> None:

@@ -96,7 +96,7 @@ class HostStore:
             return look_up(find, lookup)
         answer = self._list(None, manifest=True, pack=True)
         entries = _entries(answer)
-        listed = [name for name in entries if layout.is_record_name(name)]
+        listed = {name: stat for name, stat in entries.items() if layout.is_record_name(name)}
         pack = layout.decode_pack(base64.b64decode(answer["pack"])) if answer.get("pack") else {}
         records = layout.from_pack(pack, listed)
         missing = [name for name in listed if name not in records]
@@ -109,7 +109,8 @@ class HostStore:
             manifest=_manifest(answer),
             now=int(answer["now"]),
             records=records,
-            packed=frozenset(pack),
+            record_stats=listed,
+            pack=pack,
         )
 
     def _fetch_other(self, names: t.Sequence[str]) -> dict[str, bytes]:
@@ -130,10 +131,11 @@ class HostStore:
         # records can be built on the controller and travel as opaque bytes.
         stamp = int(time.time() * TICKS_PER_SECOND)
         planned = {name: FileStat(len(data), stamp) for name, data in write.files.items()}
-        changes = write.layout(planned)
+        changes = write.record_changes(planned)
         others = dict(changes.records)
-        if changes.pack is not None:
-            others[PACK_NAME] = changes.pack
+        pack = write.refreshed_pack(changes, {name: FileStat(len(data), stamp) for name, data in changes.records.items()})
+        if pack is not None:
+            others[PACK_NAME] = pack
         files = [
             {"name": name, "data": base64.b64encode(data).decode("ascii"), "sha256": sha256_hex(data), "mtime": stamp}
             for name, data in [*write.files.items(), *others.items()]

@@ -9,22 +9,25 @@ certificates could lose each other's updates. Now:
 - ``.iis-ccs-manifest.json`` shrinks to a constant-size header (format 2: the salt of the key
   password fingerprint). A format 1 file is still read; the next write turns its entries into
   records and then replaces it with the header (same salt, so nothing is re-exported).
-- Each PFX file ``x.pfx`` has a record ``.iis-ccs-rec-<key>-<thumbprint>-<digest>.json`` holding
+- Each PFX file ``x.pfx`` has a record ``.iis-ccs-rec-<key>-<thumbprint>.json`` holding
   ``{"format": 2, "file": "x.pfx", "entry": {...}}``, where ``entry`` is exactly the per-file dict
-  of format 1 (extra fields pass through). ``key`` is a hash of the lowercase file name, so a task
-  finds its own records with one server-side wildcard look-up per name (``<key>-*``); the
-  thumbprint lets it find the files of a superseded certificate (``*-<thumbprint>-*``) without
-  reading any other record; ``digest`` is the SHA-256 of the record's bytes, so a record is never
-  changed in place: a change writes a new record (temp + rename) and then deletes the old one.
-  A torn or edited record fails its digest and is ignored; two records for one file (a crash
-  between the two steps, or two publishers of the same name) are told apart by which one vouches
-  for the file's current size and time, and the next write of that file removes the extra.
-- ``.iis-ccs-records.json`` (the pack) holds copies of many records for the tasks that need all
-  of them (a large batch, ``prune``, ccs_renew_plan, ccs_store_info): one listing and one read
-  instead of one read per record. It is only a cache: a copy counts only while a record of that
-  exact name is listed (names are content digests), so a stale pack costs reads, never a wrong
-  answer. Tasks that list the whole folder rewrite it when it no longer matches the records;
-  single-certificate tasks never touch it.
+  of format 1 (extra fields pass through). ``key`` is a hash of the lowercase file name. A task
+  knows both parts for the certificate it publishes, so on an unchanged run it reads its records
+  by exact name: the store seeks one name and never scans the folder (a wildcard search makes an
+  SMB server read the whole directory, which grew an unchanged task's time 2.8x at 10,000 files in
+  the first version of this layout). Only when a file's certificate changes (a renewal, a first
+  publish) does it search ``<key>-*``, and ``*-<thumbprint>`` finds the other files of the
+  certificate it supersedes without reading any other record. A record is replaced atomically
+  (temp + rename); a new certificate means a new name, written before the old one is deleted.
+  Two records for one file (a fault between the two steps, or two publishers of the same name)
+  are told apart by which one vouches for the file's current size and time, and the next write
+  that sees both removes the extra.
+- ``.iis-ccs-records.json`` (the pack) holds copies of the records, with the size and time each
+  record file had, for the tasks that need all of them (a large batch, ``prune``,
+  ccs_renew_plan, ccs_store_info): one listing and one read instead of one read per record. It
+  is only a cache: a copy counts only while the listing shows its record with that size and
+  time; other records are read one by one. Tasks that list the whole folder rewrite it when it
+  no longer matches; single-certificate tasks never touch it.
 
 Nothing here does I/O: the back ends (folder.py, host.py) read and write these bytes.
 """
@@ -47,7 +50,7 @@ RECORD_SUFFIX = ".json"
 PACK_NAME = ".iis-ccs-records.json"
 GENERATOR = "iis.ccs.ccs_cert_publish"
 
-_RECORD_NAME = re.compile(r"^\.iis-ccs-rec-([0-9a-f]{16})-([0-9A-F]{1,64}|none)-([0-9a-f]{16})\.json$")
+_RECORD_NAME = re.compile(r"^\.iis-ccs-rec-([0-9a-f]{16})-([0-9A-F]{1,64}|none)\.json$")
 
 # The coarsest last-write time a store's file system may keep, in 100 ns ticks: FAT keeps 2 s, some NAS
 # and Samba set-ups 1 s (https://learn.microsoft.com/en-us/windows/win32/sysinfo/file-times). The time the
@@ -95,26 +98,29 @@ def is_record_name(name: str) -> bool:
 
 
 def key_pattern(file_name: str) -> str:
-    """DOS wildcard for every record of one file (the store side filters, so only those travel)."""
+    """DOS wildcard for every record of one file, whatever its certificate (the store side filters, so only those travel)."""
     return f"{RECORD_PREFIX}{name_key(file_name)}-*"
 
 
 def thumbprint_pattern(thumbprint: str) -> str:
-    return f"{RECORD_PREFIX}*-{thumbprint.upper()}-*"
+    return f"{RECORD_PREFIX}*-{thumbprint.upper()}{RECORD_SUFFIX}"
+
+
+def record_name(file_name: str, thumbprint: str | None) -> str:
+    """The exact name of a file's record while it holds the certificate with this thumbprint."""
+    return f"{RECORD_PREFIX}{name_key(file_name)}-{_thumbprint_part({'thumbprint': thumbprint})}{RECORD_SUFFIX}"
 
 
 def encode_record(file_name: str, entry: t.Mapping[str, t.Any]) -> tuple[str, bytes]:
-    """The record's file name and bytes; identical content always gets the identical name."""
+    """The record's file name and bytes."""
     data = json.dumps({"format": MANIFEST_FORMAT, "file": file_name, "entry": entry}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    raw = data.encode("utf-8")
-    digest = hashlib.sha256(raw).hexdigest()[:16]
-    return f"{RECORD_PREFIX}{name_key(file_name)}-{_thumbprint_part(entry)}-{digest}{RECORD_SUFFIX}", raw
+    return record_name(file_name, entry.get("thumbprint")), data.encode("utf-8")
 
 
 def decode_record(name: str, data: bytes) -> tuple[str, dict[str, t.Any]] | None:
-    """(file name, entry), or None for anything torn, edited or foreign."""
+    """(file name, entry), or None for anything unreadable, foreign, or not matching its own name."""
     match = _RECORD_NAME.match(name)
-    if not match or hashlib.sha256(data).hexdigest()[:16] != match.group(3):
+    if not match:
         return None
     try:
         doc = json.loads(data.decode("utf-8"))
@@ -122,14 +128,9 @@ def decode_record(name: str, data: bytes) -> tuple[str, dict[str, t.Any]] | None
         return None
     if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT or not isinstance(doc.get("file"), str) or not isinstance(doc.get("entry"), dict):
         return None
-    if name_key(doc["file"]) != match.group(1):
+    if record_name(doc["file"], doc["entry"].get("thumbprint")) != name:
         return None
     return doc["file"], doc["entry"]
-
-
-def record_thumbprint(name: str) -> str | None:
-    match = _RECORD_NAME.match(name)
-    return match.group(2) if match and match.group(2) != "none" else None
 
 
 # -- the header (.iis-ccs-manifest.json) --------------------------------------
@@ -170,25 +171,57 @@ def encode_header(salt: str) -> bytes:
 # -- the pack ----------------------------------------------------------------
 
 
-def encode_pack(records: t.Mapping[str, bytes]) -> bytes:
-    doc = {"format": MANIFEST_FORMAT, "records": {name: records[name].decode("utf-8") for name in sorted(records)}}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+class PackCopy(t.NamedTuple):
+    size: int
+    mtime: int
+    data: bytes
 
 
-def decode_pack(data: bytes | None) -> dict[str, bytes]:
-    """Every copy the pack holds (digests are checked when a copy is used)."""
+def encode_pack(copies: t.Mapping[str, PackCopy]) -> bytes:
+    records = {name: {"size": c.size, "mtime": c.mtime, "data": c.data.decode("utf-8")} for name, c in sorted(copies.items())}
+    return json.dumps({"format": MANIFEST_FORMAT, "records": records}, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def decode_pack(data: bytes | None) -> dict[str, PackCopy]:
     try:
         doc = json.loads(data.decode("utf-8")) if data else None
     except ValueError:
         return {}
     if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT or not isinstance(doc.get("records"), dict):
         return {}
-    return {str(name): text.encode("utf-8") for name, text in doc["records"].items() if isinstance(text, str) and is_record_name(str(name))}
+    copies = {}
+    for name, item in doc["records"].items():
+        if isinstance(item, dict) and isinstance(item.get("data"), str) and isinstance(item.get("size"), int) and isinstance(item.get("mtime"), int):
+            copies[str(name)] = PackCopy(item["size"], item["mtime"], item["data"].encode("utf-8"))
+    return copies
 
 
-def from_pack(pack: t.Mapping[str, bytes], listed: t.Iterable[str]) -> dict[str, bytes]:
-    """The pack's copies of records that are listed and intact; the rest must be read one by one."""
-    return {name: pack[name] for name in listed if name in pack and decode_record(name, pack[name]) is not None}
+def _current(copy: PackCopy | None, stat: Stat) -> bool:
+    return copy is not None and copy.size == stat.size and same_mtime(copy.mtime, stat.mtime)
+
+
+def from_pack(pack: t.Mapping[str, PackCopy], listed: t.Mapping[str, Stat]) -> dict[str, bytes]:
+    """The pack's copies of listed records that still have the size and time the pack saw; the rest must be read."""
+    return {name: pack[name].data for name, stat in listed.items() if _current(pack.get(name), stat)}
+
+
+def pack_matches(pack: t.Mapping[str, PackCopy], listed: t.Mapping[str, Stat]) -> bool:
+    return set(pack) == set(listed) and all(_current(pack[name], stat) for name, stat in listed.items())
+
+
+class PackStat(t.NamedTuple):
+    size: int
+    mtime: int
+
+
+def refreshed_pack(listed: t.Mapping[str, Stat], records: t.Mapping[str, bytes], pack: t.Mapping[str, PackCopy],
+                   changes: "LayoutChanges", written: t.Mapping[str, Stat]) -> bytes | None:
+    """After a commit by a task that listed the whole folder: the new pack, or None when the old one still matches."""
+    copies = {name: PackCopy(stat.size, stat.mtime, records[name]) for name, stat in listed.items() if name in records and name not in changes.deletes}
+    copies.update({name: PackCopy(written[name].size, written[name].mtime, data) for name, data in changes.records.items() if name in written})
+    if set(copies) == set(pack) and all(_current(pack[name], PackStat(c.size, c.mtime)) and pack[name].data == c.data for name, c in copies.items()):
+        return None
+    return encode_pack(copies)
 
 
 # -- the one reader ------------------------------------------------------------
@@ -222,42 +255,32 @@ def resolve(header_data: bytes | None, records: t.Mapping[str, bytes], pfx: t.Ma
 
 @dataclasses.dataclass
 class LayoutChanges:
-    records: dict[str, bytes]  # new records, written after the PFX files
+    records: dict[str, bytes]  # new or changed records, written after the PFX files
     deletes: list[str]  # records no longer true, deleted after the new ones exist
     header: bytes | None  # written last, only when absent or still format 1
-    pack: bytes | None  # only by tasks that listed the whole folder, when it no longer matches
 
 
-def layout_changes(
-    header_data: bytes | None, old_records: t.Mapping[str, bytes], packed: frozenset[str] | None, manifest: t.Mapping[str, t.Any]
-) -> LayoutChanges:
+def layout_changes(header_data: bytes | None, old_records: t.Mapping[str, bytes], manifest: t.Mapping[str, t.Any]) -> LayoutChanges:
     """Turn a run's new manifest (its view of the files it examined) into record writes and deletes.
 
     ``old_records`` are the records the run read: only those can be deleted, so records of files
-    another run is publishing at the same time are never touched. ``packed`` is the pack's names
-    when the whole folder was listed (None otherwise: the pack is then left alone).
+    another run is publishing at the same time are never touched.
     """
     keep: dict[str, bytes] = {}
     for file_name, entry in manifest["files"].items():
         name, data = encode_record(file_name, entry)
         keep[name] = data
     header = parse_header(header_data)
-    changes = LayoutChanges(
-        # A record read with other bytes than its name promises (torn, edited) is written again under the same name.
+    return LayoutChanges(
+        # A record read with other bytes (changed, or unreadable) is written again whole under its name.
         records={name: data for name, data in keep.items() if old_records.get(name) != data},
         deletes=sorted(name for name in old_records if name not in keep),
         header=encode_header(str(manifest["salt"])) if header.legacy or header.missing else None,
-        pack=None,
     )
-    if packed is not None:
-        after = {name: data for name, data in old_records.items() if name not in changes.deletes}
-        after.update(changes.records)
-        if frozenset(after) != packed:
-            changes.pack = encode_pack(after)
-    return changes
 
 
-def needs_layout_write(header_data: bytes | None, old_records: t.Mapping[str, bytes], packed: frozenset[str] | None) -> bool:
+def needs_layout_write(header_data: bytes | None, listed: t.Mapping[str, Stat] | None, pack: t.Mapping[str, PackCopy] | None) -> bool:
     """Beyond changed records: a format 1 manifest to migrate, or a stale pack a full listing can refresh."""
-    header = parse_header(header_data)
-    return header.legacy or (packed is not None and bool(old_records) and frozenset(old_records) != packed)
+    if parse_header(header_data).legacy:
+        return True
+    return listed is not None and pack is not None and bool(listed or pack) and not pack_matches(pack, listed)
