@@ -19,6 +19,7 @@ certificates' files and their manifest records are written straight into the sha
 exactly as publishing them leaves it (publishing 10,000 files first would take most of an hour).
 
     tools/benchmark_publish.py [--certificates 250] [--names 4] [--renew 10] [--repeat 1] [--no-separate] [--json]
+    tools/benchmark_publish.py --separate-only [--certificates 250] [--names 4] [--json]
     tools/benchmark_publish.py --store-sizes 10,1000,10000 [--names 4] [--repeat 5] [--json]
 
 Runs the module's task logic in-process, without ansible-playbook's own start-up cost. Starts
@@ -238,7 +239,7 @@ def benchmark(server: SambaServer, work: Path, options: argparse.Namespace) -> d
     destination = server.destination(name="bench")
     store, floor_files = server.local_dir, work / "floor-files"
     rounds: dict[str, list[dict[str, t.Any]]] = {key: [] for key in ("floor", "batch_first", "batch_unchanged", "batch_renewal")}
-    for _round in range(options.repeat):
+    for _round in range(0 if options.separate_only else options.repeat):
         clear(store)
         rounds["batch_first"].append(run_tasks(task_args(pfx_files, destination, batch=True)))
         shutil.rmtree(floor_files, ignore_errors=True)
@@ -255,7 +256,8 @@ def benchmark(server: SambaServer, work: Path, options: argparse.Namespace) -> d
         "certificate_generation_seconds": round(generated, 1),
     }
     for key, runs in rounds.items():
-        figures[key] = _median_run(runs)
+        if runs:
+            figures[key] = _median_run(runs)
     if options.separate:
         clear(store)
         figures["separate_first"] = run_tasks(task_args(pfx_files, destination, batch=False))
@@ -269,7 +271,7 @@ def _median_run(runs: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
 
 
 def print_table(figures: dict[str, t.Any]) -> None:
-    floor = figures["floor"]["seconds"]
+    floor = figures["floor"]["seconds"] if "floor" in figures else float("nan")
     print(f"{figures['certificates']} certificates x {figures['names_per_certificate']} names -> {figures['files_on_share']} files, "
           f"median of {figures['rounds']} interleaved round(s)")
     print("| run | wall | vs smbclient | PFX bytes written | PFX bytes read | files changed |\n|---|---:|---:|---:|---:|---:|")
@@ -296,6 +298,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds of floor, first, unchanged and renewal")
     parser.add_argument("--no-separate", dest="separate", action="store_false", help="skip the one-task-per-certificate runs")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--separate-only", action="store_true", help="only the one-task-per-certificate runs (no batch rounds, no floor)")
     parser.add_argument("--store-sizes", type=lambda text: [int(v) for v in text.split(",")], default=None,
                         help="instead: one unchanged single-certificate task in stores of these sizes, e.g. 10,1000,10000")
     options = parser.parse_args()

@@ -226,16 +226,17 @@ notes:
   - "File names: the lowercase Unicode form of the host name (never punycode), C(_.) for a wildcard, plus C(.pfx), as IIS looks
     them up. Each file is re-encrypted with O(private_key_password) and keeps the full chain."
   - "Each file is written to a temporary name in the same folder, renamed over the old file and read back; a failure leaves the
-    old file in place. Each folder keeps a small record per PFX file, C(.iis-ccs-rec-<name hash>-<thumbprint>-<digest>.json),
+    old file in place. Each folder keeps a small record per PFX file, C(.iis-ccs-rec-<name hash>-<thumbprint>.json),
     and a header, C(.iis-ccs-manifest.json) (no secrets), so an unchanged re-publish moves no PFX bytes."
   - "Renewal removes a host name's old file only when it still holds a certificate this task supersedes; files this collection
     did not publish are never touched unless O(prune=true)."
-  - "Manifest records: a task finds its own records by a hash of each file name, and the files of a certificate it supersedes
-    by that certificate's thumbprint, so its cost does not grow with the store. Records are never changed in place (a change
-    writes a new record, then deletes the old one), so two publishers of different certificates at once never lose each
-    other's records. C(.iis-ccs-records.json) holds copies of all records for tasks that list the whole folder; it is only a
-    cache. A C(.iis-ccs-manifest.json) written by an earlier release (format 1, every record in one file) is still read, and
-    the next write turns it into records and replaces it with the format 2 header (same salt)."
+  - "Manifest records: an unchanged task reads its own records by exact name (a hash of each file name and the thumbprint it
+    publishes), and a renewal finds the files of the certificate it supersedes by that thumbprint, so a task's cost does not
+    grow with the store. Each record is replaced atomically and only by the task publishing its file, so two publishers of
+    different certificates at once never lose each other's records. C(.iis-ccs-records.json) holds copies of all records for
+    tasks that list the whole folder; it is only a cache. A C(.iis-ccs-manifest.json) written by an earlier release (format 1,
+    every record in one file) is still read, and the next write turns it into records and replaces it with the format 2
+    header (same salt)."
   - "Two publishers at once: each writes its own temporary file and renames it, so readers only ever see a whole file; the
     last rename wins, and a record that no longer matches is simply re-identified by the next run."
   - "C(host_unc) maps the share with New-PSDrive and explicit credentials for the duration of the operation. Windows refuses a

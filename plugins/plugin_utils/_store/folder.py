@@ -206,7 +206,7 @@ class Found:
 Find = t.Callable[[t.Sequence[str]], Found]
 
 
-def look_up(find: Find, lookup: Lookup, manifest: bytes | None = None, now: int | None = None) -> StoreListing:
+def look_up(find: Find, lookup: Lookup, manifest: bytes | None = None, now: int | None = None, *, temps: bool = True) -> StoreListing:
     """Files and records of the names a run publishes, then those of the certificates it supersedes.
 
     An unchanged run reads its records by exact name (no folder search but the one for stale
@@ -214,7 +214,7 @@ def look_up(find: Find, lookup: Lookup, manifest: bytes | None = None, now: int 
     (their records under any thumbprint) and for the files of a superseded certificate.
     """
     exact = {name: layout.record_name(name, thumbprint) for name, thumbprint in lookup.files}
-    found = find([*lookup.names, *exact.values(), TEMP_PATTERN])
+    found = find([*lookup.names, *exact.values(), *([TEMP_PATTERN] if temps else [])])
     manifest = found.manifest if manifest is None else manifest
     records = dict(found.records)
     changing = [name for name in lookup.names if exact[name] not in records]
@@ -277,7 +277,9 @@ class FolderStore:
         self.traffic.other += len(manifest or b"")
         now = int(time.time() * TICKS_PER_SECOND)
         if lookup is not None:
-            return look_up(self._find, lookup, manifest, now)
+            # Stale temporary files are swept by the commit (below), not searched for here: on an SMB
+            # share a wildcard search reads the whole directory, and an unchanged run writes nothing.
+            return look_up(self._find, lookup, manifest, now, temps=False)
         entries = self.fs.list()
         self.traffic.other += 64 * len(entries)
         listed = {name: stat for name, stat in entries.items() if layout.is_record_name(name)}
@@ -340,7 +342,7 @@ class FolderStore:
     def commit(self, write: StoreWrite) -> dict[str, FileStat]:
         """PFX files, then their new records, then removals (PFX and replaced records), then header and pack."""
         self.traffic.round_trips += 1
-        for name in write.stale_temps:
+        for name in write.stale_temps or self._stale_temps(write.listing):
             _ignore_errors(self.fs.remove, name)
         written: dict[str, FileStat] = {}
         for name, data in write.files.items():
@@ -363,6 +365,14 @@ class FolderStore:
         if pack is not None:
             self._write_other(PACK_NAME, pack)
         return written
+
+    def _stale_temps(self, listing: StoreListing) -> list[str]:
+        """For a run that looked its files up: our stale temporary files, found now that it writes anyway."""
+        if listing.examined is None:
+            return []
+        temps = {n: s for n, s in self.fs.list(TEMP_PATTERN).items() if is_our_temp(n)}
+        self.traffic.other += 64 * (1 + len(temps))
+        return dataclasses.replace(listing, temps=temps, now=int(time.time() * TICKS_PER_SECOND)).stale_temps()
 
     def _write_other(self, name: str, data: bytes) -> None:
         self._atomic_write(name, data)
