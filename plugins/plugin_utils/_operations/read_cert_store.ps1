@@ -12,6 +12,7 @@
 # Uses: share_drive, store_folder
 # Params: path, user_name and password (optional: share credentials for a UNC path),
 #         patterns (array of names or wildcard patterns; null lists everything),
+#         lookups (array of {name, pattern}: the name when that file exists, else the pattern),
 #         manifest_name and pack_name (empty: not read), record_prefix, read_records,
 #         fetch (array of plain file names), temp_prefix, temp_suffix.
 param($Params)
@@ -38,6 +39,15 @@ try {
         $patterns = @('*')
         if ($null -ne $Params.patterns) {
             $patterns = @($Params.patterns)
+        }
+        foreach ($lookup in @($Params.lookups)) {
+            # A name if that file exists, else a search: the store is only searched when the name is absent.
+            if ($null -eq $lookup) { continue }
+            $search = [string]$lookup.pattern
+            if ([System.IO.File]::Exists((Get-StorePath $root ([string]$lookup.name)))) {
+                $search = [string]$lookup.name
+            }
+            $patterns += $search
         }
         $listed = [System.Collections.ArrayList]::new()
         $seen = @{}

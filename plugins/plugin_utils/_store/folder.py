@@ -203,7 +203,8 @@ class Found:
     now: int | None = None
 
 
-Find = t.Callable[[t.Sequence[str]], Found]
+# Names and DOS wildcard patterns to list; and names to take if present, else the pattern to search instead.
+Find = t.Callable[[t.Sequence[str], t.Mapping[str, str]], Found]
 
 
 def look_up(find: Find, lookup: Lookup, manifest: bytes | None = None, now: int | None = None, *, temps: bool = True) -> StoreListing:
@@ -213,26 +214,23 @@ def look_up(find: Find, lookup: Lookup, manifest: bytes | None = None, now: int 
     temporary files). Searches by wildcard only happen for files whose certificate changes
     (their records under any thumbprint) and for the files of a superseded certificate.
     """
-    exact = {name: layout.record_name(name, thumbprint) for name, thumbprint in lookup.files}
-    found = find([*lookup.names, *exact.values(), *([TEMP_PATTERN] if temps else [])])
+    # Each file's record by exact name; only for a new file, or one whose certificate changes, its records under any thumbprint.
+    fallbacks = {layout.record_name(name, thumbprint): layout.key_pattern(name) for name, thumbprint in lookup.files}
+    found = find([*lookup.names, *([TEMP_PATTERN] if temps else [])], fallbacks)
     manifest = found.manifest if manifest is None else manifest
     records = dict(found.records)
-    changing = [name for name in lookup.names if exact[name] not in records]
-    if changing:
-        # New files, or files whose certificate changes: their records under any thumbprint (a folder search).
-        records.update(find([layout.key_pattern(name) for name in changing]).records)
     entries = dict(found.entries)
     examined = {name.lower() for name in lookup.names}
     files = layout.resolve(manifest, records, {n: s for n, s in entries.items() if is_pfx_name(n)})["files"]
     thumbprints = {thumbprint.upper() for thumbprint in lookup.lineage(files)}
     if thumbprints:
-        records.update(find([layout.thumbprint_pattern(thumbprint) for thumbprint in sorted(thumbprints)]).records)
+        records.update(find([layout.thumbprint_pattern(thumbprint) for thumbprint in sorted(thumbprints)], {}).records)
         files = layout.resolve(manifest, records, {})["files"]
         extra = sorted(
             name for name, entry in files.items() if str(entry.get("thumbprint", "")).upper() in thumbprints and name.lower() not in examined
         )
         if extra:
-            entries.update(find(extra).entries)
+            entries.update(find(extra, {}).entries)
             examined.update(name.lower() for name in extra)
     return StoreListing(
         pfx={n: s for n, s in entries.items() if is_pfx_name(n)},
@@ -300,21 +298,21 @@ class FolderStore:
             pack=pack,
         )
 
-    def _find(self, patterns: t.Sequence[str]) -> Found:
+    def _find(self, patterns: t.Sequence[str], fallbacks: t.Mapping[str, str]) -> Found:
         entries: dict[str, FileStat] = {}
-        exact_records = []
-        for pattern in patterns:
+        records = self._read_records(fallbacks)  # read, not looked up first: absent is simply no record
+        searches = [pattern for name, pattern in fallbacks.items() if name not in records]
+        for pattern in [*patterns, *searches]:
             if "*" in pattern:
                 entries.update(self.fs.list(pattern))
-            elif layout.is_record_name(pattern):
-                exact_records.append(pattern)  # read, not looked up first: absent is simply no record
-            else:
-                try:
-                    entries[pattern] = self.fs.stat(pattern)
-                except FileNotFoundError:
-                    continue
-        self.traffic.other += 64 * (len(patterns) + len(entries))
-        return Found(entries, self._read_records([*exact_records, *(name for name in entries if layout.is_record_name(name))]))
+                continue
+            try:
+                entries[pattern] = self.fs.stat(pattern)
+            except FileNotFoundError:
+                continue
+        self.traffic.other += 64 * (len(patterns) + len(searches) + len(entries))
+        records.update(self._read_records(name for name in entries if layout.is_record_name(name)))
+        return Found(entries, records)
 
     def _read_other(self, name: str) -> bytes | None:
         data = self.fs.read(name)

@@ -64,11 +64,14 @@ class HostStore:
             raise StoreError(f"{self.path}: unexpected answer from {operation}")
         return answer
 
-    def _list(self, patterns: t.Sequence[str] | None, *, manifest: bool = False, pack: bool = False) -> dict[str, t.Any]:
+    def _list(
+        self, patterns: t.Sequence[str] | None, fallbacks: t.Mapping[str, str] | None = None, *, manifest: bool = False, pack: bool = False
+    ) -> dict[str, t.Any]:
         answer = self._run(
             READ_OPERATION,
             {
                 "patterns": None if patterns is None else list(patterns),
+                "lookups": [{"name": name, "pattern": pattern} for name, pattern in (fallbacks or {}).items()],
                 "manifest_name": MANIFEST_NAME if manifest else "",
                 "pack_name": PACK_NAME if pack else "",
                 "record_prefix": RECORD_PREFIX,
@@ -86,9 +89,9 @@ class HostStore:
         if lookup is not None:
             asked: list[bool] = []
 
-            def find(patterns: t.Sequence[str]) -> Found:
+            def find(patterns: t.Sequence[str], fallbacks: t.Mapping[str, str]) -> Found:
                 # The first look-up also brings the header, so an unchanged run needs one round trip.
-                answer = self._list(patterns, manifest=not asked)
+                answer = self._list(patterns, fallbacks, manifest=not asked)
                 asked.append(True)
                 records = {str(k): base64.b64decode(v) for k, v in (answer.get("records") or {}).items()}
                 return Found(_entries(answer), records, _manifest(answer), int(answer["now"]))

@@ -136,7 +136,11 @@ def _read(ctx: OpContext, folder: Path) -> dict[str, t.Any]:
         return answer
     prefix, suffix = str(ctx.params["temp_prefix"]), str(ctx.params["temp_suffix"])
     record_prefix = str(ctx.params.get("record_prefix") or "")
-    for entry in _enumerate(folder, ctx.params.get("patterns")):
+    patterns = ["*"] if ctx.params.get("patterns") is None else list(ctx.params["patterns"])
+    for lookup in ctx.params.get("lookups") or []:
+        # read_cert_store.ps1: the name when that file exists, else the search pattern.
+        patterns.append(str(lookup["name"]) if _child(folder, lookup["name"]).is_file() else str(lookup["pattern"]))
+    for entry in _enumerate(folder, patterns):
         is_record = bool(record_prefix) and entry.name.startswith(record_prefix)
         if entry.name.lower().endswith(".pfx") or (entry.name.startswith(prefix) and entry.name.endswith(suffix)) or is_record:
             answer["files"].append({"name": entry.name, "size": entry.stat().st_size, "mtime": _ticks(entry)})
