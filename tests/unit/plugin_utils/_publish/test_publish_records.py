@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 from test_publish_engine import FaultyFs, content, make_identify, publication, record_files, records, run, run_batch, visible
 
+from ansible_collections.iis.ccs.plugins.plugin_utils._audit.store_read import read_replica
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica, publish_all, summarize
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import LOOKUP_LIMIT, Publication
+from ansible_collections.iis.ccs.plugins.plugin_utils._renew.task import identify_files
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import (
     MANIFEST_NAME,
     PACK_NAME,
@@ -281,3 +283,15 @@ def test_an_unchanged_task_through_a_host_moves_the_same_bytes_in_a_small_and_a_
         return replica["pfx_bytes_read"], replica["other_bytes"], replica["round_trips"]
 
     assert traffic("D:\\CCS1", 8) == traffic("D:\\CCS2", 400)
+
+
+def test_renewal_planning_and_store_info_read_format1_and_records_through_the_same_reader(folders: list[Path]) -> None:
+    write_format1_store(folders[0], {"a.test.pfx": "AA" * 20})
+    run(publication("BB" * 20, ["b.test.pfx"]), folders[1:])
+    for folder, (name, thumbprint) in zip(folders, [("a.test.pfx", "AA" * 20), ("b.test.pfx", "BB" * 20)]):
+        backend = FolderStore(LocalFileSystem(str(folder)))
+        known, unreadable = identify_files(backend, backend.read(), "store-pw")
+        # The record vouches for the file: nothing is opened (these test files are not even PFX files).
+        assert ([(f.file_name, f.thumbprint) for f in known], unreadable, backend.traffic.pfx_read) == ([(name, thumbprint)], [], 0)
+        audited = read_replica(Replica("r", "local", str(folder), FolderStore(LocalFileSystem(str(folder)))))
+        assert list(audited.manifest_files) == [name] and list(audited.files) == [name]
