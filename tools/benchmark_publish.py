@@ -262,6 +262,7 @@ def benchmark(server: SambaServer, work: Path, options: argparse.Namespace) -> d
         clear(store)
         figures["separate_first"] = run_tasks(task_args(pfx_files, destination, batch=False))
         figures["separate_unchanged"] = run_tasks(task_args(pfx_files, destination, batch=False))
+        figures["files_on_share"] = sum(1 for p in store.iterdir() if p.suffix == ".pfx")
     return figures
 
 
