@@ -288,7 +288,8 @@ def print_table(figures: dict[str, t.Any]) -> None:
             extra = (f" ({run['ms_per_task_first_tenth']} ms/task in the first tenth, {run['ms_per_task_last_tenth']} ms in the last: "
                      f"{run['last_to_first_tenth']}x)")
         counts = " | ".join(f"{run[k]:,}" if k in run else "-" for k in ("pfx_bytes_written", "pfx_bytes_read", "files_changed"))
-        print(f"| {label}{extra} | {run['seconds']:.2f} s | {run['seconds'] / floor:.1f}x | {counts} |")
+        ratio = f"{run['seconds'] / floor:.1f}x" if floor == floor else "-"  # no floor with --separate-only
+        print(f"| {label}{extra} | {run['seconds']:.2f} s | {ratio} | {counts} |")
 
 
 def main() -> int:
