@@ -210,11 +210,11 @@ Find = t.Callable[[t.Sequence[str], t.Mapping[str, str]], Found]
 def look_up(find: Find, lookup: Lookup, manifest: bytes | None = None, now: int | None = None, *, temps: bool = True) -> StoreListing:
     """Files and records of the names a run publishes, then those of the certificates it supersedes.
 
-    An unchanged run reads its records by exact name (no folder search but the one for stale
-    temporary files). Searches by wildcard only happen for files whose certificate changes
-    (their records under any thumbprint) and for the files of a superseded certificate.
+    An unchanged run reads its records by exact name: no folder search, except the one for stale
+    temporary files when ``temps`` (a host, which lists in the same round trip anyway). Searches by
+    wildcard only happen for files whose certificate changes (their records under any thumbprint)
+    and for the files of a superseded certificate.
     """
-    # Each file's record by exact name; only for a new file, or one whose certificate changes, its records under any thumbprint.
     fallbacks = {layout.record_name(name, thumbprint): layout.key_pattern(name) for name, thumbprint in lookup.files}
     found = find([*lookup.names, *([TEMP_PATTERN] if temps else [])], fallbacks)
     manifest = found.manifest if manifest is None else manifest
