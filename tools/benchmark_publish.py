@@ -17,6 +17,8 @@ stores of each size, in interleaved repetitions: its time and bytes, the ratio t
 the smallest store, and a floor: one smbclient session looking up the task's M files. The other
 certificates' files and their manifest records are written straight into the share's folder,
 exactly as publishing them leaves it (publishing 10,000 files first would take most of an hour).
+The task gives host_names: before the short path decides, that is what lets it look its records up by
+name instead of listing the folder (README, "Manifest records").
 
     tools/benchmark_publish.py [--certificates 250] [--names 4] [--renew 10] [--repeat 1] [--no-separate] [--json]
     tools/benchmark_publish.py --separate-only [--certificates 250] [--names 4] [--json]
