@@ -10,9 +10,19 @@ smb destination (encrypted, on loopback) and reports time and bytes moved, in in
   batch_renewal    the same task with --renew certificates replaced by new ones (same names);
 then, once (--no-separate skips it), one task per certificate, as a loop over the module does:
   separate_first / separate_unchanged, with the median time per task in the first and last tenth
-  (a task must not get slower as the store fills up).
+  and their ratio (a task must not get slower as the store fills up).
+
+--store-sizes 10,1000,10000 measures instead one unchanged single-certificate task (M names) in
+stores of each size, in interleaved repetitions: its time and bytes, the ratio to the same task in
+the smallest store, and a floor: one smbclient session looking up the task's M files. The other
+certificates' files and their manifest records are written straight into the share's folder,
+exactly as publishing them leaves it (publishing 10,000 files first would take most of an hour).
+The task gives host_names: before the short path decides, that is what lets it look its records up by
+name instead of listing the folder (README, "Manifest records").
 
     tools/benchmark_publish.py [--certificates 250] [--names 4] [--renew 10] [--repeat 1] [--no-separate] [--json]
+    tools/benchmark_publish.py --separate-only [--certificates 250] [--names 4] [--json]
+    tools/benchmark_publish.py --store-sizes 10,1000,10000 [--names 4] [--repeat 5] [--json]
 
 Runs the module's task logic in-process, without ansible-playbook's own start-up cost. Starts
 smbd itself (Debian/Ubuntu: apt-get install samba smbclient) with everything under tests/output.
@@ -45,6 +55,8 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: E402
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
+
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.records import encode_record  # noqa: E402
 
 PFX_PASSWORD = "bench-source"
 STORE_PASSWORD = "bench-store"
@@ -119,6 +131,7 @@ def run_tasks(tasks: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
         tenth = len(per_task) // 10
         totals["ms_per_task_first_tenth"] = round(statistics.median(per_task[:tenth]) * 1000, 1)
         totals["ms_per_task_last_tenth"] = round(statistics.median(per_task[-tenth:]) * 1000, 1)
+        totals["last_to_first_tenth"] = round(totals["ms_per_task_last_tenth"] / totals["ms_per_task_first_tenth"], 2)
     return totals
 
 
@@ -127,18 +140,97 @@ def clear(folder: Path) -> None:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
+def fill_store(folder: Path, count: int, template: bytes) -> None:
+    """``count`` PFX files of other certificates, each with its manifest record, as publishing them leaves a store."""
+    for index in range(count):
+        name = f"filler{index:05d}.bench.test.pfx"
+        path = folder / name
+        path.write_bytes(template)
+        stat = path.stat()
+        entry = {"host_name": name.removesuffix(".pfx"), "thumbprint": f"{index + 1:040X}", "identity": f"{index:032x}", "not_after": "2030-01-01T00:00:00Z",
+                 "encryption": "compatible", "key_password": "pbkdf2:" + "0" * 32, "size": stat.st_size, "mtime": stat.st_mtime_ns // 100}
+        record, data = encode_record(name, entry)
+        (folder / record).write_bytes(data)
+
+
+def smbclient_lookup(server: SambaServer, folder: str, names: t.Sequence[str]) -> float:
+    """The floor of an unchanged task: one smbclient session that looks up the task's own files."""
+    return run_smbclient(server, f"cd {folder}; " + "; ".join(f"ls {name}" for name in names), timeout=120)
+
+
+def run_smbclient(server: SambaServer, command: str, *, timeout: int) -> float:
+    """Seconds one smbclient session over the encrypted share takes to run command."""
+    args = ["smbclient", f"//{server.host}/{server.share}", "-p", str(server.port), "-U", f"{server.user}%{server.password}",
+            "--client-protection=encrypt", "-c", command]
+    start = time.perf_counter()
+    proc = subprocess.run(args, check=False, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise SystemExit(f"smbclient failed: {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def store_sizes(server: SambaServer, work: Path, options: argparse.Namespace) -> dict[str, t.Any]:
+    """One unchanged single-certificate task in stores of growing size, interleaved with its smbclient floor."""
+    if install_smbclient() is None:
+        raise SystemExit("smbclient is not installed (Debian/Ubuntu: apt-get install smbclient); it is the floor of this benchmark")
+    certs = work / "certs"
+    certs.mkdir()
+    (pfx,) = make_certificates(certs, 1, options.names)
+    names = [f"h{n}.site0000.bench.test.pfx" for n in range(options.names)]
+    tasks = {}
+    for size in options.store_sizes:
+        folder = server.local_dir / f"store{size}"
+        folder.mkdir()
+        args = task_args([pfx], server.destination(name=f"store{size}", path=f"{server.unc}\\store{size}"), batch=False)[0]
+        # With host_names the task knows its file names before it knows the thumbprint (the short path decides that
+        # after the read): it searches each file's records by name hash. Without them a short-path task lists the
+        # folder and reads the record pack (README, "Manifest records").
+        args["host_names"] = [name[: -len(".pfx")] for name in names]
+        assert not publish(args).get("failed")
+        fill_store(folder, max(0, size - options.names), pfx.read_bytes())
+        tasks[size] = args
+    times: dict[int, list[float]] = {size: [] for size in tasks}
+    floors: dict[int, list[float]] = {size: [] for size in tasks}
+    traffic: dict[int, dict[str, t.Any]] = {}
+    for _round in range(options.repeat):
+        for size, args in tasks.items():
+            floors[size].append(smbclient_lookup(server, f"store{size}", names))
+            began = time.perf_counter()
+            result = publish(args)
+            times[size].append(time.perf_counter() - began)
+            assert not result["changed"] and not result.get("failed"), result
+            traffic[size] = {k: result["replicas"][0][k] for k in ("pfx_bytes_read", "pfx_bytes_written", "other_bytes", "round_trips")}
+    smallest = statistics.median(times[min(tasks)])
+    return {
+        "names_per_certificate": options.names,
+        "rounds": options.repeat,
+        "sizes": {
+            size: {
+                "files": sum(1 for p in (server.local_dir / f"store{size}").iterdir() if p.suffix == ".pfx"),
+                "ms_task": round(statistics.median(times[size]) * 1000, 1),
+                "ms_floor": round(statistics.median(floors[size]) * 1000, 1),
+                "vs_floor": round(statistics.median(times[size]) / statistics.median(floors[size]), 2),
+                "vs_smallest_store": round(statistics.median(times[size]) / smallest, 2),
+                **traffic[size],
+            }
+            for size in tasks
+        },
+    }
+
+
+def print_sizes(figures: dict[str, t.Any]) -> None:
+    print(f"one unchanged task, 1 certificate x {figures['names_per_certificate']} names, median of {figures['rounds']} interleaved round(s)")
+    print("| store files | task | smbclient look-up (floor) | vs floor | vs smallest store | other bytes | round trips |\n|---:|---:|---:|---:|---:|---:|---:|")
+    for run in figures["sizes"].values():
+        print(f"| {run['files']:,} | {run['ms_task']} ms | {run['ms_floor']} ms | {run['vs_floor']}x | {run['vs_smallest_store']}x | "
+              f"{run['other_bytes']:,} | {run['round_trips']} |")
+
+
 def smbclient_floor(server: SambaServer, files: Path) -> float:
     """smbclient puts the same bytes into a fresh folder of the same (encrypted) share, in one session."""
     if install_smbclient() is None:
         raise SystemExit("smbclient is not installed (Debian/Ubuntu: apt-get install smbclient); it is the floor of this benchmark")
-    command = f"mkdir floor; cd floor; lcd {files}; prompt; mput *.pfx"
-    args = ["smbclient", f"//{server.host}/{server.share}", "-p", str(server.port), "-U", f"{server.user}%{server.password}",
-            "--client-protection=encrypt", "-c", command]
-    start = time.perf_counter()
-    proc = subprocess.run(args, check=False, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise SystemExit(f"smbclient failed: {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
-    elapsed = time.perf_counter() - start
+    elapsed = run_smbclient(server, f"mkdir floor; cd floor; lcd {files}; prompt; mput *.pfx", timeout=600)
     shutil.rmtree(server.local_dir / "floor")
     return elapsed
 
@@ -156,7 +248,7 @@ def benchmark(server: SambaServer, work: Path, options: argparse.Namespace) -> d
     load_before = os.getloadavg()[0]
     store, floor_files = server.local_dir, work / "floor-files"
     rounds: dict[str, list[dict[str, t.Any]]] = {key: [] for key in ("floor", "batch_first", "batch_unchanged", "batch_renewal")}
-    for _round in range(options.repeat):
+    for _round in range(0 if options.separate_only else options.repeat):
         clear(store)
         rounds["batch_first"].append(run_tasks(task_args(pfx_files, destination, batch=True)))
         shutil.rmtree(floor_files, ignore_errors=True)
@@ -175,11 +267,13 @@ def benchmark(server: SambaServer, work: Path, options: argparse.Namespace) -> d
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     for key, runs in rounds.items():
-        figures[key] = _median_run(runs)
+        if runs:
+            figures[key] = _median_run(runs)
     if options.separate:
         clear(store)
         figures["separate_first"] = run_tasks(task_args(pfx_files, destination, batch=False))
         figures["separate_unchanged"] = run_tasks(task_args(pfx_files, destination, batch=False))
+        figures["files_on_share"] = sum(1 for p in store.iterdir() if p.suffix == ".pfx")
     return figures
 
 
@@ -189,7 +283,7 @@ def _median_run(runs: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
 
 
 def print_table(figures: dict[str, t.Any]) -> None:
-    floor = figures["floor"]["seconds"]
+    floor = figures["floor"]["seconds"] if "floor" in figures else float("nan")
     print(f"{figures['certificates']} certificates x {figures['names_per_certificate']} names -> {figures['files_on_share']} files, "
           f"median of {figures['rounds']} interleaved round(s); load average {figures['load_average'][0]} before, {figures['load_average'][1]} after")
     print("| run | wall | vs smbclient | PFX bytes written | PFX bytes read | files changed | sources loaded |\n|---|---:|---:|---:|---:|---:|---:|")
@@ -202,9 +296,11 @@ def print_table(figures: dict[str, t.Any]) -> None:
             continue
         extra = ""
         if "ms_per_task_first_tenth" in run:
-            extra = f" ({run['ms_per_task_first_tenth']} ms/task in the first tenth, {run['ms_per_task_last_tenth']} ms in the last)"
+            extra = (f" ({run['ms_per_task_first_tenth']} ms/task in the first tenth, {run['ms_per_task_last_tenth']} ms in the last: "
+                     f"{run['last_to_first_tenth']}x)")
         counts = " | ".join(f"{run[k]:,}" if k in run else "-" for k in ("pfx_bytes_written", "pfx_bytes_read", "files_changed", "sources_loaded"))
-        print(f"| {label}{extra} | {run['seconds']:.2f} s | {run['seconds'] / floor:.1f}x | {counts} |")
+        ratio = f"{run['seconds'] / floor:.1f}x" if floor == floor else "-"  # no floor with --separate-only
+        print(f"| {label}{extra} | {run['seconds']:.2f} s | {ratio} | {counts} |")
 
 
 def main() -> int:
@@ -215,6 +311,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds of floor, first, unchanged and renewal")
     parser.add_argument("--no-separate", dest="separate", action="store_false", help="skip the one-task-per-certificate runs")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--separate-only", action="store_true", help="only the one-task-per-certificate runs (no batch rounds, no floor)")
+    parser.add_argument("--store-sizes", type=lambda text: [int(v) for v in text.split(",")], default=None,
+                        help="instead: one unchanged single-certificate task in stores of these sizes, e.g. 10,1000,10000")
     options = parser.parse_args()
     output = REPO / "tests" / "output"
     output.mkdir(parents=True, exist_ok=True)
@@ -222,10 +321,17 @@ def main() -> int:
     server = SambaServer(work / "samba").setup()
     try:
         server.start()
-        figures = benchmark(server, work, options)
+        figures = store_sizes(server, work, options) if options.store_sizes else benchmark(server, work, options)
     finally:
         server.close()
         shutil.rmtree(work, ignore_errors=True)
+    if options.store_sizes:
+        if options.json:
+            print(json.dumps(figures, indent=2))
+        else:
+            print_sizes(figures)
+        moved = [run["pfx_bytes_read"] + run["pfx_bytes_written"] for run in figures["sizes"].values()]
+        return 0 if not any(moved) else 1
     if options.json:
         print(json.dumps(figures, indent=2))
     else:

@@ -78,7 +78,8 @@ options:
         O(private_key_path), O(private_key_content), O(private_key_passphrase), O(chain_path), O(chain_content), O(host_names)),
         so a loop item becomes an entry unchanged; what describes the store (O(destinations), O(private_key_password),
         O(min_replicas), O(prune)) stays at the task level, shared by every certificate.
-      - "One task does per replica one session, one listing and one manifest read, and one commit for every certificate;
+      - "One task does per replica one session, one look-up of its files and their records (more than 64 files, or O(prune):
+        one listing and one read of the record pack), and one commit for every certificate;
         each certificate is exported once, however many files and replicas hold it; replicas reached from the controller
         (C(smb), C(local)) are written concurrently."
       - Validation, renewal, check mode, diff and O(min_replicas) work exactly as for one certificate; results are listed per
@@ -164,7 +165,7 @@ options:
   prune:
     description:
       - Also remove every other C(*.pfx) file directly in each destination folder whose name is not one of this task's
-        file names, whoever published it. Other files (the manifest, non-PFX files, sub folders) are kept.
+        file names, whoever published it. Other files (the manifest and its records, non-PFX files, sub folders) are kept.
       - Use it only when one task publishes everything the store should hold.
     type: bool
     default: false
@@ -185,13 +186,22 @@ notes:
   - "File names: the lowercase Unicode form of the host name (never punycode), C(_.) for a wildcard, plus C(.pfx), as IIS looks
     them up. Each file is re-encrypted with O(private_key_password) and keeps the full chain."
   - "Each file is written to a temporary name in the same folder, renamed over the old file and read back; a failure leaves the
-    old file in place. Each folder keeps a small record, C(.iis-ccs-manifest.json) (no secrets), so an unchanged re-publish
-    moves no PFX bytes."
-  - "An unchanged source is not loaded again: the record keeps a digest of the source bytes and options, and when they, the
-    PFX password (checked against the file's MAC) and every replica's record still match, only the certificate's dates are
-    checked again (see RV(sources_loaded)). Any change, and any certificate that must be written, gets the full load and every check first."
+    old file in place. Each folder keeps a small record per PFX file, C(.iis-ccs-rec-<name hash>-<thumbprint>.json),
+    and a header, C(.iis-ccs-manifest.json) (no secrets), so an unchanged re-publish moves no PFX bytes."
+  - "An unchanged source is not loaded again: each of its files' records keeps a digest of the source bytes and options, and
+    when they, the PFX password (checked against the file's MAC) and every replica's records still match, only the
+    certificate's dates are checked again (see RV(sources_loaded)). Any change, and any certificate that must be written,
+    gets the full load and every check first. Without O(host_names) the certificate's file names are only known from its
+    records, so such a task lists the folder (reading the record pack) instead of reading its records by exact name."
   - "Renewal removes a host name's old file only when it still holds a certificate this task supersedes; files this collection
     did not publish are never touched unless O(prune=true)."
+  - "Manifest records: an unchanged task reads its own records by exact name (a hash of each file name and the thumbprint it
+    publishes), and a renewal finds the files of the certificate it supersedes by that thumbprint, so a task's cost does not
+    grow with the store. Each record is replaced atomically and only by the task publishing its file, so two publishers of
+    different certificates at once never lose each other's records. C(.iis-ccs-records.json) holds copies of all records for
+    tasks that list the whole folder; it is only a cache. A C(.iis-ccs-manifest.json) written by an earlier release (format 1,
+    every record in one file) is still read, and the next write turns it into records and replaces it with the format 2
+    header (same salt)."
   - "Two publishers at once: each writes its own temporary file and renames it, so readers only ever see a whole file; the
     last rename wins, and a record that no longer matches is simply re-identified by the next run."
 seealso:
@@ -346,7 +356,7 @@ replicas:
       type: list
       elements: str
     manifest_updated:
-      description: Whether the store's record file was rewritten.
+      description: Whether the store's manifest records (or its header or record pack) were written.
       type: bool
     pfx_bytes_read:
       description: PFX bytes read from this replica (identifying files the record could not vouch for, and read-back checks).
@@ -355,7 +365,7 @@ replicas:
       description: PFX bytes written to this replica.
       type: int
     other_bytes:
-      description: Other bytes moved (listing, record, and for host destinations the operation payloads).
+      description: Other bytes moved (listing, manifest header, records and record pack, and for host destinations the operation payloads).
       type: int
     round_trips:
       description: Calls made to this replica (host operations for C(host_path) and C(host_unc)).

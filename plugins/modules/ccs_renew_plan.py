@@ -16,8 +16,9 @@ description:
   - A certificate is due when it expires within O(renew_before_days) days, or has expired. A host name in
     O(bound_host_names) without a file in the store (IIS looks up C(<host name>.pfx), C(_.<parent>.pfx) for a
     wildcard binding) is due as a new certificate. Names in O(force_host_names) are renewed whatever their expiry.
-  - The store's manifest (written by M(iis.ccs.ccs_cert_publish)) vouches for the files it recorded; only other files
-    are read and opened with O(private_key_password). Files that password cannot open are reported and not renewed.
+  - The store's manifest records (written by M(iis.ccs.ccs_cert_publish), one per file, read through the same reader as
+    M(iis.ccs.ccs_store_info)) vouch for the files they recorded; only other files are read and opened with
+    O(private_key_password). Files that password cannot open are reported and not renewed.
   - For rollback, the PFX files of certificates due for renewal are returned as they are in the store (RV(previous)).
     They are encrypted with the store's password; still, register the result with C(no_log) (the iis.ccs.renew role does).
   - Read-only. Used by the C(iis.ccs.renew) role and C(playbooks/renew.yml).

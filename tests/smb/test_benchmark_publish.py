@@ -31,3 +31,18 @@ def test_tiny_publish_benchmark_reports_every_run() -> None:
     for run in ("batch_unchanged", "separate_unchanged"):
         assert figures[run]["pfx_bytes_read"] == figures[run]["pfx_bytes_written"] == figures[run]["files_changed"] == 0
     assert figures["separate_first"]["ms_per_task_first_tenth"] > 0 and figures["floor"]["seconds"] > 0
+
+
+def test_store_sizes_mode_reports_one_unchanged_task_per_store_size() -> None:
+    if (install_smbd() is None or install_smbclient() is None) and not os.environ.get("CI"):
+        pytest.skip("smbd or smbclient is not installed (apt-get install samba smbclient); set CI=1 to make this a failure")
+    args = [sys.executable, str(REPO / "tools" / "benchmark_publish.py"), "--store-sizes", "4,200", "--names", "2", "--repeat", "2", "--json"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    sizes = json.loads(proc.stdout)["sizes"]
+    assert [run["files"] for run in sizes.values()] == [4, 200]
+    small, large = sizes.values()
+    # The same bytes and round trips whatever the store's size, and no PFX byte moved (times are only reported).
+    assert (small["other_bytes"], small["round_trips"]) == (large["other_bytes"], large["round_trips"])
+    assert small["pfx_bytes_read"] == small["pfx_bytes_written"] == large["pfx_bytes_read"] == large["pfx_bytes_written"] == 0
+    assert small["ms_task"] > 0 and small["ms_floor"] > 0

@@ -17,7 +17,8 @@ from _publisher import publish
 from _samba import SambaServer
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.task import build_replica
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import MANIFEST_NAME, TEMP_PREFIX, FolderStore, StoreError
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import MANIFEST_NAME, PACK_NAME, TEMP_PREFIX, FolderStore, StoreError
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.records import is_record_name
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.smb import SmbFileSystem
 
 STORE_PASSWORD = "Smb-Store-Key-Pw-1"
@@ -47,7 +48,12 @@ def thumbprint_of(path: Path) -> str:
 
 
 def pfx_names(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
+    """The share's files other than the manifest records (one per PFX file, checked by record_count)."""
+    return sorted(p.name for p in folder.iterdir() if not is_record_name(p.name) and p.name != PACK_NAME)
+
+
+def record_count(folder: Path) -> int:
+    return sum(is_record_name(p.name) for p in folder.iterdir())
 
 
 def test_publish_unchanged_rerun_and_renewal(samba_share: SambaServer, corpus: t.Any) -> None:
@@ -55,6 +61,7 @@ def test_publish_unchanged_rerun_and_renewal(samba_share: SambaServer, corpus: t
     first = publish(args(corpus, destination))
     assert first["changed"] is True and not first.get("failed")
     assert pfx_names(samba_share.local_dir) == [MANIFEST_NAME, "example.test.pfx", "www.example.test.pfx"]
+    assert record_count(samba_share.local_dir) == 2
     assert thumbprint_of(samba_share.local_dir / "www.example.test.pfx") == corpus.thumbprint("leaf-rsa")
 
     again = publish(args(corpus, destination))
@@ -66,6 +73,7 @@ def test_publish_unchanged_rerun_and_renewal(samba_share: SambaServer, corpus: t
     assert [(f["file_name"], f["action"]) for f in renewed["files"]] == [("www.example.test.pfx", "updated")]
     assert renewed["removed"] == [{"file_name": "example.test.pfx", "replicas": {"fs01": "removed"}}]
     assert pfx_names(samba_share.local_dir) == [MANIFEST_NAME, "www.example.test.pfx"]
+    assert record_count(samba_share.local_dir) == 1
     assert thumbprint_of(samba_share.local_dir / "www.example.test.pfx") == corpus.thumbprint("leaf-ec")
 
 

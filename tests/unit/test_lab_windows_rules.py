@@ -21,7 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops  # noqa: E402
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish import plan as publish_plan  # noqa: E402
+from ansible_collections.iis.ccs.plugins.plugin_utils._store import records as store_records  # noqa: E402
 from iis_lab import emulator, faults, model, rules, script_facts  # noqa: E402
 from iis_lab.errors import WindowsError_  # noqa: E402
 from iis_lab.network import Network  # noqa: E402
@@ -303,14 +303,14 @@ def test_an_ipport_entry_still_used_by_another_binding_stays() -> None:
 
 
 # 9. Timestamp granularity ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("granularity_ticks", [publish_plan.MTIME_GRANULARITY_TICKS, 1], ids=["shipped", "reverted"])
+@pytest.mark.parametrize("granularity_ticks", [store_records.MTIME_GRANULARITY_TICKS, 1], ids=["shipped", "reverted"])
 def test_a_coarse_file_system_keeps_a_published_file_trusted(granularity_ticks: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(publish_plan, "MTIME_GRANULARITY_TICKS", granularity_ticks)
+    monkeypatch.setattr(store_records, "MTIME_GRANULARITY_TICKS", granularity_ticks)
     state = web()
     written = write_cert_store(context("web01", state, store_params("LAB\\svc-publish", PUBLISHER, "a.pfx"), timestamp_granularity=2))["written"]["a.pfx"]
     listed = {f["name"]: f for f in read_cert_store(context("web01", state, store_params("LAB\\svc-ccs", READER), timestamp_granularity=2))["files"]}
     assert listed["a.pfx"]["mtime"] != written["mtime"]  # rule fs-timestamp-granularity: the file system kept less
-    assert publish_plan.same_mtime(written["mtime"], listed["a.pfx"]["mtime"]) is (granularity_ticks > 1)
+    assert store_records.same_mtime(written["mtime"], listed["a.pfx"]["mtime"]) is (granularity_ticks > 1)
 
 
 # 10. Clear-WebCentralCertProvider -PrivateKeyPassword ------------------------------------------------------------

@@ -9,7 +9,7 @@ import hashlib
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import StoreError, parse_manifest
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import StoreError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,8 +69,7 @@ def read_replica(replica: Replica) -> ReplicaRead:
     finally:
         read.round_trips = replica.backend.traffic.round_trips
         _close(replica)
-    manifest = parse_manifest(listing.manifest)
-    read.manifest_files = {str(k).lower(): v for k, v in manifest["files"].items()}
+    read.manifest_files = {str(k).lower(): v for k, v in listing.view()["files"].items()}
     read.stale_temps = listing.stale_temps()
     for name, stat in listing.pfx.items():
         data = contents.get(name)

@@ -2,12 +2,14 @@
 # Commits one change set to a certificate store folder (a path on this host, or a UNC
 # path opened with explicit share credentials): sweeps our stale temporary files, writes
 # each file atomically with the last-write time the controller recorded and checks it by
-# SHA-256, removes the listed files, and writes the manifest the same way.
+# SHA-256 (PFX files first, then manifest records and the record pack), removes the listed
+# files (replaced PFX files and records), and writes the manifest header the same way when
+# it is given (only when absent or still the format 1 manifest).
 # Uses: share_drive, store_folder, store_write
 # Params: path, user_name and password (optional: share credentials for a UNC path),
 #         files (array of {name, data (base64), sha256, mtime}), removes (array of
-#         names), stale_temps (array of names), manifest_name, manifest_data (base64),
-#         temp_prefix, temp_suffix.
+#         names), stale_temps (array of names), manifest_name and manifest_data (base64;
+#         optional), temp_prefix, temp_suffix.
 param($Params)
 
 $root = [string]$Params.path
@@ -36,7 +38,9 @@ try {
         [System.IO.File]::Delete((Get-StorePath $root ([string]$name)))
         $null = $removed.Add([string]$name)
     }
-    $null = Write-StoreFile $root ([string]$Params.manifest_name) ([Convert]::FromBase64String([string]$Params.manifest_data)) $prefix $suffix
+    if ($Params.manifest_data) {
+        $null = Write-StoreFile $root ([string]$Params.manifest_name) ([Convert]::FromBase64String([string]$Params.manifest_data)) $prefix $suffix
+    }
     @{ written = $written; removed = $removed.ToArray() }
 }
 finally {

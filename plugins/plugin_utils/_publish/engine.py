@@ -15,7 +15,6 @@ still refuse); only then is each replica planned and written.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,18 +27,17 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import (
     Fingerprint,
     Publication,
     ReplicaPlan,
-    candidate_names,
     files_to_identify,
+    lookup_for,
     plan_replica,
 )
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.errors import explain_os_error
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import (
-    Candidates,
+    Lookup,
     StoreBackend,
     StoreError,
     StoreListing,
     StoreWrite,
-    parse_manifest,
     password_fingerprint,
 )
 
@@ -111,7 +109,7 @@ class FingerprintCache:
 
 @dataclasses.dataclass
 class ReplicaRead:
-    """A replica after its one read: the listing and its parsed manifest, or why it failed."""
+    """A replica after its one read: the listing and the manifest its header and records make (listing.view()), or why it failed."""
 
     replica: Replica
     listing: StoreListing | None = None
@@ -125,13 +123,13 @@ def _close(replica: Replica) -> None:
         close()
 
 
-def read_replica(replica: Replica, candidates: Candidates | None, key_password: str | None, fingerprint: Fingerprint) -> ReplicaRead:
+def read_replica(replica: Replica, lookup: Lookup | None, key_password: str | None, fingerprint: Fingerprint) -> ReplicaRead:
     """The read phase: listing and manifest, and this replica's key-password fingerprint while on its thread."""
     if replica.backend is None:
         return ReplicaRead(replica, error=replica.setup_error or "not reachable")
     try:
-        listing = replica.backend.read(candidates)
-        manifest = parse_manifest(listing.manifest)
+        listing = replica.backend.read(lookup)
+        manifest = listing.view()
         # Here, so replicas hash at the same time: hashlib releases the GIL during PBKDF2.
         fingerprint(key_password, str(manifest["salt"]))
     except StoreError as exc:
@@ -154,14 +152,13 @@ def finish_replica(read: ReplicaRead, batch: Batch, *, check_mode: bool, identif
         return ReplicaOutcome(replica, ok=False, error=read.error or "not reachable")
     backend = replica.backend
     try:
-        listing, manifest = read.listing, read.manifest
+        listing = read.listing
         if not _covers(listing, batch):
-            # A certificate's names became known only after its full load: look those up too.
-            listing = backend.read(functools.partial(candidate_names, batch))
-            manifest = parse_manifest(listing.manifest)
+            # A certificate's names became known only after its full load: look up its files and records too.
+            listing = backend.read(lookup_for(batch))
         unknown = files_to_identify(batch, listing)
         facts = {name: identify(data) for name, data in backend.fetch(unknown).items()} if unknown else {}
-        plan = plan_replica(batch, listing, facts, old=manifest, fingerprint=fingerprint)
+        plan = plan_replica(batch, listing, facts, fingerprint=fingerprint)
         if plan.needs_write and not check_mode:
             owners = {want.file_name: publication for publication in batch for want in publication.files}
             backend.commit(
@@ -171,6 +168,7 @@ def finish_replica(read: ReplicaRead, batch: Batch, *, check_mode: bool, identif
                     removes=sorted(plan.removals),
                     stale_temps=plan.stale_temps,
                     manifest=plan.manifest,
+                    listing=listing,
                 )
             )
     except StoreError as exc:
@@ -184,11 +182,6 @@ def finish_replica(read: ReplicaRead, batch: Batch, *, check_mode: bool, identif
 
 def _as_tuple(publications: Publication | Batch) -> Batch:
     return (publications,) if isinstance(publications, Publication) else tuple(publications)
-
-
-def default_candidates(batch: Batch) -> Candidates | None:
-    # Without prune only these certificates' own files matter: look those up instead of listing everything.
-    return None if any(publication.prune for publication in batch) else functools.partial(candidate_names, batch)
 
 
 Item = t.TypeVar("Item")
@@ -212,7 +205,7 @@ Resolve = t.Callable[[t.Sequence[tuple[StoreListing, t.Mapping[str, t.Any]]], Fi
 def publish_in_phases(
     replicas: t.Sequence[Replica],
     *,
-    candidates: Candidates | None,
+    lookup: Lookup | None,
     key_password: str | None,
     resolve: Resolve,
     check_mode: bool,
@@ -230,7 +223,7 @@ def publish_in_phases(
 
     def read(replica: Replica) -> ReplicaRead:
         try:
-            return read_replica(replica, candidates, key_password, fingerprint)
+            return read_replica(replica, lookup, key_password, fingerprint)
         except host_error_types as exc:  # a host operation failed: that replica only
             _close(replica)
             return ReplicaRead(replica, error=str(exc))
@@ -267,7 +260,7 @@ def publish_all(
     batch = _as_tuple(publications)
     _batch, outcomes = publish_in_phases(
         replicas,
-        candidates=default_candidates(batch),
+        lookup=lookup_for(batch),
         key_password=batch[0].key_password if batch else None,
         resolve=lambda _reads, _fingerprint: batch,
         check_mode=check_mode,

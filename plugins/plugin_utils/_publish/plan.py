@@ -13,12 +13,12 @@ import dataclasses
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import (
-    FileStat,
+    Lookup,
     StoreListing,
     fingerprints_equal,
-    parse_manifest,
     password_fingerprint,
 )
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.records import vouches
 
 CREATE = "create"
 UPDATE = "update"
@@ -99,26 +99,6 @@ class ReplicaPlan:
         return self.changes_files or self.manifest_changed or bool(self.stale_temps)
 
 
-# The coarsest last-write time a store's file system may keep, in 100 ns ticks: FAT keeps 2 s, some NAS
-# and Samba set-ups 1 s (https://learn.microsoft.com/en-us/windows/win32/sysinfo/file-times). The time the
-# host reported right after writing can be the exact value set (the SMB client caches it) while a later
-# listing shows what the file system kept, so times compare within this granularity, not to the tick.
-MTIME_GRANULARITY_TICKS = 2 * 10_000_000
-
-
-def same_mtime(recorded: t.Any, observed: int) -> bool:
-    """A recorded last-write time still matches one the file system may have kept more coarsely."""
-    if not isinstance(recorded, int):
-        return False
-    return abs(recorded - observed) < MTIME_GRANULARITY_TICKS
-
-
-def _trusted(entry: t.Mapping[str, t.Any] | None, stat: FileStat | None) -> bool:
-    if not entry or stat is None:
-        return False
-    return bool(entry.get("size") == stat.size and same_mtime(entry.get("mtime"), stat.mtime))
-
-
 def _by_lower(listing: StoreListing) -> dict[str, str]:
     return {name.lower(): name for name in listing.pfx}
 
@@ -130,7 +110,7 @@ def _as_batch(publications: Publication | Batch) -> Batch:
     return (publications,) if isinstance(publications, Publication) else publications
 
 
-def lineage_thumbprints(publications: Publication | Batch, manifest: t.Mapping[str, t.Any]) -> set[str]:
+def lineage_thumbprints(publications: Publication | Batch, files: t.Mapping[str, t.Any]) -> set[str]:
     """Thumbprints these publications supersede: those our manifest recorded for the files they (re)write.
 
     Only files still holding one of them are removed when their host name is no
@@ -140,7 +120,7 @@ def lineage_thumbprints(publications: Publication | Batch, manifest: t.Mapping[s
     certificates never share a superseded thumbprint, so they are never touched.
     """
     batch = _as_batch(publications)
-    entries = {name.lower(): entry for name, entry in manifest["files"].items()}
+    entries = {name.lower(): entry for name, entry in files.items()}
     found: set[str] = set()
     for publication in batch:
         for wanted in publication.files:
@@ -154,29 +134,33 @@ def _wanted(batch: Batch) -> dict[str, tuple[Publication, DesiredFile]]:
     return {want.file_name: (publication, want) for publication in batch for want in publication.files}
 
 
-def candidate_names(publications: Publication | Batch, manifest_data: bytes | None) -> list[str]:
+# Above this many files a run lists the folder (and reads the record pack) instead of looking each file up.
+LOOKUP_LIMIT = 64
+
+
+def lookup_for(publications: Publication | Batch) -> Lookup | None:
     """The only files a run without prune can act on: its own names and the files of its certificate lines.
 
-    Lets a store look up a handful of files instead of listing a folder of thousands.
+    Lets a store look up a handful of files and their records instead of listing a folder of
+    thousands; a large batch or prune lists the folder once instead (None).
     """
-    manifest = parse_manifest(manifest_data)
-    lineage = lineage_thumbprints(publications, manifest)
-    names = set(_wanted(_as_batch(publications)))
-    names.update(name for name, entry in manifest["files"].items() if str(entry.get("thumbprint", "")).upper() in lineage)
-    return sorted(names)
+    batch = _as_batch(publications)
+    files = tuple(sorted((name, publication.thumbprint) for name, (publication, _want) in _wanted(batch).items()))
+    if any(publication.prune for publication in batch) or len(files) > LOOKUP_LIMIT:
+        return None
+    return Lookup(files, lambda found: lineage_thumbprints(batch, found))
 
 
 def files_to_identify(publications: Publication | Batch, listing: StoreListing) -> list[str]:
     """Names of files whose content must be read, because the manifest cannot vouch for them."""
-    manifest = parse_manifest(listing.manifest)
-    entries = manifest["files"]
+    entries = listing.view()["files"]
     actual = _by_lower(listing)
     wanted = _wanted(_as_batch(publications))
-    lineage = lineage_thumbprints(publications, manifest)
+    lineage = lineage_thumbprints(publications, entries)
     needed = []
     for lower, name in sorted(actual.items()):
         entry = entries.get(name)
-        if _trusted(entry, listing.pfx[name]):
+        if vouches(entry, listing.pfx[name]):
             continue
         if lower in wanted:
             needed.append(name)
@@ -204,18 +188,16 @@ def plan_replica(
     listing: StoreListing,
     facts: t.Mapping[str, FileFacts],
     *,
-    old: t.Mapping[str, t.Any] | None = None,
     fingerprint: Fingerprint = password_fingerprint,
 ) -> ReplicaPlan:
     """Decide everything for one replica. ``facts`` covers the names files_to_identify returned.
 
     A batch is planned as one: every certificate's files against the same listing and manifest,
     and the key-password fingerprint (a slow, salted hash) computed once for the replica.
-    ``old`` is the parsed manifest when the caller has it (its salt is then the one already
-    fingerprinted); ``fingerprint`` may be a cache shared by every phase of the task.
+    ``fingerprint`` may be a cache shared by every phase of the task.
     """
     batch = _as_batch(publications)
-    old = old if old is not None else parse_manifest(listing.manifest)
+    old = listing.view()
     manifest: dict[str, t.Any] = {k: v for k, v in old.items() if k != "files"}
     fingerprints: dict[str | None, str] = {}
     actual = _by_lower(listing)
@@ -234,7 +216,11 @@ def plan_replica(
             if name.lower() not in listing.examined and name not in draft.files:
                 draft.files[name] = entry
     manifest["files"] = draft.files
-    manifest_changed = _comparable(draft.files) != _comparable(old["files"]) or (listing.manifest is None and bool(draft.files))
+    manifest_changed = (
+        _comparable(draft.files) != _comparable(old["files"])
+        or (listing.manifest is None and bool(draft.files))
+        or listing.needs_layout_write()  # a format 1 manifest to migrate, or a stale record pack
+    )
     return ReplicaPlan(
         actions=draft.actions,
         removals=draft.removals,
@@ -272,8 +258,8 @@ def _plan_file(
         return
     entry = old["files"].get(name)
     stat = listing.pfx[name]
-    if _trusted(entry, stat):
-        if entry is None:  # _trusted() never trusts a file without a manifest entry
+    if vouches(entry, stat):
+        if entry is None:  # vouches() never trusts a file without a manifest entry
             raise AssertionError(f"no manifest entry for trusted file {name!r}")
         known = FileFacts(entry.get("thumbprint"), entry.get("identity"), entry.get("encryption"), entry.get("not_after"))
         password_ok = fingerprints_equal(entry.get("key_password"), fingerprint)
@@ -296,7 +282,7 @@ def _plan_others(
 ) -> None:
     """Files on the store this batch does not publish: remove superseded ones, prune, or keep their records."""
     wanted = _wanted(batch)
-    lineage = lineage_thumbprints(batch, old)
+    lineage = lineage_thumbprints(batch, old["files"])
     prune = any(publication.prune for publication in batch)
     for lower, name in sorted(actual.items()):
         if lower in wanted:
@@ -304,7 +290,7 @@ def _plan_others(
         entry = old["files"].get(name)
         stat = listing.pfx[name]
         thumbprint = None
-        if entry and _trusted(entry, stat):
+        if entry and vouches(entry, stat):
             thumbprint = str(entry.get("thumbprint", "")).upper()
         elif name in facts:
             thumbprint = (facts[name].thumbprint or "").upper() or None
@@ -312,7 +298,7 @@ def _plan_others(
             draft.removals[name] = REMOVE
         elif prune:
             draft.removals[name] = PRUNE
-        elif entry and thumbprint == str(entry.get("thumbprint", "")).upper() and _trusted(entry, stat):
+        elif entry and thumbprint == str(entry.get("thumbprint", "")).upper() and vouches(entry, stat):
             draft.files[name] = entry  # another certificate's file, still as published: keep its record
         if name in draft.removals:
             draft.before[name] = {"thumbprint": thumbprint, "not_after": entry.get("not_after") if entry else None}

@@ -4,7 +4,7 @@
 
 A full load of a PFX (cryptography's RSA key consistency check, most of it) costs tens of
 milliseconds per certificate and holds the GIL. When a certificate was published, every
-file record of it in the store's manifest keeps a digest of the source bytes and of the
+file record of it in the store (records.py: one record per PFX file) keeps a digest of the source bytes and of the
 options that shape the files (SourceRecord). A later run hashes the source and, for a PFX,
 checks the given password against the file's MAC (RFC 7292, pure hashlib). If every replica
 read holds complete, matching records for files whose size and time still match, nothing of
@@ -32,15 +32,16 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import expected_e
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.mac import verify_pfx_mac
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.validate import check_validity_period, expiry_warnings
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import (
+    LOOKUP_LIMIT,
     DesiredFile,
     Fingerprint,
     Publication,
     SourceRecord,
-    candidate_names,
-    same_mtime,
+    lineage_thumbprints,
 )
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.source import RawSource
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import StoreListing, fingerprints_equal, parse_manifest
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import Lookup, StoreListing, fingerprints_equal
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.records import same_mtime
 
 # Bump when a check that depends only on the source bytes changes (key sizes, curves, EKU, ...).
 PROOF_VERSION = 1
@@ -123,24 +124,30 @@ class RecordIndex:
         return self.by_source.get(proof.digest) or None
 
 
-def batch_candidates(publications: t.Sequence[Publication], proofs: t.Sequence[Proof], manifest_data: bytes | None) -> list[str] | None:
-    """Names a store must look up for certificates already loaded and ones still to be decided.
+def batch_lookup(publications: t.Sequence[Publication], proofs: t.Sequence[Proof]) -> Lookup | None:
+    """What a store must look up for certificates already loaded and ones still to be decided.
 
-    A superset of what planning needs: every file recorded with a thumbprint one of these names
-    holds (the lineage, before the published thumbprints are known). None when a certificate's
-    names cannot be told from the records (it is new, or its source changed): list everything.
+    Loaded certificates: their files, whose records are read by exact name (as plan.lookup_for).
+    A certificate still to be decided: the files of its host_names, whose records are searched by
+    name (the thumbprint they hold is not known yet), and every other file recorded with a
+    thumbprint those records hold (the lineage, a superset of what planning needs). None, so the
+    folder is listed and the record pack read, when a certificate's names cannot be told without
+    loading it (no host_names: they come from its DNS names), with prune, or past LOOKUP_LIMIT.
     """
-    index = RecordIndex(parse_manifest(manifest_data))
-    names = set(candidate_names(publications, manifest_data)) if publications else set()
-    for proof in proofs:
-        found = index.names(proof)
-        if found is None:
-            return None
-        names.update(found)
-    thumbprints = {str(index.records[name].get("thumbprint") or "").upper() for name in names if name in index.records} - {""}
-    lineage = (name for name, entry in index.manifest["files"].items() if isinstance(entry, dict) and str(entry.get("thumbprint") or "").upper() in thumbprints)
-    names.update(lineage)  # as recorded (a case-sensitive local folder needs the exact name)
-    return sorted(names)
+    if any(publication.prune for publication in publications) or any(proof.prune or proof.host_names is None for proof in proofs):
+        return None
+    loaded = {want.file_name: publication.thumbprint for publication in publications for want in publication.files}
+    pending = {name.file_name.lower() for proof in proofs for name in proof.host_names or ()} - set(loaded)
+    files = tuple(sorted([*loaded.items(), *((name, "") for name in pending)]))
+    if len(files) > LOOKUP_LIMIT:
+        return None
+
+    def lineage(found: t.Mapping[str, t.Any]) -> set[str]:
+        recorded = {name.lower(): entry for name, entry in found.items() if isinstance(entry, dict)}
+        held = {str(recorded[name].get("thumbprint") or "").upper() for name in pending if name in recorded} - {""}
+        return held | (lineage_thumbprints(publications, found) if publications else set())
+
+    return Lookup(files, lineage)
 
 
 class Recorded(t.NamedTuple):

@@ -22,14 +22,14 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Rep
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import DesiredFile, FileFacts, Fingerprint, Publication, SourceRecord
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.proof import (
     RecordIndex,
-    batch_candidates,
+    batch_lookup,
     cheap_proof,
     recheck_dates,
     recorded_publication,
     source_digest,
 )
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.source import RawSource, Source, prepare, read_source
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FolderStore, LocalFileSystem, StoreError, StoreListing
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FolderStore, LocalFileSystem, Lookup, StoreError, StoreListing
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.host import HostStore
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.smb import SmbFileSystem, split_unc
 
@@ -217,9 +217,6 @@ ReplicaFactory = t.Callable[[t.Mapping[str, t.Any], HostOperationRunner], Replic
 # Threads for loading the sources: they overlap reading the files, but cryptography holds the GIL
 # through the RSA key check, which is most of a PFX load (measured: no speed-up on 2 cores).
 _WORKERS = max(1, min(8, os.cpu_count() or 1))
-# Most names a replica looks up one by one; a batch with more lists the folder instead (SMB: a
-# look-up is a create/query/close round trip, while a listing returns hundreds of entries per reply).
-LOOKUP_LIMIT = 64
 
 
 def certificate_entries(params: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
@@ -286,12 +283,10 @@ class Sources:
             self.warnings[index] = source.warnings
             self.bundles[publication] = (source.bundle, entry["encryption"])
 
-    def candidates(self, manifest: bytes | None) -> list[str] | None:
-        """The names a replica must look up (None: list it all); see proof.batch_candidates."""
+    def lookup(self) -> Lookup | None:
+        """The files and records a replica must look up (None: list it all); see proof.batch_lookup."""
         pending = [proof for index, proof in enumerate(self.proofs) if proof is not None and index not in self.publications]
-        names = batch_candidates(list(self.publications.values()), pending, manifest)
-        # Each look-up is a round trip: past a few dozen names, one listing of the folder costs less.
-        return None if names is None or len(names) > LOOKUP_LIMIT else names
+        return batch_lookup(list(self.publications.values()), pending)
 
     def resolve(self, reads: t.Sequence[tuple[StoreListing, t.Mapping[str, t.Any]]], fingerprint: Fingerprint) -> list[Publication]:
         """Short path where every replica read vouches for a certificate, the full load for the rest."""
@@ -350,7 +345,7 @@ def run_publish(context: TaskContext, runner: HostOperationRunner, *, replica_fa
     replicas = [replica_factory(d, runner) for d in params["destinations"]]
     publications, outcomes = publish_in_phases(
         replicas,
-        candidates=None if params["prune"] else sources.candidates,
+        lookup=None if params["prune"] else sources.lookup(),
         key_password=key_password,
         resolve=sources.resolve,
         check_mode=context.check_mode,

@@ -26,7 +26,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._renew.plan import (
     parse_names,
     plan_renewals,
 )
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import StoreBackend, StoreError, StoreListing, parse_manifest
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import StoreBackend, StoreError, StoreListing
 
 
 def check_request(params: t.Mapping[str, t.Any]) -> None:
@@ -53,12 +53,12 @@ def read_first_replica(params: t.Mapping[str, t.Any], runner: HostOperationRunne
 
 
 def identify_files(backend: StoreBackend, listing: StoreListing, key_password: str | None) -> tuple[list[StoreFile], list[str]]:
-    """Every PFX file's thumbprint and expiry: from the manifest where it vouches for the file, else from the file."""
-    entries = {name.lower(): entry for name, entry in parse_manifest(listing.manifest)["files"].items()}
+    """Every PFX file's thumbprint and expiry: from its record where it vouches for the file, else from the file."""
+    vouched = listing.vouched()
     known, unknown = [], []
-    for name, stat in sorted(listing.pfx.items()):
-        entry = entries.get(name.lower())
-        if entry and entry.get("size") == stat.size and entry.get("mtime") == stat.mtime and entry.get("not_after"):
+    for name in sorted(listing.pfx):
+        entry = vouched.get(name)
+        if entry and entry.get("not_after"):
             known.append(StoreFile(name, str(entry["thumbprint"]).upper(), _parse_iso(str(entry["not_after"]))))
         else:
             unknown.append(name)

@@ -1,14 +1,14 @@
 # Copyright: (c) 2026, iis.ccs contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Certificate store folders (replicas of the CCS share) and the small manifest kept in each.
+"""Certificate store folders (replicas of the CCS share) and the manifest records kept in each.
 
-A store is read once (a name/size/mtime listing of ``*.pfx`` plus the manifest) and,
-only when something must change, written once. Writes are atomic per file: the new
-content goes to a unique temporary name in the same folder and is renamed over the
-old file, then read back and compared. The manifest remembers what this collection
-published (identity, thumbprint, encryption, a salted fingerprint of the key
-password, and the size and mtime the file had right after writing) so an unchanged
-re-publish moves no PFX bytes at all.
+A store is read once (a name/size/mtime listing of ``*.pfx`` plus the manifest records, or
+only the files and records of the names a run publishes) and, only when something must
+change, written once. Writes are atomic per file: the new content goes to a unique
+temporary name in the same folder and is renamed over the old file, then read back and
+compared. The records (records.py) remember what this collection published (identity,
+thumbprint, encryption, a salted fingerprint of the key password, and the size and mtime
+the file had right after writing) so an unchanged re-publish moves no PFX bytes at all.
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ import dataclasses
 import fnmatch
 import hashlib
 import hmac
-import json
 import os
 import time
 import typing as t
 import uuid
 
-MANIFEST_NAME = ".iis-ccs-manifest.json"
-MANIFEST_FORMAT = 1
+from ansible_collections.iis.ccs.plugins.plugin_utils._store import records as layout
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.records import MANIFEST_NAME, PACK_NAME, RECORD_PREFIX, RECORD_SUFFIX
+
+__all__ = ["MANIFEST_NAME", "PACK_NAME", "RECORD_PREFIX", "RECORD_SUFFIX"]  # re-exported: callers name the store's files from here
+
 # Temporary files are ours only when they carry both marks; nothing else is ever cleaned up.
 TEMP_PREFIX = ".iis-ccs-tmp-"
 TEMP_SUFFIX = ".tmp"
@@ -52,14 +54,51 @@ class StoreListing:
 
     pfx: dict[str, FileStat]
     temps: dict[str, FileStat]
-    manifest: bytes | None
+    manifest: bytes | None  # .iis-ccs-manifest.json: the format 2 header, or a format 1 manifest not yet migrated
     now: int  # the store side's clock, in ticks, to age temp files
     # Lowercase names that were looked up one by one, or None when pfx lists the whole folder.
     examined: frozenset[str] | None = None
+    records: dict[str, bytes] = dataclasses.field(default_factory=dict)  # record file name -> bytes, as read
+    # When the whole folder was listed: every record file as listed, and the pack's copies.
+    record_stats: dict[str, FileStat] | None = None
+    pack: dict[str, layout.PackCopy] | None = None
+    _view: dict[str, t.Any] | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def stale_temps(self) -> list[str]:
         limit = self.now - STALE_TEMP_AGE_SECONDS * TICKS_PER_SECOND
         return sorted(name for name, stat in self.temps.items() if stat.mtime < limit)
+
+    def view(self) -> dict[str, t.Any]:
+        """The manifest ({"salt", "files": {name: entry}}) from header and records; the one reader every module uses."""
+        if self._view is None:
+            self._view = layout.resolve(self.manifest, self.records, self.pfx)
+        return self._view
+
+    def vouched(self) -> dict[str, dict[str, t.Any]]:
+        """PFX files (as listed) whose record still vouches for them: their content need not be read."""
+        files = self.view()["files"]
+        return {name: files[name] for name, stat in self.pfx.items() if layout.vouches(files.get(name), stat)}
+
+    def needs_layout_write(self) -> bool:
+        return layout.needs_layout_write(self.manifest, self.record_stats, self.pack)
+
+
+@dataclasses.dataclass(frozen=True)
+class Lookup:
+    """Instead of listing the folder: the files a run publishes, and how to find the files it supersedes.
+
+    Each file's record is read by its exact name (known from the thumbprint published): no folder search.
+
+    ``lineage`` gets the records found for ``names`` ({file name: entry}) and answers the
+    thumbprints whose other files also matter (plan.lineage_thumbprints).
+    """
+
+    files: tuple[tuple[str, str], ...]  # (file name, thumbprint it is published with)
+    lineage: t.Callable[[t.Mapping[str, t.Any]], set[str]]
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _thumbprint in self.files]
 
 
 @dataclasses.dataclass
@@ -74,6 +113,19 @@ class StoreWrite:
     removes: list[str]
     stale_temps: list[str]
     manifest: dict[str, t.Any]
+    listing: StoreListing  # what the plan was made from: the records it may replace, the header, the pack
+
+    def record_changes(self, written: t.Mapping[str, FileStat]) -> layout.LayoutChanges:
+        """Record writes and deletes (plus header and pack) once the written files' size and time are known."""
+        manifest = dict(self.manifest, files={name: dict(entry) for name, entry in self.manifest["files"].items()})
+        fill_written_stats(manifest, written)
+        return layout.layout_changes(self.listing.manifest, self.listing.records, manifest)
+
+    def refreshed_pack(self, changes: layout.LayoutChanges, written_records: t.Mapping[str, FileStat]) -> bytes | None:
+        """The new record pack, only for a task that listed the whole folder and only when the old one no longer matches."""
+        if self.listing.pack is None:
+            return None
+        return layout.refreshed_pack(self.listing.record_stats or {}, self.listing.records, self.listing.pack, changes, written_records)
 
     @property
     def payload_bytes(self) -> int:
@@ -90,49 +142,17 @@ class Traffic:
     round_trips: int = 0
 
 
-# Given the manifest's bytes, the only file names a run can act on (see candidate_names),
-# or None when the manifest cannot tell them (the whole folder is then listed).
-Candidates = t.Callable[[bytes | None], t.Sequence[str] | None]
-
-
 class StoreBackend(t.Protocol):
     traffic: Traffic
 
-    def read(self, candidates: Candidates | None = None) -> StoreListing: ...
+    def read(self, lookup: Lookup | None = None) -> StoreListing: ...
 
     def fetch(self, names: t.Sequence[str]) -> dict[str, bytes]: ...
 
     def commit(self, write: StoreWrite) -> dict[str, FileStat]: ...
 
 
-# -- manifest -----------------------------------------------------------------
-
-
-def new_manifest() -> dict[str, t.Any]:
-    return {"format": MANIFEST_FORMAT, "generator": "iis.ccs.ccs_cert_publish", "salt": base64.b64encode(os.urandom(16)).decode("ascii"), "files": {}}
-
-
-def parse_manifest(data: bytes | None) -> dict[str, t.Any]:
-    """The manifest of a store; a missing, unreadable or foreign one counts as empty (everything is then re-identified)."""
-    if not data:
-        return new_manifest()
-    try:
-        manifest = json.loads(data.decode("utf-8-sig"))
-    except ValueError:
-        return new_manifest()
-    if (
-        not isinstance(manifest, dict)
-        or manifest.get("format") != MANIFEST_FORMAT
-        or not isinstance(manifest.get("files"), dict)
-        or not isinstance(manifest.get("salt"), str)
-    ):
-        return new_manifest()
-    return manifest
-
-
-def serialize_manifest(manifest: t.Mapping[str, t.Any]) -> bytes:
-    # Compact: every run reads the whole record, and it grows with the number of files in the store.
-    return json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+# -- records ------------------------------------------------------------------
 
 
 def password_fingerprint(password: str | None, salt: str) -> str:
@@ -170,6 +190,58 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+TEMP_PATTERN = TEMP_PREFIX + "*" + TEMP_SUFFIX
+
+
+@dataclasses.dataclass
+class Found:
+    """What a back end found for a few names and DOS wildcard patterns: entries, and the bytes of the records among them."""
+
+    entries: dict[str, FileStat]
+    records: dict[str, bytes]
+    manifest: bytes | None = None  # the header, when the back end brings it along with the first look-up
+    now: int | None = None
+
+
+# Names and DOS wildcard patterns to list; and names to take if present, else the pattern to search instead.
+Find = t.Callable[[t.Sequence[str], t.Mapping[str, str]], Found]
+
+
+def look_up(find: Find, lookup: Lookup, manifest: bytes | None = None, now: int | None = None, *, temps: bool = True) -> StoreListing:
+    """Files and records of the names a run publishes, then those of the certificates it supersedes.
+
+    An unchanged run reads its records by exact name: no folder search, except the one for stale
+    temporary files when ``temps`` (a host, which lists in the same round trip anyway). Searches by
+    wildcard only happen for files whose certificate changes (their records under any thumbprint)
+    and for the files of a superseded certificate.
+    """
+    fallbacks = {layout.record_name(name, thumbprint): layout.key_pattern(name) for name, thumbprint in lookup.files}
+    found = find([*lookup.names, *([TEMP_PATTERN] if temps else [])], fallbacks)
+    manifest = found.manifest if manifest is None else manifest
+    records = dict(found.records)
+    entries = dict(found.entries)
+    examined = {name.lower() for name in lookup.names}
+    files = layout.resolve(manifest, records, {n: s for n, s in entries.items() if is_pfx_name(n)})["files"]
+    thumbprints = {thumbprint.upper() for thumbprint in lookup.lineage(files)}
+    if thumbprints:
+        records.update(find([layout.thumbprint_pattern(thumbprint) for thumbprint in sorted(thumbprints)], {}).records)
+        files = layout.resolve(manifest, records, {})["files"]
+        extra = sorted(
+            name for name, entry in files.items() if str(entry.get("thumbprint", "")).upper() in thumbprints and name.lower() not in examined
+        )
+        if extra:
+            entries.update(find(extra, {}).entries)
+            examined.update(name.lower() for name in extra)
+    return StoreListing(
+        pfx={n: s for n, s in entries.items() if is_pfx_name(n)},
+        temps={n: s for n, s in entries.items() if is_our_temp(n)},
+        manifest=manifest,
+        now=now if now is not None else int(found.now or 0),
+        examined=frozenset(examined),
+        records=records,
+    )
+
+
 # -- folder stores reached from the controller ------------------------------
 
 
@@ -196,37 +268,64 @@ class FolderStore:
         self.fs = fs
         self.traffic = Traffic()
 
-    def read(self, candidates: Candidates | None = None) -> StoreListing:
-        """The whole folder, or with candidates only the files that matter (a few lookups instead of a big listing)."""
+    def read(self, lookup: Lookup | None = None) -> StoreListing:
+        """The whole folder, or with a lookup only the files and records that matter (a few look-ups instead of a big listing)."""
         self.traffic.round_trips += 1
         manifest = self.fs.read(MANIFEST_NAME)
+        self.traffic.other += len(manifest or b"")
         now = int(time.time() * TICKS_PER_SECOND)
-        wanted = None if candidates is None else candidates(manifest)
-        if wanted is None:
-            entries = self.fs.list()
-            self.traffic.other += len(manifest or b"") + 64 * len(entries)
-            return StoreListing(
-                pfx={n: s for n, s in entries.items() if is_pfx_name(n)},
-                temps={n: s for n, s in entries.items() if is_our_temp(n)},
-                manifest=manifest,
-                now=now,
-            )
-        names = [n for n in wanted if is_pfx_name(n)]
-        found: dict[str, FileStat] = {}
-        for name in names:
-            try:
-                found[name] = self.fs.stat(name)
-            except FileNotFoundError:
-                continue
-        temps = self.fs.list(TEMP_PREFIX + "*" + TEMP_SUFFIX)
-        self.traffic.other += len(manifest or b"") + 64 * (len(names) + len(temps))
+        if lookup is not None:
+            # Stale temporary files are swept by the commit (below), not searched for here: on an SMB
+            # share a wildcard search reads the whole directory, and an unchanged run writes nothing.
+            return look_up(self._find, lookup, manifest, now, temps=False)
+        entries = self.fs.list()
+        self.traffic.other += 64 * len(entries)
+        listed = {name: stat for name, stat in entries.items() if layout.is_record_name(name)}
+        pack = layout.decode_pack(self._read_other(PACK_NAME)) if PACK_NAME in entries else {}
+        records = layout.from_pack(pack, listed)
+        missing = [name for name in listed if name not in records]
+        if missing:
+            # Records written since the pack was last refreshed (e.g. by single-certificate tasks): read one by one.
+            self.traffic.round_trips += 1
+            records.update(self._read_records(missing))
         return StoreListing(
-            pfx=found,
-            temps={n: s for n, s in temps.items() if is_our_temp(n)},
+            pfx={n: s for n, s in entries.items() if is_pfx_name(n)},
+            temps={n: s for n, s in entries.items() if is_our_temp(n)},
             manifest=manifest,
             now=now,
-            examined=frozenset(n.lower() for n in names),
+            records=records,
+            record_stats=listed,
+            pack=pack,
         )
+
+    def _find(self, patterns: t.Sequence[str], fallbacks: t.Mapping[str, str]) -> Found:
+        entries: dict[str, FileStat] = {}
+        records = self._read_records(fallbacks)  # read, not looked up first: absent is simply no record
+        searches = [pattern for name, pattern in fallbacks.items() if name not in records]
+        for pattern in [*patterns, *searches]:
+            if "*" in pattern:
+                entries.update(self.fs.list(pattern))
+                continue
+            try:
+                entries[pattern] = self.fs.stat(pattern)
+            except FileNotFoundError:
+                continue
+        self.traffic.other += 64 * (len(patterns) + len(searches) + len(entries))
+        records.update(self._read_records(name for name in entries if layout.is_record_name(name)))
+        return Found(entries, records)
+
+    def _read_other(self, name: str) -> bytes | None:
+        data = self.fs.read(name)
+        self.traffic.other += len(data or b"")
+        return data
+
+    def _read_records(self, names: t.Iterable[str]) -> dict[str, bytes]:
+        found = {}
+        for name in names:
+            data = self._read_other(name)
+            if data is not None:  # deleted in between by a publisher that replaced it
+                found[name] = data
+        return found
 
     def fetch(self, names: t.Sequence[str]) -> dict[str, bytes]:
         self.traffic.round_trips += 1
@@ -239,8 +338,9 @@ class FolderStore:
         return found
 
     def commit(self, write: StoreWrite) -> dict[str, FileStat]:
+        """PFX files, then their new records, then removals (PFX and replaced records), then header and pack."""
         self.traffic.round_trips += 1
-        for name in write.stale_temps:
+        for name in write.stale_temps or self._stale_temps(write.listing):
             _ignore_errors(self.fs.remove, name)
         written: dict[str, FileStat] = {}
         for name, data in write.files.items():
@@ -248,14 +348,33 @@ class FolderStore:
             self.traffic.pfx_written += len(data)
             self._verify(name, data)
             written[name] = self.fs.stat(name)
-        for name in write.removes:
+        changes = write.record_changes(written)
+        written_records = {}
+        for name, data in changes.records.items():
+            self._write_other(name, data)
+            if write.listing.pack is not None:  # the pack keeps each record's size and time
+                written_records[name] = self.fs.stat(name)
+        for name in [*write.removes, *changes.deletes]:
             self.fs.remove(name)
-        manifest = dict(write.manifest)
-        fill_written_stats(manifest, written)
-        data = serialize_manifest(manifest)
-        self._atomic_write(MANIFEST_NAME, data)
-        self.traffic.other += len(data)
+            self.traffic.other += 64
+        if changes.header is not None:
+            self._write_other(MANIFEST_NAME, changes.header)
+        pack = write.refreshed_pack(changes, written_records)
+        if pack is not None:
+            self._write_other(PACK_NAME, pack)
         return written
+
+    def _stale_temps(self, listing: StoreListing) -> list[str]:
+        """For a run that looked its files up: our stale temporary files, found now that it writes anyway."""
+        if listing.examined is None:
+            return []
+        temps = {n: s for n, s in self.fs.list(TEMP_PATTERN).items() if is_our_temp(n)}
+        self.traffic.other += 64 * (1 + len(temps))
+        return dataclasses.replace(listing, temps=temps, now=int(time.time() * TICKS_PER_SECOND)).stale_temps()
+
+    def _write_other(self, name: str, data: bytes) -> None:
+        self._atomic_write(name, data)
+        self.traffic.other += len(data)
 
     def close(self) -> None:
         close = getattr(self.fs, "close", None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import time
 import typing as t
 import uuid
@@ -100,17 +101,53 @@ def read_cert_store(ctx: OpContext) -> dict[str, t.Any]:
     return answer
 
 
+def _dos_match(name: str, pattern: str) -> bool:
+    """DirectoryInfo.EnumerateFiles(String): '*' and '?' are wildcards, everything else literal, case-insensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, name, re.IGNORECASE | re.DOTALL) is not None
+
+
+def _enumerate(folder: Path, patterns: t.Any) -> list[Path]:
+    """Files matching any pattern (null: all), each once, in the order the patterns found them."""
+    found: dict[str, Path] = {}
+    entries = sorted(entry for entry in folder.iterdir() if entry.is_file())
+    for pattern in ["*"] if patterns is None else list(patterns):
+        if pattern is None:
+            continue
+        for entry in entries:
+            if entry.name.lower() not in found and _dos_match(entry.name, str(pattern)):
+                found[entry.name.lower()] = entry
+    return list(found.values())
+
+
+def _read_named(folder: Path, name: t.Any) -> str | None:
+    """The base64 content of a named file (manifest header, pack), when the name is given and the file exists."""
+    if not name:
+        return None
+    path = _child(folder, name)
+    return base64.b64encode(path.read_bytes()).decode("ascii") if path.is_file() else None
+
+
 def _read(ctx: OpContext, folder: Path) -> dict[str, t.Any]:
-    answer: dict[str, t.Any] = {"exists": folder.is_dir(), "files": [], "manifest": None, "contents": {}, "now": time.time_ns() // 100}
+    answer: dict[str, t.Any] = {
+        "exists": folder.is_dir(), "files": [], "manifest": None, "pack": None, "records": {}, "contents": {}, "now": time.time_ns() // 100,
+    }
     if not folder.is_dir():
         return answer
     prefix, suffix = str(ctx.params["temp_prefix"]), str(ctx.params["temp_suffix"])
-    for entry in sorted(folder.iterdir()):
-        if entry.is_file() and (entry.name.lower().endswith(".pfx") or (entry.name.startswith(prefix) and entry.name.endswith(suffix))):
+    record_prefix = str(ctx.params.get("record_prefix") or "")
+    patterns = ["*"] if ctx.params.get("patterns") is None else list(ctx.params["patterns"])
+    for lookup in ctx.params.get("lookups") or []:
+        # read_cert_store.ps1: the name when that file exists, else the search pattern.
+        patterns.append(str(lookup["name"]) if _child(folder, lookup["name"]).is_file() else str(lookup["pattern"]))
+    for entry in _enumerate(folder, patterns):
+        is_record = bool(record_prefix) and entry.name.startswith(record_prefix)
+        if entry.name.lower().endswith(".pfx") or (entry.name.startswith(prefix) and entry.name.endswith(suffix)) or is_record:
             answer["files"].append({"name": entry.name, "size": entry.stat().st_size, "mtime": _ticks(entry)})
-    manifest = _child(folder, ctx.params["manifest_name"])
-    if manifest.is_file():
-        answer["manifest"] = base64.b64encode(manifest.read_bytes()).decode("ascii")
+        if is_record and ctx.params.get("read_records"):
+            answer["records"][entry.name] = base64.b64encode(entry.read_bytes()).decode("ascii")
+    answer["manifest"] = _read_named(folder, ctx.params.get("manifest_name"))
+    answer["pack"] = _read_named(folder, ctx.params.get("pack_name"))
     for name in ctx.params.get("fetch") or []:
         path = _child(folder, name)
         if path.is_file():
@@ -197,5 +234,6 @@ def _write(ctx: OpContext, opened: _Folder) -> dict[str, t.Any]:
         _child(folder, name).unlink(missing_ok=True)
         removed.append(str(name))
         ctx.log("remove", file=str(name))
-    _write_atomically(ctx, opened, str(ctx.params["manifest_name"]), base64.b64decode(ctx.params["manifest_data"]))
+    if ctx.params.get("manifest_data"):
+        _write_atomically(ctx, opened, str(ctx.params["manifest_name"]), base64.b64decode(ctx.params["manifest_data"]))
     return {"written": written, "removed": removed}

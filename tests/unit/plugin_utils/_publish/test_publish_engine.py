@@ -11,7 +11,6 @@ import os
 import typing as t
 from pathlib import Path
 
-import pytest
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica, publish_all, summarize
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import DesiredFile, FileFacts, Publication
@@ -20,9 +19,11 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import (
     STALE_TEMP_AGE_SECONDS,
     TEMP_PREFIX,
     TEMP_SUFFIX,
+    PACK_NAME,
     FolderStore,
     LocalFileSystem,
 )
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.records import is_record_name, key_pattern, thumbprint_pattern
 
 
 def publication(
@@ -44,6 +45,20 @@ def make_identify(password: str | None) -> t.Callable[[bytes], FileFacts]:
         return FileFacts(doc["thumbprint"], doc["identity"], doc["encryption"], "2030-01-01T00:00:00Z")
 
     return identify
+
+
+def visible(folder: Path) -> list[str]:
+    """The folder's files other than the manifest records and their pack."""
+    return sorted(p.name for p in folder.iterdir() if not is_record_name(p.name) and p.name != PACK_NAME)
+
+
+def records(folder: Path) -> dict[str, t.Any]:
+    """The manifest as every module reads it: header plus one record per file."""
+    return FolderStore(LocalFileSystem(str(folder))).read().view()["files"]
+
+
+def record_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if is_record_name(p.name))
 
 
 class FaultyFs(LocalFileSystem):
@@ -68,24 +83,16 @@ def run(
     return summarize(pub, outcomes, check_mode=check_mode, min_replicas=len(replicas) if min_replicas is None else min_replicas)
 
 
-@pytest.fixture
-def folders(tmp_path: Path) -> list[Path]:
-    result = [tmp_path / "a", tmp_path / "b"]
-    for folder in result:
-        folder.mkdir()
-    return result
-
-
 def test_publish_then_unchanged_rerun_moves_no_pfx_bytes(folders: list[Path]) -> None:
     pub = publication("AA" * 20, ["www.contoso.test.pfx", "_.contoso.test.pfx"])
     first = run(pub, folders)
     assert first["changed"] is True
     assert [f["action"] for f in first["files"]] == ["created", "created"]
     for folder in folders:
-        assert sorted(p.name for p in folder.iterdir()) == [MANIFEST_NAME, "_.contoso.test.pfx", "www.contoso.test.pfx"]
-        manifest = json.loads((folder / MANIFEST_NAME).read_text())
-        assert "store-pw" not in (folder / MANIFEST_NAME).read_text()
-        assert manifest["files"]["www.contoso.test.pfx"]["thumbprint"] == "AA" * 20
+        assert visible(folder) == [MANIFEST_NAME, "_.contoso.test.pfx", "www.contoso.test.pfx"]
+        assert len(record_files(folder)) == 2  # one record per PFX file
+        assert not any("store-pw" in p.read_text() for p in folder.iterdir() if p.suffix == ".json")
+        assert records(folder)["www.contoso.test.pfx"]["thumbprint"] == "AA" * 20
     second = run(pub, folders)
     assert second["changed"] is False
     assert all(f["action"] == "unchanged" for f in second["files"])
@@ -113,11 +120,10 @@ def test_renewal_replaces_and_drops_only_our_superseded_files(folders: list[Path
     result = run(new, folders)
     assert result["files"][0]["action"] == "updated"
     assert result["removed"] == [{"file_name": "b.test.pfx", "replicas": {"r0": "removed", "r1": "removed"}}]
-    names = sorted(p.name for p in folders[0].iterdir())
-    assert names == [MANIFEST_NAME, "a.test.pfx", "c.test.pfx", "foreign.test.pfx"]
+    assert visible(folders[0]) == [MANIFEST_NAME, "a.test.pfx", "c.test.pfx", "foreign.test.pfx"]
     assert json.loads((folders[0] / "a.test.pfx").read_bytes())["thumbprint"] == "BB" * 20
-    # The other certificate's record survives in the shared manifest.
-    assert "c.test.pfx" in json.loads((folders[0] / MANIFEST_NAME).read_text())["files"]
+    # The other certificate's record survives; the dropped file's record went with it, a's was replaced.
+    assert sorted(records(folders[0])) == ["a.test.pfx", "c.test.pfx"] and len(record_files(folders[0])) == 2
     assert result["diff"]["before"]["r0"]["b.test.pfx"]["thumbprint"] == "AA" * 20
 
 
@@ -136,7 +142,7 @@ def test_prune_removes_every_other_pfx_but_nothing_else(folders: list[Path]) -> 
     (folders[0] / "foreign.test.pfx").write_bytes(b"not ours")
     (folders[0] / "readme.txt").write_text("keep")
     run(publication("AA" * 20, ["a.test.pfx"], prune=True), folders)
-    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "a.test.pfx", "readme.txt"]
+    assert visible(folders[0]) == [MANIFEST_NAME, "a.test.pfx", "readme.txt"]
 
 
 def test_touched_file_is_identified_and_kept_when_identical(folders: list[Path]) -> None:
@@ -218,14 +224,20 @@ def test_without_prune_only_own_files_are_looked_up_and_other_records_survive(fo
     counting = [CountingFs(str(f)) for f in folders]
     renewed = run(publication("EE" * 20, ["site0.test.pfx"]), folders, fs=counting)
     assert renewed["files"][0]["action"] == "updated"
-    assert all(fs.patterns == [f"{TEMP_PREFIX}*{TEMP_SUFFIX}"] for fs in counting)  # never a full listing
-    manifest = json.loads((folders[0] / MANIFEST_NAME).read_text())
-    assert sorted(manifest["files"]) == [f"site{i}.test.pfx" for i in range(5)]
-    assert manifest["files"]["site3.test.pfx"]["thumbprint"] == "03" * 20
+    # Never a full listing: the renewed file's records under any thumbprint, the superseded certificate's records,
+    # then (writing anyway) our stale temporary files.
+    expected = [key_pattern("site0.test.pfx"), thumbprint_pattern("00" * 20), f"{TEMP_PREFIX}*{TEMP_SUFFIX}"]
+    assert all(fs.patterns == expected for fs in counting)
+    unchanged = [CountingFs(str(f)) for f in folders]
+    run(publication("EE" * 20, ["site0.test.pfx"]), folders, fs=unchanged)
+    assert all(fs.patterns == [] for fs in unchanged)  # records read by exact name: no folder search at all
+    stored = records(folders[0])
+    assert sorted(stored) == [f"site{i}.test.pfx" for i in range(5)]
+    assert stored["site3.test.pfx"]["thumbprint"] == "03" * 20
     pruning = [CountingFs(str(f)) for f in folders]
     run(publication("EE" * 20, ["site0.test.pfx"], prune=True), folders, fs=pruning)
     assert pruning[0].patterns == ["*"]
-    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "site0.test.pfx"]
+    assert visible(folders[0]) == [MANIFEST_NAME, "site0.test.pfx"] and len(record_files(folders[0])) == 1
 
 
 def test_same_certificate_split_over_two_tasks_never_flip_flops(folders: list[Path]) -> None:
@@ -233,7 +245,7 @@ def test_same_certificate_split_over_two_tasks_never_flip_flops(folders: list[Pa
     run(first, folders)
     run(second, folders)
     assert run(first, folders)["removed"] == [] and run(second, folders)["changed"] is False
-    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "a.test.pfx", "b.test.pfx"]
+    assert visible(folders[0]) == [MANIFEST_NAME, "a.test.pfx", "b.test.pfx"]
 
 
 class ReplicaReturningOtherBytes(LocalFileSystem):
@@ -306,8 +318,7 @@ def test_batch_is_one_session_one_manifest_read_one_commit_per_replica(folders: 
         # One read of the manifest to plan (the commit writes it, never reads it again), one close, two round trips.
         assert (fs.manifest_reads, fs.closes, replica["round_trips"]) == (1, 1, 2)
     assert set(first["_exported"]) == {p.thumbprint for p in pubs}
-    manifest = json.loads((folders[1] / MANIFEST_NAME).read_text())
-    assert len(manifest["files"]) == 20
+    assert len(records(folders[1])) == 20
 
     again = run_batch(pubs, folders)
     assert again["changed"] is False and again["_exported"] == []
@@ -324,10 +335,10 @@ def test_batch_check_mode_and_prune_keep_exactly_the_listed_certificates(folders
     pubs = [publication("AA" * 20, ["a.test.pfx"], prune=True), publication("BB" * 20, ["b.test.pfx"], prune=True)]
     preview = run_batch(pubs, folders, check_mode=True)
     assert preview["changed"] is True and preview["_exported"] == []
-    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "old.test.pfx"]
+    assert visible(folders[0]) == [MANIFEST_NAME, "old.test.pfx"]
     assert preview["removed"] == [{"file_name": "old.test.pfx", "replicas": {"r0": "pruned", "r1": "pruned"}}]
     run_batch(pubs, folders)
-    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "a.test.pfx", "b.test.pfx"]
+    assert visible(folders[0]) == [MANIFEST_NAME, "a.test.pfx", "b.test.pfx"]
 
 
 def test_moving_a_name_between_certificates_of_a_batch_keeps_both_certificates_files(folders: list[Path]) -> None:
@@ -336,4 +347,4 @@ def test_moving_a_name_between_certificates_of_a_batch_keeps_both_certificates_f
     moved = run_batch([publication("AA" * 20, ["a.test.pfx"]), publication("BB" * 20, ["b.test.pfx"])], folders)
     assert moved["removed"] == []
     assert [f["action"] for c in moved["certificates"] for f in c["files"]] == ["unchanged", "updated"]
-    assert sorted(p.name for p in folders[0].iterdir()) == [MANIFEST_NAME, "a.test.pfx", "b.test.pfx"]
+    assert visible(folders[0]) == [MANIFEST_NAME, "a.test.pfx", "b.test.pfx"]

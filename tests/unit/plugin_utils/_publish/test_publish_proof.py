@@ -7,7 +7,6 @@ source loaders (load_pfx / load_pem), never the time.
 from __future__ import annotations
 
 import datetime
-import json
 import typing as t
 from pathlib import Path
 
@@ -20,12 +19,14 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_CERT_PUBLISH
+from ansible_collections.iis.ccs.plugins.plugin_utils._core import dns_names
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext, UserInputError
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx import mac
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish import proof, source, task
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import Publication
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import MANIFEST_NAME, StoreError
+from ansible_collections.iis.ccs.plugins.plugin_utils._store import records as store_records
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import RECORD_PREFIX, FolderStore, LocalFileSystem, StoreError
 
 SOURCE_PASSWORD = "Source-Pw-1"
 STORE_PASSWORD = "Store-Pw-1"
@@ -131,7 +132,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def records(folder: Path) -> dict[str, dict[str, t.Any]]:
-    return t.cast(dict[str, dict[str, t.Any]], json.loads((folder / MANIFEST_NAME).read_bytes())["files"])
+    """Every file's record, as the one reader (StoreListing.view) sees them."""
+    return t.cast(dict[str, dict[str, t.Any]], FolderStore(LocalFileSystem(str(folder))).read().view()["files"])
 
 
 def without_load_count(result: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -311,12 +313,13 @@ def test_expiry_still_refuses_on_the_short_path(ca: Ca, tmp_path: Path, loads: L
 def test_records_of_the_previous_format_take_the_full_path_once(ca: Ca, tmp_path: Path, loads: Loads) -> None:
     source_pfx = ca.pfx(tmp_path / "site.pfx", "www.example.test", "example.test")
     run(pfx_args(source_pfx, tmp_path / "r1"))
-    manifest_path = tmp_path / "r1" / MANIFEST_NAME
-    manifest = json.loads(manifest_path.read_bytes())
-    for entry in manifest["files"].values():
+    for record_path in (tmp_path / "r1").glob(RECORD_PREFIX + "*"):
+        decoded = store_records.decode_record(record_path.name, record_path.read_bytes())
+        assert decoded is not None
+        file_name, entry = decoded
         for field in ("source", "not_before", "names", "position", "chain_warnings"):
             entry.pop(field, None)
-    manifest_path.write_text(json.dumps(manifest))
+        record_path.write_bytes(store_records.encode_record(file_name, entry)[1])
     loads.take()
     upgraded = run(pfx_args(source_pfx, tmp_path / "r1"))
     assert loads.take() == 1 and not upgraded["changed"] and upgraded["replicas"][0]["manifest_updated"]
@@ -405,3 +408,45 @@ def test_a_failing_task_reports_the_full_paths_message(ca: Ca, tmp_path: Path) -
     assert not any((tmp_path / "r1").iterdir())
     with pytest.raises(ModuleFailure):
         run({**pfx_args(good, tmp_path / "r1"), "destinations": [{"type": "local", "path": str(tmp_path / "missing"), "name": "x"}]})
+
+
+# ---------------------------------------------------------------- what the read phase looks up (manifest records)
+
+
+def _proof(*host_names: str, prune: bool = False) -> proof.Proof:
+    names = tuple(dns_names.parse_host_name(name, option="host_names") for name in host_names) or None
+    return proof.Proof(digest="d" * 64, option="pfx_path", host_names=names, encryption="AES256-SHA256", key_password=STORE_PASSWORD, prune=prune)
+
+
+def test_a_certificate_still_to_be_decided_is_looked_up_by_its_host_names_with_every_thumbprint_they_hold() -> None:
+    lookup = proof.batch_lookup([], [_proof("WWW.example.test", "example.test")])
+    assert lookup is not None
+    assert lookup.files == (("example.test.pfx", ""), ("www.example.test.pfx", ""))  # no thumbprint yet: searched by name hash
+    found = {"www.example.test.pfx": {"thumbprint": "ab12"}, "other.test.pfx": {"thumbprint": "CD34"}}
+    assert lookup.lineage(found) == {"AB12"}  # a renewal must still see the other files of the certificate it supersedes
+
+
+def test_without_host_names_or_with_prune_the_read_lists_the_folder() -> None:
+    assert proof.batch_lookup([], [_proof()]) is None  # its file names are only known from its records
+    assert proof.batch_lookup([], [_proof("www.example.test", prune=True)]) is None
+
+
+def test_an_unchanged_short_path_task_with_host_names_reads_the_same_bytes_in_a_small_and_a_large_store(ca: Ca, tmp_path: Path, loads: Loads) -> None:
+    source_pfx = ca.pfx(tmp_path / "site.pfx", "www.example.test", "example.test")
+    other = ca.pfx(tmp_path / "other.pfx", "other.example.test").read_bytes()
+    traffic = {}
+    for size in (2, 300):
+        folder = tmp_path / f"store{size}"
+        for host_names in (["www.example.test", "example.test"], None):
+            extra = {"host_names": host_names} if host_names else {}
+            run(pfx_args(source_pfx, folder, **extra))
+            for index in range(size):
+                (folder / f"filler{index}.test.pfx").write_bytes(other)
+            loads.take()
+            result = run(pfx_args(source_pfx, folder, **extra))
+            assert not result["changed"] and result["sources_loaded"] == 0 and loads.take() == 0
+            traffic[size, bool(host_names)] = result["replicas"][0]["other_bytes"]
+            assert result["replicas"][0]["pfx_bytes_read"] == 0
+    assert traffic[2, True] == traffic[300, True]
+    # Without host_names its file names come only from its records: the folder is listed (see docs/developing.md).
+    assert traffic[300, False] > traffic[2, False]

@@ -15,7 +15,7 @@ import pytest
 from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import StoreError, StoreWrite
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import StoreError, StoreListing, StoreWrite
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.host import HostStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "lab"))
@@ -56,7 +56,8 @@ def store(connection: Connection, path: str = "D:\\CCS") -> HostStore:
 
 
 def one_file() -> StoreWrite:
-    return StoreWrite(files={"www.example.test.pfx": b"pfx bytes"}, removes=[], stale_temps=[], manifest={"version": 1, "files": {}})
+    empty = StoreListing(pfx={}, temps={}, manifest=None, now=0)
+    return StoreWrite(files={"www.example.test.pfx": b"pfx bytes"}, removes=[], stale_temps=[], manifest={"salt": "c2FsdA==", "files": {}}, listing=empty)
 
 
 def test_a_reachable_folder_reads_and_commits() -> None:
