@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import shutil
 import statistics
@@ -299,7 +300,7 @@ def print_table(figures: dict[str, t.Any]) -> None:
             extra = (f" ({run['ms_per_task_first_tenth']} ms/task in the first tenth, {run['ms_per_task_last_tenth']} ms in the last: "
                      f"{run['last_to_first_tenth']}x)")
         counts = " | ".join(f"{run[k]:,}" if k in run else "-" for k in ("pfx_bytes_written", "pfx_bytes_read", "files_changed", "sources_loaded"))
-        ratio = f"{run['seconds'] / floor:.1f}x" if floor == floor else "-"  # no floor with --separate-only
+        ratio = "-" if math.isnan(floor) else f"{run['seconds'] / floor:.1f}x"  # no floor with --separate-only
         print(f"| {label}{extra} | {run['seconds']:.2f} s | {ratio} | {counts} |")
 
 

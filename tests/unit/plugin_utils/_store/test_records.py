@@ -21,7 +21,7 @@ def test_a_record_is_named_by_its_file_and_certificate_and_keeps_every_field() -
 
 def test_a_record_that_does_not_match_its_name_or_cannot_be_read_is_ignored() -> None:
     name, data = records.encode_record("www.example.test.pfx", ENTRY)
-    other, _ = records.encode_record("other.test.pfx", ENTRY)
+    other = records.encode_record("other.test.pfx", ENTRY)[0]
     renamed = records.record_name("www.example.test.pfx", "CD" * 20)
     assert records.decode_record(other, data) is None  # another file's name
     assert records.decode_record(renamed, data) is None  # another certificate's name
