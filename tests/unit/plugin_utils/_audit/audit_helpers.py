@@ -50,8 +50,9 @@ class Ca:
             .sign(self.key, hashes.SHA256())
         )
 
-    def leaf(self, *names: str, days: float = 200) -> Pem:
-        key = ec.generate_private_key(ec.SECP256R1())
+    def issue(self, *names: str, days: float = 200, key: t.Any = None) -> tuple[x509.Certificate, t.Any]:
+        """A server certificate for names (the first is the subject), valid from yesterday for days; a new EC key unless given."""
+        key = key or ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
         cert = (
             x509.CertificateBuilder()
@@ -65,6 +66,10 @@ class Ca:
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(self.key, hashes.SHA256())
         )
+        return cert, key
+
+    def leaf(self, *names: str, days: float = 200) -> Pem:
+        cert, key = self.issue(*names, days=days)
         pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
         return Pem(cert.public_bytes(serialization.Encoding.PEM).decode(), pem_key.decode(), self.cert.public_bytes(serialization.Encoding.PEM).decode())
 

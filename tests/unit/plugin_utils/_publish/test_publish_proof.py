@@ -7,16 +7,15 @@ source loaders (load_pfx / load_pem), never the time.
 from __future__ import annotations
 
 import datetime
+import sys
 import typing as t
 from pathlib import Path
 
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CCS_CERT_PUBLISH
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import dns_names
@@ -28,49 +27,20 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import Publi
 from ansible_collections.iis.ccs.plugins.plugin_utils._store import records as store_records
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import RECORD_PREFIX, FolderStore, LocalFileSystem, StoreError
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_audit"))
+
+from audit_helpers import Ca as SharedTestCa  # noqa: E402
+
 SOURCE_PASSWORD = "Source-Pw-1"
 STORE_PASSWORD = "Store-Pw-1"
-NOW = datetime.datetime.now(datetime.timezone.utc)
 
 
-def _name(text: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
-
-
-class Ca:
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name("proof test CA"))
-            .issuer_name(_name("proof test CA"))
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - datetime.timedelta(days=1))
-            .not_valid_after(NOW + datetime.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self.key, hashes.SHA256())
-        )
-
-    def leaf(self, *names: str, days: float = 200, key: t.Any = None) -> tuple[x509.Certificate, t.Any]:
-        key = key or ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(names[0]))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - datetime.timedelta(days=1))
-            .not_valid_after(NOW + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(self.key, hashes.SHA256())
-        )
-        return cert, key
+class Ca(SharedTestCa):
+    """The audit tests' CA, which also writes PFX sources."""
 
     def pfx(self, path: Path, *names: str, days: float = 200, key: t.Any = None, certificate_key: t.Any = None) -> Path:
         """A PFX of a new leaf; certificate_key puts a different key in the file than the certificate's."""
-        cert, leaf_key = self.leaf(*names, days=days, key=key)
+        cert, leaf_key = self.issue(*names, days=days, key=key)
         protection = serialization.BestAvailableEncryption(SOURCE_PASSWORD.encode())
         if certificate_key is not None:  # cryptography will not pair them as key and certificate: the certificate goes with the chain
             path.write_bytes(pkcs12.serialize_key_and_certificates(b"leaf", certificate_key, None, [cert, self.cert], protection))
@@ -218,7 +188,7 @@ def test_an_unchanged_source_skips_the_key_load(ca: Ca, tmp_path: Path, loads: L
 
 
 def test_pem_sources_with_an_unencrypted_key_take_the_short_path_too(ca: Ca, tmp_path: Path, loads: Loads) -> None:
-    cert, key = ca.leaf("pem.example.test")
+    cert, key = ca.issue("pem.example.test")
     args = {
         "certificate_content": cert.public_bytes(serialization.Encoding.PEM).decode(),
         "private_key_content": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(),
@@ -357,7 +327,7 @@ def test_a_replica_without_records_takes_the_full_path_and_is_healed(ca: Ca, tmp
 
 
 def test_a_source_with_a_passphrase_protected_pem_key_always_takes_the_full_path(ca: Ca, tmp_path: Path, loads: Loads) -> None:
-    cert, key = ca.leaf("pem.example.test")
+    cert, key = ca.issue("pem.example.test")
     protection = serialization.BestAvailableEncryption(b"Key-Pass-1")
     args = {
         "certificate_content": cert.public_bytes(serialization.Encoding.PEM).decode(),
