@@ -99,6 +99,10 @@ def test_files_over_the_compound_limit_take_the_step_by_step_path(samba_share: S
     fs.write_atomic("big.pfx", data)
     assert fs.read_verified("big.pfx", data) == fs.stat("big.pfx")
     assert (samba_share.local_dir / "big.pfx").read_bytes() == data
+    assert fs.read("big.pfx") == data  # the first 64 KiB in one round trip, then the whole file
+    assert fs.read("absent.pfx") is None
+    (samba_share.local_dir / "empty.pfx").write_bytes(b"")
+    assert fs.read("empty.pfx") == b""
     fs.close()
 
 
@@ -133,3 +137,16 @@ def test_a_failure_among_parallel_requests_leaves_whole_files_and_a_rerun_conver
     assert not healed.get("failed") and healed["changed"] is True
     assert sorted(p.name for p in samba_share.local_dir.glob("*.pfx")) == ["b.example.test.pfx", "shop.example.test.pfx", "www.example.test.pfx"]
     assert publish(batch)["changed"] is False
+
+
+def test_without_the_compound_building_block_every_step_still_works(samba_share: SambaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should a smbprotocol release move smbclient._io, the documented step-by-step functions do the same work."""
+    monkeypatch.setattr(smb, "HAS_COMPOUND", False)
+    monkeypatch.setattr(smb, "COMPOUND_DATA_LIMIT", -1)
+    fs = filesystem(samba_share)
+    sent = count_round_trips(monkeypatch)
+    fs.write_atomic("e.pfx", b"step by step")
+    assert fs.read_verified("e.pfx", b"step by step") == fs.stat("e.pfx")
+    assert fs.read("e.pfx") == b"step by step" and fs.read("absent.pfx") is None
+    assert sent[0] > 9 and temps(samba_share) == []
+    fs.close()

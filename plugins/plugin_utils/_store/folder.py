@@ -416,7 +416,6 @@ class FolderStore:
             close()
 
 
-
 def write_via_temp(fs: FileSystem, name: str, data: bytes) -> None:
     """The step-by-step atomic write: a unique temporary file in the same folder, renamed over name."""
     temp = new_temp_name()

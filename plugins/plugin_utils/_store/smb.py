@@ -13,9 +13,6 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FileS
 
 try:
     import smbclient
-
-    # The building blocks smbclient's own stat() and replace() are made of: an Open on the session's tree.
-    from smbclient._io import SMBFileIO
     from smbprotocol.exceptions import EndOfFile, SMBOSError, SMBResponseException
     from smbprotocol.file_info import FileAttributes, FileDispositionInformation, FileRenameInformation
     from smbprotocol.open import CreateDisposition, CreateOptions, FilePipePrinterAccessMask, ImpersonationLevel, ShareAccess, SMB2SetInfoRequest
@@ -23,6 +20,16 @@ try:
     HAS_SMBPROTOCOL = True
 except ImportError:  # reported by SmbFileSystem as a user-facing error (tests/smb: test_without_smbprotocol_...)
     HAS_SMBPROTOCOL = False
+
+try:
+    # What smbclient's own stat() and replace() are built on: an Open on the session's tree, path resolved.
+    # Not part of smbclient's documented interface: should a release move it, every file takes the
+    # step-by-step path (COMPOUND_DATA_LIMIT below), which uses only the documented functions.
+    from smbclient._io import SMBFileIO
+
+    HAS_COMPOUND = True
+except ImportError:
+    HAS_COMPOUND = False
 
 
 def split_unc(path: str) -> tuple[str, str]:
@@ -37,7 +44,7 @@ def split_unc(path: str) -> tuple[str, str]:
 # An SMB2 READ or WRITE of at most 64 KiB costs one credit, so it can travel inside a compound request
 # (MS-SMB2 3.2.4.1.5); every PFX and record this collection writes is far smaller. Larger files take the
 # step-by-step path.
-COMPOUND_DATA_LIMIT = 65536
+COMPOUND_DATA_LIMIT = 65536 if HAS_COMPOUND else -1
 
 
 class SmbFileSystem:
@@ -112,13 +119,14 @@ class SmbFileSystem:
 
     def read(self, name: str) -> bytes | None:
         """Open, read and close in one round trip (a manifest record, a PFX); a file over 64 KiB is then read whole."""
-        self._connect()
-        try:
-            data, stat = self._read_with_stat(name, COMPOUND_DATA_LIMIT)
-        except Exception as exc:  # noqa: BLE001
-            raise StoreError(explain_smb_error(exc, self.path, f"reading {name} in")) from None
-        if data is None or len(data) >= stat.size:
-            return data
+        if HAS_COMPOUND:
+            self._connect()
+            try:
+                data, stat = self._read_with_stat(name, COMPOUND_DATA_LIMIT)
+            except Exception as exc:  # noqa: BLE001
+                raise StoreError(explain_smb_error(exc, self.path, f"reading {name} in")) from None
+            if data is None or len(data) >= stat.size:
+                return data
         try:
             return t.cast(bytes, self._call(f"reading {name}", _read_all, self._full(name)))
         except FileNotFoundError:  # removed in between by a publisher that replaced it
@@ -268,7 +276,7 @@ def _send_related(raw: t.Any, actions: t.Sequence[tuple[t.Any, t.Callable[[t.Any
     exception the server answered that step with, in order. Every response is received, failed or not, so none is
     left pending on the connection."""
     tree = raw.fd.tree_connect
-    requests = raw.fd.connection.send_compound([request for request, _ in actions], tree.session.session_id, tree.tree_connect_id, related=True)
+    requests = raw.fd.connection.send_compound([request for request, _unpack in actions], tree.session.session_id, tree.tree_connect_id, related=True)
     outcomes: list[t.Any] = []
     for action, sent in zip(actions, requests):
         try:
