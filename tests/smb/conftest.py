@@ -1,4 +1,4 @@
-"""pytest fixture ``samba_share``: a real smbd on loopback, per test, under tmp_path."""
+"""pytest fixtures: ``samba_share``, a real smbd on loopback, per test, under tmp_path; ``corpus``, test certificates."""
 
 from __future__ import annotations
 
@@ -44,3 +44,8 @@ def samba_factory(tmp_path: Path) -> t.Iterator[t.Callable[[str], SambaServer]]:
 def samba_share(samba_factory: t.Callable[[str], SambaServer]) -> SambaServer:
     """host, port, share, user, password, local_dir; stop()/start() take the replica down and back."""
     return samba_factory("samba")
+
+
+@pytest.fixture(scope="module")
+def corpus(cert_corpus_module: t.Any, tmp_path_factory: pytest.TempPathFactory) -> t.Any:
+    return cert_corpus_module.build_corpus(tmp_path_factory.mktemp("smb-corpus"), openssl=None)

@@ -24,11 +24,6 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._store.smb import SmbFileS
 STORE_PASSWORD = "Smb-Store-Key-Pw-1"
 
 
-@pytest.fixture(scope="module")
-def corpus(cert_corpus_module: t.Any, tmp_path_factory: pytest.TempPathFactory) -> t.Any:
-    return cert_corpus_module.build_corpus(tmp_path_factory.mktemp("smb-corpus"), openssl=None)
-
-
 def args(corpus: t.Any, destinations: list[dict[str, t.Any]], leaf: str = "leaf-rsa", **extra: t.Any) -> dict[str, t.Any]:
     return {
         "pfx_path": str(corpus.path(f"{leaf}.3des.pfx")),
@@ -140,10 +135,10 @@ def test_wrong_share_password_fails_that_replica_without_leaking(samba_share: Sa
 class FailingRename(SmbFileSystem):
     """Fault injection: the temp file is written, then the rename over the real file fails."""
 
-    def replace(self, source: str, target: str) -> None:
-        if target.endswith(".pfx"):
+    def _rename_over(self, raw: t.Any, name: str) -> None:
+        if name.endswith(".pfx"):
             raise OSError("injected fault between write and rename")
-        super().replace(source, target)
+        super()._rename_over(raw, name)
 
 
 def faulty_factory(faulty_name: str) -> t.Callable[..., Replica]:

@@ -16,8 +16,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "playbooks"))
 
 from _lab import Lab, assert_secrets_absent  # noqa: E402
 from _samba import SambaServer  # noqa: E402
-# The module-scoped corpus fixture, shared with test_publish_smb.
-from test_publish_smb import corpus  # noqa: E402,F401  # pylint: disable=unused-import
 
 
 @pytest.fixture
@@ -38,7 +36,7 @@ def _play(args: dict[str, t.Any]) -> str:
 """
 
 
-def test_playbook_smb_secrets_never_leak(controller: Lab, samba_share: SambaServer, corpus: t.Any, tmp_path: Path) -> None:  # noqa: F811
+def test_playbook_smb_secrets_never_leak(controller: Lab, samba_share: SambaServer, corpus: t.Any, tmp_path: Path) -> None:
     secrets = {"pfx": "Canary-Smb-Pfx-11a", "store": "Canary-Smb-Store-22b"}
     key = serialization.load_pem_private_key(corpus.read("leaf-rsa.key"), None)
     pfx = tmp_path / "canary.pfx"

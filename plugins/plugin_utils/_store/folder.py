@@ -14,6 +14,7 @@ the file had right after writing) so an unchanged re-publish moves no PFX bytes 
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import dataclasses
 import fnmatch
 import hashlib
@@ -191,6 +192,8 @@ def sha256_hex(data: bytes) -> str:
 
 
 TEMP_PATTERN = TEMP_PREFIX + "*" + TEMP_SUFFIX
+_Input = t.TypeVar("_Input")
+_Result = t.TypeVar("_Result")
 
 
 @dataclasses.dataclass
@@ -260,6 +263,13 @@ class FileSystem(t.Protocol):
 
     def stat(self, name: str) -> FileStat: ...  # FileNotFoundError when absent
 
+    # Whole-file steps, which a back end may do in fewer round trips than the primitives above:
+    def write_atomic(self, name: str, data: bytes) -> None: ...  # a temporary file renamed over name
+
+    def read_verified(self, name: str, data: bytes) -> FileStat: ...  # read back, compare, and its size and time
+
+    parallel_requests: int  # how many files commit() may write at once
+
 
 class FolderStore:
     """A store whose folder the controller reaches itself (local folder or SMB)."""
@@ -320,40 +330,33 @@ class FolderStore:
         return data
 
     def _read_records(self, names: t.Iterable[str]) -> dict[str, bytes]:
-        found = {}
-        for name in names:
-            data = self._read_other(name)
-            if data is not None:  # deleted in between by a publisher that replaced it
-                found[name] = data
+        found = self._read_many(names)
+        self.traffic.other += sum(len(data) for data in found.values())
         return found
 
     def fetch(self, names: t.Sequence[str]) -> dict[str, bytes]:
         self.traffic.round_trips += 1
-        found: dict[str, bytes] = {}
-        for name in names:
-            data = self.fs.read(name)
-            if data is not None:
-                found[name] = data
-                self.traffic.pfx_read += len(data)
+        found = self._read_many(names)
+        self.traffic.pfx_read += sum(len(data) for data in found.values())
         return found
+
+    def _read_many(self, names: t.Iterable[str]) -> dict[str, bytes]:
+        """The files that exist (one deleted in between, by a publisher that replaced it, is simply absent)."""
+        read = self._in_parallel(lambda name, _unused: self.fs.read(name), dict.fromkeys(names, None))
+        return {name: data for name, data in read.items() if data is not None}
 
     def commit(self, write: StoreWrite) -> dict[str, FileStat]:
         """PFX files, then their new records, then removals (PFX and replaced records), then header and pack."""
         self.traffic.round_trips += 1
         for name in write.stale_temps or self._stale_temps(write.listing):
             _ignore_errors(self.fs.remove, name)
-        written: dict[str, FileStat] = {}
-        for name, data in write.files.items():
-            self._atomic_write(name, data)
-            self.traffic.pfx_written += len(data)
-            self._verify(name, data)
-            written[name] = self.fs.stat(name)
+        written = self._write_files(write.files)
         changes = write.record_changes(written)
-        written_records = {}
-        for name, data in changes.records.items():
-            self._write_other(name, data)
-            if write.listing.pack is not None:  # the pack keeps each record's size and time
-                written_records[name] = self.fs.stat(name)
+        keep_stats = write.listing.pack is not None  # the pack keeps each record's size and time
+        written_records = {
+            name: stat for name, stat in self._in_parallel(lambda name, data: self._write_record(name, data, keep_stats), changes.records).items() if stat
+        }
+        self.traffic.other += sum(len(data) for data in changes.records.values())
         for name in [*write.removes, *changes.deletes]:
             self.fs.remove(name)
             self.traffic.other += 64
@@ -372,8 +375,39 @@ class FolderStore:
         self.traffic.other += 64 * (1 + len(temps))
         return dataclasses.replace(listing, temps=temps, now=int(time.time() * TICKS_PER_SECOND)).stale_temps()
 
+    def _write_files(self, files: t.Mapping[str, bytes]) -> dict[str, FileStat]:
+        stats = self._in_parallel(self._write_file, files)
+        moved = sum(len(data) for data in files.values())
+        self.traffic.pfx_written += moved
+        self.traffic.pfx_read += moved  # the read-back
+        return stats
+
+    def _in_parallel(self, step: t.Callable[[str, _Input], _Result], files: t.Mapping[str, _Input]) -> dict[str, _Result]:
+        """step for each file, several at once where the back end allows it (SMB). On a failure the files not yet
+        started are not done, those under way finish, and the first error is raised: as with one file after
+        another, the records of a failed write are not written, and the next run converges."""
+        workers = min(self.fs.parallel_requests, len(files))
+        if workers <= 1:
+            return {name: step(name, data) for name, data in files.items()}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iis-ccs-store") as pool:
+            futures = {name: pool.submit(step, name, data) for name, data in files.items()}
+            try:
+                return {name: future.result() for name, future in futures.items()}
+            except BaseException:
+                for future in futures.values():
+                    future.cancel()
+                raise
+
+    def _write_file(self, name: str, data: bytes) -> FileStat:
+        self.fs.write_atomic(name, data)
+        return self.fs.read_verified(name, data)
+
+    def _write_record(self, name: str, data: bytes, keep_stat: bool) -> FileStat | None:
+        self.fs.write_atomic(name, data)
+        return self.fs.stat(name) if keep_stat else None
+
     def _write_other(self, name: str, data: bytes) -> None:
-        self._atomic_write(name, data)
+        self.fs.write_atomic(name, data)
         self.traffic.other += len(data)
 
     def close(self) -> None:
@@ -381,23 +415,27 @@ class FolderStore:
         if close is not None:
             close()
 
-    def _atomic_write(self, name: str, data: bytes) -> None:
-        temp = new_temp_name()
-        try:
-            self.fs.write_new(temp, data)
-            self.fs.replace(temp, name)
-        except BaseException:
-            # Whatever failed, the old file is untouched; do not leave our temp file behind.
-            _ignore_errors(self.fs.remove, temp)
-            raise
 
-    def _verify(self, name: str, data: bytes) -> None:
-        back = self.fs.read(name)
-        self.traffic.pfx_read += len(back or b"")
-        if back is None or sha256_hex(back) != sha256_hex(data):
-            # Another publisher may have renamed its own complete file over ours in
-            # between; that is still a whole file, but we cannot vouch for it.
-            raise StoreError(f"read-back check of {name} failed: the file differs from what was written")
+def write_via_temp(fs: FileSystem, name: str, data: bytes) -> None:
+    """The step-by-step atomic write: a unique temporary file in the same folder, renamed over name."""
+    temp = new_temp_name()
+    try:
+        fs.write_new(temp, data)
+        fs.replace(temp, name)
+    except BaseException:
+        # Whatever failed, the old file is untouched; do not leave our temp file behind.
+        _ignore_errors(fs.remove, temp)
+        raise
+
+
+def read_back(fs: FileSystem, name: str, data: bytes) -> FileStat:
+    """The step-by-step read-back check: the whole file compared with data, then its size and time."""
+    back = fs.read(name)
+    if back is None or sha256_hex(back) != sha256_hex(data):
+        # Another publisher may have renamed its own complete file over ours in
+        # between; that is still a whole file, but we cannot vouch for it.
+        raise StoreError(f"read-back check of {name} failed: the file differs from what was written")
+    return fs.stat(name)
 
 
 def _ignore_errors(func: t.Callable[[str], None], name: str) -> None:
@@ -410,8 +448,16 @@ def _ignore_errors(func: t.Callable[[str], None], name: str) -> None:
 class LocalFileSystem:
     """A folder on the controller."""
 
+    parallel_requests = 1  # a local disk gains nothing, and fault-injection tests rely on the order
+
     def __init__(self, path: str) -> None:
         self.path = path
+
+    def write_atomic(self, name: str, data: bytes) -> None:
+        write_via_temp(self, name, data)
+
+    def read_verified(self, name: str, data: bytes) -> FileStat:
+        return read_back(self, name, data)
 
     def _full(self, name: str) -> str:
         return os.path.join(self.path, name)

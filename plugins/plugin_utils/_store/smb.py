@@ -5,18 +5,31 @@
 from __future__ import annotations
 
 import datetime
+import ntpath
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.errors import explain_smb_error
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FileStat, StoreError
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FileStat, StoreError, new_temp_name, sha256_hex, write_via_temp
 
 try:
     import smbclient
-    from smbprotocol.exceptions import SMBOSError
+    from smbprotocol.exceptions import EndOfFile, SMBOSError, SMBResponseException
+    from smbprotocol.file_info import FileAttributes, FileDispositionInformation, FileRenameInformation
+    from smbprotocol.open import CreateDisposition, CreateOptions, FilePipePrinterAccessMask, ImpersonationLevel, ShareAccess, SMB2SetInfoRequest
 
     HAS_SMBPROTOCOL = True
 except ImportError:  # reported by SmbFileSystem as a user-facing error (tests/smb: test_without_smbprotocol_...)
     HAS_SMBPROTOCOL = False
+
+try:
+    # What smbclient's own stat() and replace() are built on: an Open on the session's tree, path resolved.
+    # Not part of smbclient's documented interface: should a release move it, every file takes the
+    # step-by-step path (COMPOUND_DATA_LIMIT below), which uses only the documented functions.
+    from smbclient._io import SMBFileIO
+
+    HAS_COMPOUND = True
+except ImportError:
+    HAS_COMPOUND = False
 
 
 def split_unc(path: str) -> tuple[str, str]:
@@ -28,8 +41,18 @@ def split_unc(path: str) -> tuple[str, str]:
     return parts[0], "\\\\" + "\\".join(parts)
 
 
+# An SMB2 READ or WRITE of at most 64 KiB costs one credit, so it can travel inside a compound request
+# (MS-SMB2 3.2.4.1.5); every PFX and record this collection writes is far smaller. Larger files take the
+# step-by-step path.
+COMPOUND_DATA_LIMIT = 65536 if HAS_COMPOUND else -1
+
+
 class SmbFileSystem:
     """File primitives over one SMB session; every error becomes a StoreError without credentials in it."""
+
+    # FolderStore writes this many files at once: smbprotocol multiplexes requests from several threads
+    # on one connection, so one file's round trips overlap another's on the server.
+    parallel_requests = 4
 
     def __init__(self, path: str, *, user_name: str | None, password: str | None, port: int, encrypt: bool) -> None:
         if not HAS_SMBPROTOCOL:
@@ -95,9 +118,18 @@ class SmbFileSystem:
         return found
 
     def read(self, name: str) -> bytes | None:
+        """Open, read and close in one round trip (a manifest record, a PFX); a file over 64 KiB is then read whole."""
+        if HAS_COMPOUND:
+            self._connect()
+            try:
+                data, stat = self._read_with_stat(name, COMPOUND_DATA_LIMIT)
+            except Exception as exc:  # noqa: BLE001
+                raise StoreError(explain_smb_error(exc, self.path, f"reading {name} in")) from None
+            if data is None or len(data) >= stat.size:
+                return data
         try:
             return t.cast(bytes, self._call(f"reading {name}", _read_all, self._full(name)))
-        except FileNotFoundError:
+        except FileNotFoundError:  # removed in between by a publisher that replaced it
             return None
 
     def write_new(self, name: str, data: bytes) -> None:
@@ -115,6 +147,143 @@ class SmbFileSystem:
     def stat(self, name: str) -> FileStat:
         result = self._call(f"stat of {name}", smbclient.stat, self._full(name))
         return FileStat(int(result.st_size), int(result.st_mtime_ns) // 1000 * 10)
+
+    def write_atomic(self, name: str, data: bytes) -> None:
+        """The temporary file is created and written in one round trip, then renamed over name and closed in a
+        second (the step-by-step path takes seven). The rename is sent only after the server confirmed every byte,
+        so a short or failed write never replaces the old file."""
+        if len(data) > COMPOUND_DATA_LIMIT:
+            write_via_temp(self, name, data)
+            return
+        self._connect()
+        temp = new_temp_name()
+        raw = None
+        renamed = False
+        try:
+            raw = self._open(temp)  # no request yet: the path resolved on the session's tree
+            self._write_temp(raw, data)
+            self._rename_over(raw, name)
+            renamed = True
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - made user-facing below, without credentials
+            raise StoreError(explain_smb_error(exc, self.path, f"writing {name} in")) from None
+        finally:
+            if not renamed:
+                self._discard(raw, temp)
+
+    def read_verified(self, name: str, data: bytes) -> FileStat:
+        """Read name back in one round trip (open, read, close) and compare it with data; the size and time the
+        open reported are what the manifest records. A file that differs raises StoreError."""
+        if len(data) >= COMPOUND_DATA_LIMIT:
+            back = self.read(name)
+            if back is None or sha256_hex(back) != sha256_hex(data):
+                raise StoreError(f"read-back check of {name} failed: the file differs from what was written")
+            return self.stat(name)
+        self._connect()
+        try:
+            back, stat = self._read_with_stat(name, len(data) + 1)  # one byte more: a longer file shows itself
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(explain_smb_error(exc, self.path, f"reading {name} back in")) from None
+        if back is None or stat.size != len(data) or sha256_hex(back) != sha256_hex(data):
+            # Another publisher may have renamed its own complete file over ours in
+            # between; that is still a whole file, but we cannot vouch for it.
+            raise StoreError(f"read-back check of {name} failed: the file differs from what was written")
+        return stat
+
+    # -- compound requests ----------------------------------------------------
+
+    def _open(self, name: str) -> t.Any:
+        return SMBFileIO(self._full(name), mode="rb", port=self.port, connection_cache=self._pool)
+
+    def _write_temp(self, raw: t.Any, data: bytes) -> None:
+        # DELETE access: the same handle renames the file afterwards. No sharing while it is being written.
+        access = FilePipePrinterAccessMask.FILE_WRITE_DATA | FilePipePrinterAccessMask.FILE_WRITE_ATTRIBUTES | FilePipePrinterAccessMask.DELETE
+        create = raw.fd.create(
+            ImpersonationLevel.Impersonation,
+            access,
+            FileAttributes.FILE_ATTRIBUTE_NORMAL,
+            0,
+            CreateDisposition.FILE_CREATE,
+            CreateOptions.FILE_NON_DIRECTORY_FILE,
+            send=False,
+        )
+        created, written = _send_related(raw, [create, raw.fd.write(data, offset=0, send=False)])
+        if isinstance(created, Exception):
+            raise created
+        if isinstance(written, Exception):
+            raise written
+        if written != len(data):
+            raise StoreError(f"writing {ntpath.basename(raw.name)} in {self.path}: the server took {written} of {len(data)} bytes")
+
+    def _rename_over(self, raw: t.Any, name: str) -> None:
+        rename = FileRenameInformation()
+        rename["replace_if_exists"] = True
+        rename["file_name"] = ntpath.join(ntpath.dirname(raw.fd.file_name), name)
+        renamed, _closed = _send_related(raw, [_set_info(raw, rename), raw.fd.close(send=False)])
+        if isinstance(renamed, Exception):
+            raise renamed
+        # A failed close after a good rename leaves only a handle the session's logoff closes.
+
+    def _discard(self, raw: t.Any, temp: str) -> None:
+        """After a failure: delete our temporary file through its handle when it is still open, else by name."""
+        if raw is not None and raw.fd.connected:
+            disposition = FileDispositionInformation()
+            disposition["delete_pending"] = True
+            try:
+                _send_related(raw, [_set_info(raw, disposition), raw.fd.close(send=False)])
+            except Exception:  # noqa: BLE001 - cleanup must never hide the original error
+                pass
+        try:
+            self.remove(temp)
+        except Exception:  # noqa: BLE001 - likewise; absent is the normal case here
+            pass
+
+    def _read_with_stat(self, name: str, length: int) -> tuple[bytes | None, FileStat]:
+        raw = self._open(name)
+        create = raw.fd.create(
+            ImpersonationLevel.Impersonation,
+            FilePipePrinterAccessMask.FILE_READ_DATA | FilePipePrinterAccessMask.FILE_READ_ATTRIBUTES,
+            FileAttributes.FILE_ATTRIBUTE_NORMAL,
+            ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_DELETE,
+            CreateDisposition.FILE_OPEN,
+            CreateOptions.FILE_NON_DIRECTORY_FILE,
+            send=False,
+        )
+        created, back, _closed = _send_related(raw, [create, raw.fd.read(0, length, send=False), raw.fd.close(send=False)])
+        if isinstance(created, Exception):
+            if isinstance(created, SMBResponseException) and SMBOSError(created.status, name).errno == 2:
+                return None, FileStat(0, 0)
+            raise created
+        if isinstance(back, EndOfFile):
+            back = b""
+        elif isinstance(back, Exception):
+            raise back
+        return bytes(back), FileStat(int(raw.fd.end_of_file), _filetime_to_ticks(raw.fd.last_write_time))
+
+
+def _set_info(raw: t.Any, info: t.Any) -> tuple[t.Any, t.Callable[[t.Any], t.Any]]:
+    request = SMB2SetInfoRequest()
+    request["info_type"] = info.INFO_TYPE
+    request["file_info_class"] = info.INFO_CLASS
+    request["file_id"] = raw.fd.file_id
+    request["buffer"] = info
+    return request, raw.fd.connection.receive
+
+
+def _send_related(raw: t.Any, actions: t.Sequence[tuple[t.Any, t.Callable[[t.Any], t.Any]]]) -> list[t.Any]:
+    """Send (request, unpack) pairs as one related compound on raw's open (one round trip); each result, or the
+    exception the server answered that step with, in order. Every response is received, failed or not, so none is
+    left pending on the connection."""
+    tree = raw.fd.tree_connect
+    requests = raw.fd.connection.send_compound([request for request, _unpack in actions], tree.session.session_id, tree.tree_connect_id, related=True)
+    outcomes: list[t.Any] = []
+    for action, sent in zip(actions, requests):
+        try:
+            outcomes.append(action[1](sent))
+        except SMBResponseException as exc:
+            outcomes.append(exc)
+    return outcomes
 
 
 def _read_all(path: str, port: int, connection_cache: dict[str, t.Any]) -> bytes:
