@@ -44,7 +44,6 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import conftest as _collection_link  # noqa: E402,F401  (makes ansible_collections.iis.ccs importable)
 from benchmark_publish import PFX_PASSWORD, STORE_PASSWORD, make_certificates  # noqa: E402
-
 from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: E402
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import export_pfx, load_pfx, quick_load_pfx  # noqa: E402

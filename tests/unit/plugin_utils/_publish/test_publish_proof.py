@@ -436,7 +436,9 @@ def test_an_unchanged_short_path_task_reads_the_same_bytes_in_a_small_and_a_larg
     assert small == large and small[2] == 0
 
 
-def test_mutation_without_the_quick_load_a_task_without_host_names_lists_the_folder(ca: Ca, tmp_path: Path, loads: Loads, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mutation_without_the_quick_load_a_task_without_host_names_lists_the_folder(
+    ca: Ca, tmp_path: Path, loads: Loads, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The preview is what keeps its read constant: without it the folder is listed and every record read (docs/developing.md)."""
     source_pfx = ca.pfx(tmp_path / "site.pfx", "www.example.test", "example.test")
     other = ca.pfx(tmp_path / "other.pfx", "other.example.test").read_bytes()
