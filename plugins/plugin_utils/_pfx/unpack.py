@@ -42,7 +42,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import (
     _only_child,
     _tlv,
 )
-from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.mac import MAX_MAC_ITERATIONS, opening_secret, pkcs12_kdf, read_mac
+from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.mac import MAX_MAC_ITERATIONS, opening_secret, password_forms, pkcs12_kdf, read_mac
 
 try:
     from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
@@ -145,8 +145,11 @@ class _Reader:
         if mac is None:
             raise _Unsupported("a MAC mac.py cannot check")
         secret = opening_secret(mac, self.password)
-        if secret is None:
-            raise _Unsupported("the password does not open the MAC")
+        # OpenSSL's PKCS12_parse, which the full load uses, takes the BMPString of the password, then
+        # none and the empty one; mac.py also knows the widened-UTF-8 form of older tools (the openssl
+        # command falls back to it, the library does not): such a file is left to the full load.
+        if secret is None or secret not in (_bmp_string(self.password), b"", b"\x00\x00"):
+            raise _Unsupported("the password does not open the MAC as the full load would")
         self.secret = secret
         # The forms for "no password" (absent, or empty as a BMPString) are both an empty PBKDF2 password.
         self.pbkdf2_password = self.password.encode("utf-8") if self.password and secret not in (b"", b"\x00\x00") else b""
@@ -265,6 +268,11 @@ class _Reader:
         key = hashlib.pbkdf2_hmac(prf, self.pbkdf2_password, salt, iterations, key_size)
         cipher: BlockCipherAlgorithm = algorithms.AES(key) if cipher_name == "AES" else TripleDES(key)
         return _cbc_decrypt(cipher, _octets(data, scheme[1]), ciphertext)
+
+
+def _bmp_string(password: str | None) -> bytes:
+    """The password as RFC 7292 key derivation takes it: UTF-16BE with two zero bytes at the end (mac.password_forms' first form)."""
+    return password_forms(password)[0] if password else b""
 
 
 def _cbc_decrypt(cipher: BlockCipherAlgorithm, iv: bytes, ciphertext: bytes) -> bytes:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+import hmac
 import typing as t
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx import bundle as bundle_module
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx import mac as mac_module
@@ -245,3 +248,33 @@ def test_one_plain_key_is_taken_and_several_keys_are_declined(cert_corpus: t.Any
     quick = quick_load_pfx(single, None)
     assert quick is not None and _summary(quick) == _summary(_full_load(single, None, monkeypatch))
     assert unpack_pfx(_plain_pfx(certificate, [key, key]), None) is None
+
+
+def test_a_mac_only_older_tools_would_make_is_left_to_the_full_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mac.py also opens a MAC keyed with each UTF-8 byte of the password widened (older tools); OpenSSL's
+    library does not, so the full load refuses such a file, and the quick load must not accept it."""
+    password = "Pässwörd-€"
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = _self_signed(key)
+    protection = bundle_module._pfx_protection("aes256", password.encode("utf-8"))
+    data = pkcs12.serialize_key_and_certificates(b"test", key, certificate, None, protection)
+    assert quick_load_pfx(data, password) is not None  # the standard MAC: taken
+    mac = mac_module._read_mac(data)
+    assert mac is not None
+    widened = b"".join(b"\x00" + bytes([byte]) for byte in password.encode("utf-8")) + b"\x00\x00"
+    mac_key = mac_module.pkcs12_kdf(mac.hash_name, widened, mac.salt, mac.iterations, 3, len(mac.digest))
+    assert data.count(mac.digest) == 1
+    older = data.replace(mac.digest, hmac.new(mac_key, mac.content, mac.hash_name).digest())
+    assert mac_module.verify_pfx_mac(older, password) is True  # mac.py opens it ...
+    assert unpack_pfx(older, password) is None  # ... the quick load leaves it to the full load
+    expected = _full_error(older, password, monkeypatch)
+    with pytest.raises(CertificateError) as caught:
+        load_pfx(older, password)
+    assert str(caught.value) == expected
+
+
+def _self_signed(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "widened.example.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(1)
+    return builder.not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256())
