@@ -17,9 +17,9 @@ stores of each size, in interleaved repetitions: its time and bytes, the ratio t
 the smallest store, and a floor: one smbclient session looking up the task's M files. The other
 certificates' files and their manifest records are written straight into the share's folder,
 exactly as publishing them leaves it (publishing 10,000 files first would take most of an hour).
-The task gives host_names (it searches its records by name hash), or with --without-host-names it
-does not: then a quick load of its PFX tells its file names and thumbprint, and it reads its records by
-exact name (README, "Manifest records").
+The task gives host_names, or with --without-host-names it does not (then its file names come from
+its certificate); either way a quick load of its PFX tells its thumbprint before the read, and it reads
+its records by exact name (README, "Manifest records").
 
     tools/benchmark_publish.py [--certificates 250] [--names 4] [--renew 10] [--repeat 1] [--no-separate] [--json]
     tools/benchmark_publish.py --separate-only [--certificates 250] [--names 4] [--json]
@@ -184,9 +184,8 @@ def store_sizes(server: SambaServer, work: Path, options: argparse.Namespace) ->
         folder = server.local_dir / f"store{size}"
         folder.mkdir()
         args = task_args([pfx], server.destination(name=f"store{size}", path=f"{server.unc}\\store{size}"), batch=False)[0]
-        # With host_names the task knows its file names before it knows the thumbprint (the short path decides that
-        # after the read): it searches each file's records by name hash. Without them a quick load of the PFX tells
-        # both, and it reads its records by exact name (README, "Manifest records").
+        # A quick load of the PFX tells its thumbprint (and without host_names its file names) before the read, so
+        # its records are read by exact name either way (README, "Manifest records").
         if not options.without_host_names:
             args["host_names"] = [name[: -len(".pfx")] for name in names]
         assert not publish(args).get("failed")

@@ -288,34 +288,38 @@ class Sources:
             self.bundles[publication] = (source.bundle, entry["encryption"])
 
     def preview_names(self) -> None:
-        """File names and thumbprint, from a quick load, of PFX sources without host_names that may take the short path.
+        """File names and thumbprint, from a quick load, of the PFX sources that may take the short path.
 
-        Without host_names a certificate's files are named after its DNS names, which only a load
-        tells: the read would otherwise list the folder and read the record pack, which grow with
-        the store. quick_load_pfx costs a few milliseconds (no RSA primality tests), after which
-        the certificate's records are read by exact name like those of a loaded certificate. It
-        proves nothing: the short path still needs records that vouch for the source digest, and
-        anything else takes the full load and every check. A source the quick load declines, or
-        whose names the full path would refuse, keeps today's listing. It stops once the look-up
-        would be too large to be used anyway (LOOKUP_LIMIT).
+        Before the read a certificate's thumbprint is not known, so its records cannot be named
+        exactly: with host_names they would be searched by the hash of each file name (a wildcard
+        search, which makes an SMB server scan the folder), and without host_names, whose files are
+        named after the certificate's DNS names, the read would list the folder and read the record
+        pack. Both grow with the store. quick_load_pfx costs a few milliseconds (no RSA primality
+        tests), after which the certificate's records are read by exact name like those of a loaded
+        certificate. It proves nothing: the short path still needs records that vouch for the source
+        digest, and anything else takes the full load and every check. A source the quick load
+        declines, or whose names the full path would refuse, is looked up as before. Nothing is
+        previewed once the look-up would be too large to be used anyway (LOOKUP_LIMIT).
         """
+        pending = {index: proof for index, proof in enumerate(self.proofs) if proof is not None and index not in self.publications}
         files = sum(len(publication.files) for publication in self.publications.values())
-        files += sum(len(proof.host_names or ()) for index, proof in enumerate(self.proofs) if proof is not None and index not in self.publications)
-        for index, proof in enumerate(self.proofs):
+        files += sum(len(proof.host_names or ()) for proof in pending.values())
+        for index, proof in pending.items():
             raw, entry = self.raws[index], self.entries[index]
             if files > LOOKUP_LIMIT:
                 return
-            if proof is None or proof.host_names is not None or index in self.publications or raw.kind != "pfx":
+            if raw.kind != "pfx":
                 continue
             try:
                 bundle = quick_load_pfx(raw.parts[0], entry.get("pfx_password"), option=raw.option)
                 if bundle is None:
                     continue
-                publication = build_publication(bundle, select_host_names(bundle, None), entry)
+                publication = build_publication(bundle, select_host_names(bundle, entry.get("host_names")), entry)
             except (UserInputError, ValueError):
                 continue  # the full path reports it, in the order it always did
             self.previews[index] = publication
-            files += len(publication.files)
+            if proof.host_names is None:
+                files += len(publication.files)
 
     def lookup(self) -> Lookup | None:
         """The files and records a replica must look up (None: list it all); see proof.batch_lookup.

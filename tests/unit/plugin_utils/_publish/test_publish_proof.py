@@ -426,7 +426,7 @@ def _unchanged_traffic(source_pfx: Path, folder: Path, size: int, other: bytes, 
 def test_an_unchanged_short_path_task_reads_the_same_bytes_in_a_small_and_a_large_store(
     ca: Ca, tmp_path: Path, loads: Loads, host_names: list[str] | None
 ) -> None:
-    """With host_names its files are looked up by name; without, a quick load tells its names and thumbprint first."""
+    """A quick load tells its names (without host_names) and thumbprint first, so its records are read by exact name."""
     source_pfx = ca.pfx(tmp_path / "site.pfx", "www.example.test", "example.test")
     other = ca.pfx(tmp_path / "other.pfx", "other.example.test").read_bytes()
     extra = {"host_names": host_names} if host_names else {}
@@ -448,10 +448,12 @@ def test_mutation_without_the_quick_load_a_task_without_host_names_lists_the_fol
     assert large[0] > small[0]
 
 
-def test_the_preview_reads_records_by_exact_name(ca: Ca, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Like a loaded certificate's: the look-up carries the thumbprint, so no name-hash search is needed."""
+@pytest.mark.parametrize("host_names", [None, ["www.example.test", "example.test"]])
+def test_the_preview_reads_records_by_exact_name(ca: Ca, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host_names: list[str] | None) -> None:
+    """Like a loaded certificate's: the look-up carries the thumbprint, so no name-hash search or listing is needed."""
     source_pfx = ca.pfx(tmp_path / "site.pfx", "www.example.test", "example.test")
-    run(pfx_args(source_pfx, tmp_path / "store"))
+    extra = {"host_names": host_names} if host_names else {}
+    run(pfx_args(source_pfx, tmp_path / "store", **extra))
     lookups: list[t.Any] = []
     original = task.Sources.lookup
 
@@ -460,7 +462,7 @@ def test_the_preview_reads_records_by_exact_name(ca: Ca, tmp_path: Path, monkeyp
         return lookups[-1]
 
     monkeypatch.setattr(task.Sources, "lookup", recording)
-    result = run(pfx_args(source_pfx, tmp_path / "store"))
+    result = run(pfx_args(source_pfx, tmp_path / "store", **extra))
     assert result["sources_loaded"] == 0 and not result["changed"]
     (lookup,) = lookups
     thumbprint = result["thumbprint"]
