@@ -302,12 +302,13 @@ class Sources:
         previewed once the look-up would be too large to be used anyway (LOOKUP_LIMIT).
         """
         pending = {index: proof for index, proof in enumerate(self.proofs) if proof is not None and index not in self.publications}
+        # At least this many files to look up: a certificate without host_names has one file or more.
         files = sum(len(publication.files) for publication in self.publications.values())
-        files += sum(len(proof.host_names or ()) for proof in pending.values())
+        files += sum(len(proof.host_names) if proof.host_names is not None else 1 for proof in pending.values())
         for index, proof in pending.items():
             raw, entry = self.raws[index], self.entries[index]
             if files > LOOKUP_LIMIT:
-                return
+                return  # the read lists the folder anyway (batch_lookup): a large batch pays no quick loads
             if raw.kind != "pfx":
                 continue
             try:
@@ -319,7 +320,7 @@ class Sources:
                 continue  # the full path reports it, in the order it always did
             self.previews[index] = publication
             if proof.host_names is None:
-                files += len(publication.files)
+                files += len(publication.files) - 1
 
     def lookup(self) -> Lookup | None:
         """The files and records a replica must look up (None: list it all); see proof.batch_lookup.

@@ -436,6 +436,32 @@ def test_an_unchanged_short_path_task_reads_the_same_bytes_in_a_small_and_a_larg
     assert small == large and small[2] == 0
 
 
+def _sources_for(paths: list[Path], folder: Path) -> task.Sources:
+    args = {"certificates": [{"pfx_path": str(path), "pfx_password": SOURCE_PASSWORD} for path in paths], **store(folder)}
+    validation = ArgumentSpecValidator(**CCS_CERT_PUBLISH).validate(args)
+    assert not validation.error_messages, validation.error_messages
+    return task.Sources(task.certificate_entries(validation.validated_parameters), batch=True, now=datetime.datetime.now(datetime.timezone.utc))
+
+
+def test_a_batch_too_large_to_look_up_pays_no_quick_loads(ca: Ca, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past LOOKUP_LIMIT files the read lists the folder anyway: previews would only cost time."""
+    paths = [ca.pfx(tmp_path / f"site{index}.pfx", f"site{index}.example.test") for index in range(task.LOOKUP_LIMIT + 1)]
+    quick_loads: list[bytes] = []
+    original = task.quick_load_pfx
+
+    def counting(data: bytes, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        quick_loads.append(data)
+        return original(data, *args, **kwargs)
+
+    monkeypatch.setattr(task, "quick_load_pfx", counting)
+    large = _sources_for(paths, tmp_path / "store")
+    assert quick_loads == [] and large.previews == {} and large.lookup() is None
+    small = _sources_for(paths[:3], tmp_path / "store")
+    assert len(quick_loads) == 3 and sorted(small.previews) == [0, 1, 2]
+    lookup = small.lookup()
+    assert lookup is not None and all(thumbprint for _name, thumbprint in lookup.files)
+
+
 def test_mutation_without_the_quick_load_a_task_without_host_names_lists_the_folder(
     ca: Ca, tmp_path: Path, loads: Loads, monkeypatch: pytest.MonkeyPatch
 ) -> None:
