@@ -12,18 +12,21 @@ anything else so the caller loads the file in full: DER only (no BER indefinite 
 MAC with a hash mac.py knows (required whenever anything is encrypted), certificate bags in
 plain or encryptedData SafeContents, exactly one key in a keyBag or pkcs8ShroudedKeyBag, and
 the ciphers pbeWithSHAAnd3-KeyTripleDES-CBC and PBES2 (PBKDF2 with HMAC-SHA-1/-2, AES-CBC or
-3DES-CBC). Windows' legacy 40-bit RC2 certificate bags are refused here: cryptography's RC2
-(decrepit) takes only 128-bit keys.
+3DES-CBC). Windows' legacy 40-bit RC2 certificate bags, which cryptography's RC2 (decrepit, 128-bit
+keys only) cannot decrypt, go through pkcs12.load_pkcs12 without the key (_certificates_by_openssl).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import (
     _CONTEXT_0,
     _CONTEXT_0_PRIMITIVE,
+    _INTEGER,
+    _OCTET_STRING,
     _OID_DATA,
     _OID_ENCRYPTED_DATA,
     _OID_KEY_BAG,
@@ -31,6 +34,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import (
     _OID_PBKDF2,
     _OID_SHROUDED_KEY_BAG,
     _PBE_3DES,
+    _PBE_RC2_40,
     _SEQUENCE,
     _children,
     _data_content,
@@ -45,7 +49,10 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import (
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.mac import MAX_MAC_ITERATIONS, opening_secret, password_forms, pkcs12_kdf, read_mac
 
 try:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.serialization import pkcs12
 except ImportError:  # pragma: no cover - the test environments have cryptography
     HAS_CIPHERS = False
 else:
@@ -78,7 +85,11 @@ _PBKDF2_PRFS = {
 }
 # PBKDF2 runs in C (hashlib); a file asking for more rounds than this is left to the full load.
 _MAX_PBKDF2_ITERATIONS = 10_000_000
-_KEY_PURPOSE, _IV_PURPOSE = 1, 2  # RFC 7292 B.3
+_KEY_PURPOSE, _IV_PURPOSE, _MAC_KEY_PURPOSE = 1, 2, 3  # RFC 7292 B.3
+# Encoded OIDs of the PFX built around RC2 bags (_certificates_by_openssl): data, SHA-256, and a NULL.
+_DER_OID_DATA = bytes.fromhex("06092a864886f70d010701")
+_DER_OID_SHA256 = bytes.fromhex("0609608648016503040201")
+_DER_NULL = b"\x05\x00"
 
 
 class PfxContents(t.NamedTuple):
@@ -103,7 +114,7 @@ def unpack_pfx(data: bytes, password: str | None) -> PfxContents | None:
         return None
     try:
         return _Reader(data, password).contents()
-    except (_Malformed, _Unsupported, IndexError, ValueError, OverflowError):
+    except (_Malformed, _Unsupported, IndexError, ValueError, OverflowError, TypeError, UnsupportedAlgorithm):
         return None
 
 
@@ -170,6 +181,9 @@ class _Reader:
             encrypted_content_info = _children(data, *_expect(encrypted_data[1], _SEQUENCE))
             if len(encrypted_content_info) != 3 or _oid(data, encrypted_content_info[0]) != _OID_DATA:
                 raise _Unsupported("encrypted content that is not data")
+            if _oid(data, _children(data, *_expect(encrypted_content_info[1], _SEQUENCE))[0]) == _PBE_RC2_40:
+                self.certificates += self._certificates_by_openssl(_der(_SEQUENCE, data[content_info[1] : content_info[2]]))
+                return
             start, end = _expect(encrypted_content_info[2], _CONTEXT_0_PRIMITIVE)
             plain = self._decrypt(data, encrypted_content_info[1], data[start:end])
             self._read_safe_contents(plain, 0, len(plain))
@@ -210,6 +224,29 @@ class _Reader:
         fields = _children(key, *_expect(top, _SEQUENCE))
         algorithm = _children(key, *_expect(fields[1], _SEQUENCE))
         self.keys.append((key, _oid(key, algorithm[0])))
+
+    def _certificates_by_openssl(self, content_info: bytes) -> list[bytes]:
+        """The certificates of a 40-bit RC2 encryptedData (Windows' and openssl -legacy's certificate bags).
+
+        cryptography's RC2 takes only 128-bit keys, but its PKCS#12 load decrypts these bags: it is
+        given a PFX of just this ContentInfo, with a new MAC keyed by the password form that opened the
+        file's MAC (one iteration: the file's own MAC, checked above, is what authenticates these bytes).
+        Without a key in it, the load makes no RSA key check, so it stays cheap.
+        """
+        if self.secret is None:
+            raise _Unsupported("encrypted bags without a MAC to check the password against")
+        auth_safe = _der(_SEQUENCE, content_info)
+        salt = b"\x00" * 8
+        mac_key = pkcs12_kdf("sha256", self.secret, salt, 1, _MAC_KEY_PURPOSE, 32)
+        digest_info = _der(_SEQUENCE, _der(_SEQUENCE, _DER_OID_SHA256 + _DER_NULL) + _der(_OCTET_STRING, hmac.new(mac_key, auth_safe, "sha256").digest()))
+        mac_data = _der(_SEQUENCE, digest_info + _der(_OCTET_STRING, salt))  # iterations: DEFAULT 1, so absent in DER
+        pfx = _der(_SEQUENCE, _der(_INTEGER, b"\x03") + _der(_SEQUENCE, _DER_OID_DATA + _der(_CONTEXT_0, _der(_OCTET_STRING, auth_safe))) + mac_data)
+        # OpenSSL tries the password given, or none and then the empty one: what opened the file's MAC.
+        password = self.password.encode("utf-8") if self.password and self.secret == _bmp_string(self.password) else None
+        loaded = pkcs12.load_pkcs12(pfx, password)
+        if loaded.key is not None or loaded.cert is not None:
+            raise _Unsupported("a key among RC2-encrypted bags")
+        return [certificate.certificate.public_bytes(serialization.Encoding.DER) for certificate in loaded.additional_certs]
 
     # ------------------------------------------------------------ decryption
 
@@ -268,6 +305,15 @@ class _Reader:
         key = hashlib.pbkdf2_hmac(prf, self.pbkdf2_password, salt, iterations, key_size)
         cipher: BlockCipherAlgorithm = algorithms.AES(key) if cipher_name == "AES" else TripleDES(key)
         return _cbc_decrypt(cipher, _octets(data, scheme[1]), ciphertext)
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    """One DER element (definite length, short or long form)."""
+    length = len(content)
+    if length < 0x80:
+        return bytes([tag, length]) + content
+    size = (length.bit_length() + 7) // 8
+    return bytes([tag, 0x80 | size]) + length.to_bytes(size, "big") + content
 
 
 def _bmp_string(password: str | None) -> bytes:

@@ -19,8 +19,15 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._pfx import unpack as unpa
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import CertificateBundle, CertificateError, export_pfx, load_pfx, quick_load_pfx
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.unpack import unpack_pfx
 
-RSA_FILES = ["leaf-rsa.3des.pfx", "leaf-rsa.aes256.pfx", "leaf-rsa.openssl-3des.pfx", "leaf-rsa.openssl-aes256.pfx", "leaf-rsa.shuffled.3des.pfx"]
-EC_FILES = ["leaf-ec.3des.pfx", "leaf-ec.aes256.pfx", "leaf-ec.openssl-3des.pfx", "leaf-ec.openssl-aes256.pfx"]
+RSA_FILES = [
+    "leaf-rsa.3des.pfx",
+    "leaf-rsa.aes256.pfx",
+    "leaf-rsa.openssl-3des.pfx",
+    "leaf-rsa.openssl-aes256.pfx",
+    "leaf-rsa.openssl-legacy.pfx",
+    "leaf-rsa.shuffled.3des.pfx",
+]
+EC_FILES = ["leaf-ec.3des.pfx", "leaf-ec.aes256.pfx", "leaf-ec.openssl-3des.pfx", "leaf-ec.openssl-aes256.pfx", "leaf-ec.openssl-legacy.pfx"]
 
 
 def _summary(bundle: CertificateBundle) -> tuple[t.Any, ...]:
@@ -107,11 +114,30 @@ def test_every_corpus_file_gives_the_full_loads_answer(cert_corpus: t.Any, monke
     assert taken > 40
 
 
-def test_legacy_rc2_certificate_bags_take_the_full_load(cert_corpus: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """cryptography's RC2 takes only 128-bit keys, so 40-bit RC2 bags (openssl -legacy, old Windows exports) are declined."""
+def test_legacy_rc2_certificate_bags_are_decrypted_by_cryptographys_load_without_the_key(cert_corpus: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cryptography's RC2 takes only 128-bit keys: the 40-bit RC2 bags (openssl -legacy, older Windows exports) go through
+    pkcs12.load_pkcs12 in a PFX of their own, without the key, so no RSA check runs there (nor in the quick path's key load)."""
     data = _read(cert_corpus, "leaf-rsa.openssl-legacy.pfx")
-    assert unpack_pfx(data, cert_corpus.PFX_PASSWORD) is None
-    assert _summary(load_pfx(data, cert_corpus.PFX_PASSWORD)) == _summary(_full_load(data, cert_corpus.PFX_PASSWORD, monkeypatch))
+    calls: list[t.Any] = []
+    original_load = unpack_module.pkcs12.load_pkcs12
+    original_key_load = bundle_module.serialization.load_der_private_key
+
+    def recording_load(pfx: bytes, password: t.Any) -> t.Any:
+        loaded = original_load(pfx, password)
+        calls.append((loaded.key, len(loaded.additional_certs)))
+        return loaded
+
+    def recording_key_load(der: bytes, password: t.Any, **kwargs: t.Any) -> t.Any:
+        calls.append(kwargs)
+        return original_key_load(der, password, **kwargs)
+
+    monkeypatch.setattr(unpack_module.pkcs12, "load_pkcs12", recording_load)
+    monkeypatch.setattr(bundle_module.serialization, "load_der_private_key", recording_key_load)
+    quick = quick_load_pfx(data, cert_corpus.PFX_PASSWORD)
+    assert quick is not None
+    assert calls == [(None, 3), {"unsafe_skip_rsa_key_validation": True}]
+    monkeypatch.undo()
+    assert _summary(quick) == _summary(_full_load(data, cert_corpus.PFX_PASSWORD, monkeypatch))
 
 
 def test_the_quick_path_spends_one_key_derivation_per_pbe_key_and_iv(cert_corpus: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
