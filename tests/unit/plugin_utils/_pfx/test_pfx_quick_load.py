@@ -238,10 +238,7 @@ def test_damaged_files_are_declined(cert_corpus: t.Any, damage: str, monkeypatch
         assert str(caught.value) == expected
 
 
-def _der(tag: int, content: bytes) -> bytes:
-    length = len(content)
-    header = bytes([length]) if length < 0x80 else bytes([0x82]) + length.to_bytes(2, "big")
-    return bytes([tag]) + header + content
+_der = unpack_module._der
 
 
 def _oid(dotted: str) -> bytes:
