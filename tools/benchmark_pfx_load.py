@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +45,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import conftest as _collection_link  # noqa: E402,F401  (makes ansible_collections.iis.ccs importable)
 from benchmark_publish import PFX_PASSWORD, STORE_PASSWORD, make_certificates  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: E402
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import export_pfx, load_pfx, quick_load_pfx  # noqa: E402
@@ -94,7 +96,20 @@ def quick_load(sources: t.Sequence[bytes], password: str) -> float:
     return time.perf_counter() - start
 
 
-def compare_quick(sources: t.Sequence[bytes], repeat: int) -> None:
+def openssl_legacy(bundle: t.Any, folder: Path) -> bytes:
+    """The bundle as `openssl pkcs12 -export -legacy` writes it (RC2-40 certificates, 3DES key), as older Windows exports are."""
+    key = folder / "key.pem"
+    key.write_bytes(bundle.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (folder / "certs.pem").write_bytes(b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in (bundle.certificate, *bundle.chain)))
+    command = ["openssl", "pkcs12", "-export", "-legacy", "-inkey", str(key), "-in", str(folder / "certs.pem"), "-passout", "env:BENCH_PFX_PASSWORD"]
+    env = {**os.environ, "BENCH_PFX_PASSWORD": STORE_PASSWORD}  # the password stays off the command line
+    try:
+        return subprocess.run(command, capture_output=True, check=True, env=env).stdout
+    finally:
+        key.unlink()
+
+
+def compare_quick(sources: t.Sequence[bytes], repeat: int, work: Path) -> None:
     """load_pkcs12 against quick_load_pfx, for the sources as written and as this collection exports them."""
     bundles = [load_pfx(data, PFX_PASSWORD) for data in sources]
     encodings = {
@@ -102,6 +117,10 @@ def compare_quick(sources: t.Sequence[bytes], repeat: int) -> None:
         'export_pfx "compatible" (3DES, SHA-1 MAC)': ([export_pfx(bundle, STORE_PASSWORD, "compatible") for bundle in bundles], STORE_PASSWORD),
         'export_pfx "aes256" (PBES2 AES-256, SHA-256 MAC)': ([export_pfx(bundle, STORE_PASSWORD, "aes256") for bundle in bundles], STORE_PASSWORD),
     }
+    if shutil.which("openssl"):
+        encodings["openssl pkcs12 -export -legacy (RC2-40 certificates, 3DES key, SHA-1 MAC)"] = ([openssl_legacy(b, work) for b in bundles], STORE_PASSWORD)
+    else:
+        print("(no openssl command: the -legacy row is left out)")
     load_before = os.getloadavg()[0]
     runs: dict[tuple[str, str], list[float]] = {}
     for _round in range(repeat):
@@ -131,11 +150,11 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="benchmark-pfx-load-", dir=output))
     try:
         sources = [path.read_bytes() for path in make_certificates(work, options.certificates, 1)]
+        if options.mode == "quick":
+            compare_quick(sources, options.repeat, work)
+            return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if options.mode == "quick":
-        compare_quick(sources, options.repeat)
-        return 0
     load_before = os.getloadavg()[0]
     runs: dict[str, list[float]] = {"sequential": [], "threads": [], "processes": []}
     for _round in range(options.repeat):
