@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import PfxEncryption, looks_like_pfx
-from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.unpack import unpack_pfx
+from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.unpack import PfxContents, unpack_pfx
 
 # ansible-test's import check (and a controller without cryptography) must be able to load this
 # module; using it then fails with CertificateError saying what to install.
@@ -120,6 +120,13 @@ def quick_load_pfx(data: bytes, password: str | None, *, option: str = "pfx_path
     contents = unpack_pfx(data, password)
     if contents is None:
         return None
+    try:
+        return _quick_bundle(contents, option)
+    except Exception:  # noqa: BLE001 - whatever goes wrong here, the full load decides and raises what it always raised
+        return None
+
+
+def _quick_bundle(contents: PfxContents, option: str) -> CertificateBundle | None:
     is_rsa = contents.key_algorithm == _OID_RSA_ENCRYPTION
     try:
         certificates = [x509.load_der_x509_certificate(der) for der in contents.certificates]

@@ -301,3 +301,17 @@ def _self_signed(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     now = datetime.datetime.now(datetime.timezone.utc)
     builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(1)
     return builder.not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256())
+
+
+def test_nothing_unexpected_escapes_the_quick_load(cert_corpus: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception the quick path does not foresee (a certificate extension cryptography refuses lazily, say) means
+    "load it in full" (None), so that load_pfx raises exactly what the full load raises."""
+
+    def broken(*args: t.Any) -> t.NoReturn:
+        raise x509.DuplicateExtension("twice", x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+
+    data = cert_corpus.read("leaf-rsa.3des.pfx")
+    with monkeypatch.context() as patch:
+        patch.setattr(bundle_module, "_dns_names", broken)
+        assert quick_load_pfx(data, cert_corpus.PFX_PASSWORD) is None
+    assert quick_load_pfx(data, cert_corpus.PFX_PASSWORD) is not None
