@@ -149,8 +149,10 @@ def rsa_key_consistent(key: rsa.RSAPrivateKey, certificate: x509.Certificate) ->
     Why not a signature probe instead: OpenSSL's CRT signing quietly falls back to the slow
     non-CRT path when the CRT parameters are wrong, so a sign and verify passes with a corrupt
     dmp1, dmq1 or iqmp, while Windows imports the key and then signs wrongly. These relations
-    catch any such corruption; what is not re-proved is only that p and q are prime, which a
-    damaged number cannot fake while p*q == n and every relation below still holds.
+    catch a corrupt p, q, d, dmp1, dmq1 or iqmp. What is not re-proved is that p and q are prime:
+    with n the certificate's modulus, p*q == n leaves them no choice but n's two prime factors
+    when n was made from two primes, so only a key generated with a composite factor (which no
+    damage produces) would pass here and fail OpenSSL's test.
     """
     numbers = key.private_numbers()
     public = numbers.public_numbers

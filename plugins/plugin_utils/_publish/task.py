@@ -274,7 +274,7 @@ class Sources:
         self.bundles: dict[Publication, tuple[CertificateBundle, PfxEncryption]] = {}
         # Without a cheap proof there is no shortcut: load those now, before any replica is contacted.
         self.load([index for index, proof in enumerate(self.proofs) if proof is None])
-        # Certificates still to be decided whose file names only a load tells (see preview_names).
+        # PFX sources still to be decided, quick-loaded for their thumbprint and file names (see preview_names).
         self.previews: dict[int, Publication] = {}
         if not any(entry["prune"] for entry in entries):
             self.preview_names()
