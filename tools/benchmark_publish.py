@@ -17,12 +17,13 @@ stores of each size, in interleaved repetitions: its time and bytes, the ratio t
 the smallest store, and a floor: one smbclient session looking up the task's M files. The other
 certificates' files and their manifest records are written straight into the share's folder,
 exactly as publishing them leaves it (publishing 10,000 files first would take most of an hour).
-The task gives host_names: before the short path decides, that is what lets it look its records up by
-name instead of listing the folder (README, "Manifest records").
+The task gives host_names, or with --without-host-names it does not (then its file names come from
+its certificate); either way a quick load of its PFX tells its thumbprint before the read, and it reads
+its records by exact name (README, "Manifest records").
 
     tools/benchmark_publish.py [--certificates 250] [--names 4] [--renew 10] [--repeat 1] [--no-separate] [--json]
     tools/benchmark_publish.py --separate-only [--certificates 250] [--names 4] [--json]
-    tools/benchmark_publish.py --store-sizes 10,1000,10000 [--names 4] [--repeat 5] [--json]
+    tools/benchmark_publish.py --store-sizes 10,1000,10000 [--names 4] [--repeat 5] [--without-host-names] [--json]
 
 Runs the module's task logic in-process, without ansible-playbook's own start-up cost. Starts
 smbd itself (Debian/Ubuntu: apt-get install samba smbclient) with everything under tests/output.
@@ -183,16 +184,17 @@ def store_sizes(server: SambaServer, work: Path, options: argparse.Namespace) ->
         folder = server.local_dir / f"store{size}"
         folder.mkdir()
         args = task_args([pfx], server.destination(name=f"store{size}", path=f"{server.unc}\\store{size}"), batch=False)[0]
-        # With host_names the task knows its file names before it knows the thumbprint (the short path decides that
-        # after the read): it searches each file's records by name hash. Without them a short-path task lists the
-        # folder and reads the record pack (README, "Manifest records").
-        args["host_names"] = [name[: -len(".pfx")] for name in names]
+        # A quick load of the PFX tells its thumbprint (and without host_names its file names) before the read, so
+        # its records are read by exact name either way (README, "Manifest records").
+        if not options.without_host_names:
+            args["host_names"] = [name[: -len(".pfx")] for name in names]
         assert not publish(args).get("failed")
         fill_store(folder, max(0, size - options.names), pfx.read_bytes())
         tasks[size] = args
     times: dict[int, list[float]] = {size: [] for size in tasks}
     floors: dict[int, list[float]] = {size: [] for size in tasks}
     traffic: dict[int, dict[str, t.Any]] = {}
+    load_before = os.getloadavg()[0]
     for _round in range(options.repeat):
         for size, args in tasks.items():
             floors[size].append(smbclient_lookup(server, f"store{size}", names))
@@ -204,7 +206,9 @@ def store_sizes(server: SambaServer, work: Path, options: argparse.Namespace) ->
     smallest = statistics.median(times[min(tasks)])
     return {
         "names_per_certificate": options.names,
+        "without_host_names": options.without_host_names,
         "rounds": options.repeat,
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "sizes": {
             size: {
                 "files": sum(1 for p in (server.local_dir / f"store{size}").iterdir() if p.suffix == ".pfx"),
@@ -220,7 +224,9 @@ def store_sizes(server: SambaServer, work: Path, options: argparse.Namespace) ->
 
 
 def print_sizes(figures: dict[str, t.Any]) -> None:
-    print(f"one unchanged task, 1 certificate x {figures['names_per_certificate']} names, median of {figures['rounds']} interleaved round(s)")
+    given = "without host_names" if figures["without_host_names"] else "with host_names"
+    print(f"one unchanged task ({given}), 1 certificate x {figures['names_per_certificate']} names, median of {figures['rounds']} interleaved round(s); "
+          f"load average {figures['load_average'][0]} before, {figures['load_average'][1]} after")
     print("| store files | task | smbclient look-up (floor) | vs floor | vs smallest store | other bytes | round trips |\n|---:|---:|---:|---:|---:|---:|---:|")
     for run in figures["sizes"].values():
         print(f"| {run['files']:,} | {run['ms_task']} ms | {run['ms_floor']} ms | {run['vs_floor']}x | {run['vs_smallest_store']}x | "
@@ -313,6 +319,7 @@ def main() -> int:
     parser.add_argument("--no-separate", dest="separate", action="store_false", help="skip the one-task-per-certificate runs")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--separate-only", action="store_true", help="only the one-task-per-certificate runs (no batch rounds, no floor)")
+    parser.add_argument("--without-host-names", action="store_true", help="--store-sizes: the task gives no host_names")
     parser.add_argument("--store-sizes", type=lambda text: [int(v) for v in text.split(",")], default=None,
                         help="instead: one unchanged single-certificate task in stores of these sizes, e.g. 10,1000,10000")
     options = parser.parse_args()

@@ -191,8 +191,11 @@ notes:
   - "An unchanged source is not loaded again: each of its files' records keeps a digest of the source bytes and options, and
     when they, the PFX password (checked against the file's MAC) and every replica's records still match, only the
     certificate's dates are checked again (see RV(sources_loaded)). Any change, and any certificate that must be written,
-    gets the full load and every check first. Without O(host_names) the certificate's file names are only known from its
-    records, so such a task lists the folder (reading the record pack) instead of reading its records by exact name."
+    gets the full load and every check first. Before the store is read, a PFX source is opened quickly (its MAC, its bags,
+    its key checked by arithmetic instead of OpenSSL's primality tests) to learn its thumbprint and, without O(host_names),
+    its file names, so its records are read by exact name; this proves nothing and is not counted in RV(sources_loaded).
+    A PEM source without O(host_names) is known only from its records, so such a task lists the folder (reading the
+    record pack)."
   - "Renewal removes a host name's old file only when it still holds a certificate this task supersedes; files this collection
     did not publish are never touched unless O(prune=true)."
   - "Manifest records: an unchanged task reads its own records by exact name (a hash of each file name and the thumbprint it

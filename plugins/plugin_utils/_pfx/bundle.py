@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import PfxEncryption, looks_like_pfx
+from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.unpack import PfxContents, unpack_pfx
 
 # ansible-test's import check (and a controller without cryptography) must be able to load this
 # module; using it then fails with CertificateError saying what to install.
@@ -41,6 +42,8 @@ if t.TYPE_CHECKING:
         | x25519.X25519PrivateKey
         | x448.X448PrivateKey
     )
+
+_OID_RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
 
 # Windows' own PFX exports use 2000 iterations; more makes each on-demand CCS load slower for little gain.
 KDF_ROUNDS = 2048
@@ -81,8 +84,15 @@ def thumbprint(certificate: x509.Certificate) -> str:
 
 
 def load_pfx(data: bytes, password: str | None, *, option: str = "pfx_path", password_option: str = "pfx_password") -> CertificateBundle:
-    """Read a PFX (PKCS#12); distinguishes a wrong password from a damaged file."""
+    """Read a PFX (PKCS#12); distinguishes a wrong password from a damaged file.
+
+    The quick load (quick_load_pfx) first; anything it is not sure of takes cryptography's full
+    load, which gives every error message.
+    """
     _require_cryptography()
+    quick = quick_load_pfx(data, password, option=option)
+    if quick is not None:
+        return quick
     loaded = _load_pkcs12(data, password, option=option, password_option=password_option)
     if loaded.key is None:
         raise CertificateError(f"{option}: the PFX holds no private key; export it with its private key")
@@ -94,6 +104,67 @@ def load_pfx(data: bytes, password: str | None, *, option: str = "pfx_path", pas
         raise CertificateError(f"{option}: the private key in the PFX does not belong to any certificate in it; export the certificate with its own key")
     others = [cert for cert in certificates if cert is not leaf]
     return _bundle(leaf, t.cast("PrivateKey", loaded.key), others, source_option=option, key_option=option)
+
+
+def quick_load_pfx(data: bytes, password: str | None, *, option: str = "pfx_path") -> CertificateBundle | None:
+    """The bundle load_pfx returns, without OpenSSL's primality tests of an RSA key's primes; None when unsure.
+
+    unpack.py checks the MAC and decrypts the bags; the key is then loaded without cryptography's
+    RSA consistency check, and rsa_key_consistent() makes every check of it but the primality
+    of p and q (see its docstring for why that is enough). None (a wrong password, a damaged or
+    unusual file, a key that fails a check, no certificate for the key) sends load_pfx to the
+    full load, which refuses or accepts the file exactly as without this path.
+    """
+    if CRYPTOGRAPHY_IMPORT_ERROR is not None:
+        return None
+    contents = unpack_pfx(data, password)
+    if contents is None:
+        return None
+    try:
+        return _quick_bundle(contents, option)
+    except Exception:  # noqa: BLE001 - whatever goes wrong here, the full load decides and raises what it always raised
+        return None
+
+
+def _quick_bundle(contents: PfxContents, option: str) -> CertificateBundle | None:
+    is_rsa = contents.key_algorithm == _OID_RSA_ENCRYPTION
+    try:
+        certificates = [x509.load_der_x509_certificate(der) for der in contents.certificates]
+        # The skip applies to RSA keys only; others (EC: the point is checked) load as in full.
+        key = serialization.load_der_private_key(contents.private_key, None, unsafe_skip_rsa_key_validation=is_rsa)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    leaf = _leaf_for_key(certificates, key)
+    if leaf is None or is_rsa != isinstance(key, rsa.RSAPrivateKey):
+        return None
+    if isinstance(key, rsa.RSAPrivateKey) and not rsa_key_consistent(key, leaf):
+        return None
+    others = [cert for cert in certificates if cert is not leaf]
+    return _bundle(leaf, t.cast("PrivateKey", key), others, source_option=option, key_option=option)
+
+
+def rsa_key_consistent(key: rsa.RSAPrivateKey, certificate: x509.Certificate) -> bool:
+    """OpenSSL's RSA key check without the primality tests: the arithmetic that ties the numbers together.
+
+    Why not a signature probe instead: OpenSSL's CRT signing quietly falls back to the slow
+    non-CRT path when the CRT parameters are wrong, so a sign and verify passes with a corrupt
+    dmp1, dmq1 or iqmp, while Windows imports the key and then signs wrongly. These relations
+    catch a corrupt p, q, d, dmp1, dmq1 or iqmp. What is not re-proved is that p and q are prime:
+    with n the certificate's modulus, p*q == n leaves them no choice but n's two prime factors
+    when n was made from two primes, so only a key generated with a composite factor (which no
+    damage produces) would pass here and fail OpenSSL's test.
+    """
+    numbers = key.private_numbers()
+    public = numbers.public_numbers
+    p, q, d, e, n = numbers.p, numbers.q, numbers.d, public.e, public.n
+    if not (1 < p and 1 < q and p != q and 1 < e and 0 < d and p * q == n):
+        return False
+    if (e * d) % (p - 1) != 1 or (e * d) % (q - 1) != 1:  # e*d = 1 mod lcm(p-1, q-1)
+        return False
+    if numbers.dmp1 != d % (p - 1) or numbers.dmq1 != d % (q - 1) or numbers.iqmp != pow(q, -1, p):
+        return False
+    leaf_public = certificate.public_key()
+    return isinstance(leaf_public, rsa.RSAPublicKey) and leaf_public.public_numbers() == public
 
 
 def load_pem(

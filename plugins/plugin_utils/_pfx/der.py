@@ -149,6 +149,26 @@ def _oid(data: bytes, item: tuple[int, int, int]) -> str:
     return ".".join(str(arc) for arc in arcs)
 
 
+def _integer(data: bytes, item: tuple[int, int, int]) -> int:
+    start, end = _expect(item, _INTEGER)
+    if start == end:
+        raise _Malformed("empty INTEGER")
+    return int.from_bytes(data[start:end], "big", signed=True)
+
+
+def _octets(data: bytes, item: tuple[int, int, int]) -> bytes:
+    start, end = _expect(item, _OCTET_STRING)
+    return data[start:end]
+
+
+def _only_child(data: bytes, item: tuple[int, int, int], tag: int) -> tuple[int, int, int]:
+    """The one element inside a constructed element of the given tag (an EXPLICIT [0] wrapper, say)."""
+    inner = _children(data, *_expect(item, tag))
+    if len(inner) != 1:
+        raise _Malformed(f"expected one element inside tag {tag:#x}, found {len(inner)}")
+    return inner[0]
+
+
 def _algorithm(data: bytes, item: tuple[int, int, int]) -> str:
     """An AlgorithmIdentifier as an OID, or a PBES2 summary 'pbes2/<prf>/<cipher>'."""
     fields = _children(data, *_expect(item, _SEQUENCE))

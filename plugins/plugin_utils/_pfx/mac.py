@@ -16,14 +16,14 @@ import hmac
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import (
-    _INTEGER,
-    _OCTET_STRING,
     _SEQUENCE,
     _algorithm,
     _children,
     _data_content,
     _expect,
+    _integer,
     _Malformed,
+    _octets,
     _tlv,
 )
 
@@ -61,11 +61,28 @@ def verify_pfx_mac(data: bytes, password: str | None) -> bool | None:
         return None
     if mac is None:
         return None
+    return opening_secret(mac, password) is not None
+
+
+def read_mac(data: bytes) -> _Mac | None:
+    """The file's MAC, or None when it has none or one verify_pfx_mac cannot check; raises _Malformed."""
+    try:
+        return _read_mac(data)
+    except (IndexError, ValueError):
+        raise _Malformed("unreadable macData") from None
+
+
+def opening_secret(mac: _Mac, password: str | None) -> bytes | None:
+    """The form of the password (one of password_forms) whose key opens the MAC, or None.
+
+    The bags of the file are encrypted with that same form: it is the one to decrypt them with.
+    Forms are tried in order and each costs one key derivation, so the usual case costs one.
+    """
     for secret in password_forms(password):
         key = pkcs12_kdf(mac.hash_name, secret, mac.salt, mac.iterations, _MAC_KEY_PURPOSE, hashlib.new(mac.hash_name).digest_size)
         if hmac.compare_digest(hmac.new(key, mac.content, mac.hash_name).digest(), mac.digest):
-            return True
-    return False
+            return secret
+    return None
 
 
 def password_forms(password: str | None) -> list[bytes]:
@@ -130,12 +147,7 @@ def _read_mac(data: bytes) -> _Mac | None:
     mac_data = _children(data, *_expect(pfx[2], _SEQUENCE))
     digest_info = _children(data, *_expect(mac_data[0], _SEQUENCE))
     hash_name = _MAC_HASHES.get(_algorithm(data, digest_info[0]))
-    iterations = 1
-    if len(mac_data) > 2:
-        start, end = _expect(mac_data[2], _INTEGER)
-        iterations = int.from_bytes(data[start:end], "big", signed=True)
+    iterations = _integer(data, mac_data[2]) if len(mac_data) > 2 else 1
     if hash_name is None or not 1 <= iterations <= MAX_MAC_ITERATIONS:
         return None
-    digest_start, digest_end = _expect(digest_info[1], _OCTET_STRING)
-    salt_start, salt_end = _expect(mac_data[1], _OCTET_STRING)
-    return _Mac(hash_name, data[digest_start:digest_end], data[salt_start:salt_end], iterations, data[content_start:content_end])
+    return _Mac(hash_name, _octets(data, digest_info[1]), _octets(data, mac_data[1]), iterations, data[content_start:content_end])

@@ -133,6 +133,8 @@ def batch_lookup(publications: t.Sequence[Publication], proofs: t.Sequence[Proof
     thumbprint those records hold (the lineage, a superset of what planning needs). None, so the
     folder is listed and the record pack read, when a certificate's names cannot be told without
     loading it (no host_names: they come from its DNS names), with prune, or past LOOKUP_LIMIT.
+    A PFX source is usually not among the proofs: task.Sources.preview_names passes it as a
+    publication from a quick load, whose names and thumbprint are then known.
     """
     if any(publication.prune for publication in publications) or any(proof.prune or proof.host_names is None for proof in proofs):
         return None

@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 from ansible_collections.iis.ccs.plugins.module_utils._argspecs import CERTIFICATE_SOURCE_SPEC
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.action_base import ModuleFailure, TaskContext, UserInputError
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
-from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import CertificateBundle, CertificateError, export_pfx, load_pfx
+from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.bundle import CertificateBundle, CertificateError, export_pfx, load_pfx, quick_load_pfx
 from ansible_collections.iis.ccs.plugins.plugin_utils._pfx.der import PfxEncryption, expected_encryption, pfx_encryption
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica, publish_in_phases, summarize
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import DesiredFile, FileFacts, Fingerprint, Publication, SourceRecord
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import LOOKUP_LIMIT, DesiredFile, FileFacts, Fingerprint, Publication, SourceRecord
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.proof import (
     RecordIndex,
     batch_lookup,
@@ -28,7 +28,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._publish.proof import (
     recorded_publication,
     source_digest,
 )
-from ansible_collections.iis.ccs.plugins.plugin_utils._publish.source import RawSource, Source, prepare, read_source
+from ansible_collections.iis.ccs.plugins.plugin_utils._publish.source import RawSource, Source, prepare, read_source, select_host_names
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FolderStore, LocalFileSystem, Lookup, StoreError, StoreListing
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.host import HostStore
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.smb import SmbFileSystem, split_unc
@@ -214,8 +214,8 @@ def pfx_exporter(bundle: CertificateBundle, params: t.Mapping[str, t.Any]) -> t.
 
 ReplicaFactory = t.Callable[[t.Mapping[str, t.Any], HostOperationRunner], Replica]
 
-# Threads for loading the sources: they overlap reading the files, but cryptography holds the GIL
-# through the RSA key check, which is most of a PFX load (measured: no speed-up on 2 cores).
+# Threads for loading the sources: they overlap reading the files, but cryptography's full load holds the
+# GIL through the RSA key check (measured: no speed-up on 2 cores), and the quick PFX load is mostly Python.
 _WORKERS = max(1, min(8, os.cpu_count() or 1))
 
 
@@ -274,6 +274,10 @@ class Sources:
         self.bundles: dict[Publication, tuple[CertificateBundle, PfxEncryption]] = {}
         # Without a cheap proof there is no shortcut: load those now, before any replica is contacted.
         self.load([index for index, proof in enumerate(self.proofs) if proof is None])
+        # PFX sources still to be decided, quick-loaded for their thumbprint and file names (see preview_names).
+        self.previews: dict[int, Publication] = {}
+        if not any(entry["prune"] for entry in entries):
+            self.preview_names()
 
     def load(self, indexes: t.Sequence[int]) -> None:
         for index, source in prepare_all(self.entries, self.raws, indexes, batch=self.batch, now=self.now).items():
@@ -283,10 +287,49 @@ class Sources:
             self.warnings[index] = source.warnings
             self.bundles[publication] = (source.bundle, entry["encryption"])
 
+    def preview_names(self) -> None:
+        """File names and thumbprint, from a quick load, of the PFX sources that may take the short path.
+
+        Before the read a certificate's thumbprint is not known, so its records cannot be named
+        exactly: with host_names they would be searched by the hash of each file name (a wildcard
+        search, which makes an SMB server scan the folder), and without host_names, whose files are
+        named after the certificate's DNS names, the read would list the folder and read the record
+        pack. Both grow with the store. quick_load_pfx costs a few milliseconds (no RSA primality
+        tests), after which the certificate's records are read by exact name like those of a loaded
+        certificate. It proves nothing: the short path still needs records that vouch for the source
+        digest, and anything else takes the full load and every check. A source the quick load
+        declines, or whose names the full path would refuse, is looked up as before. Nothing is
+        previewed once the look-up would be too large to be used anyway (LOOKUP_LIMIT).
+        """
+        pending = {index: proof for index, proof in enumerate(self.proofs) if proof is not None and index not in self.publications}
+        # At least this many files to look up: a certificate without host_names has one file or more.
+        files = sum(len(publication.files) for publication in self.publications.values())
+        files += sum(len(proof.host_names) if proof.host_names is not None else 1 for proof in pending.values())
+        for index, proof in pending.items():
+            raw, entry = self.raws[index], self.entries[index]
+            if files > LOOKUP_LIMIT:
+                return  # the read lists the folder anyway (batch_lookup): a large batch pays no quick loads
+            if raw.kind != "pfx":
+                continue
+            try:
+                bundle = quick_load_pfx(raw.parts[0], entry.get("pfx_password"), option=raw.option)
+                if bundle is None:
+                    continue
+                publication = build_publication(bundle, select_host_names(bundle, entry.get("host_names")), entry)
+            except (UserInputError, ValueError):
+                continue  # the full path reports it, in the order it always did
+            self.previews[index] = publication
+            if proof.host_names is None:
+                files += len(publication.files) - 1
+
     def lookup(self) -> Lookup | None:
-        """The files and records a replica must look up (None: list it all); see proof.batch_lookup."""
-        pending = [proof for index, proof in enumerate(self.proofs) if proof is not None and index not in self.publications]
-        return batch_lookup(list(self.publications.values()), pending)
+        """The files and records a replica must look up (None: list it all); see proof.batch_lookup.
+
+        A previewed certificate is looked up like a loaded one: its files by exact name, with the thumbprint.
+        """
+        known = list(self.publications.values()) + [self.previews[index] for index in sorted(self.previews) if index not in self.publications]
+        pending = [proof for index, proof in enumerate(self.proofs) if proof is not None and index not in self.publications and index not in self.previews]
+        return batch_lookup(known, pending)
 
     def resolve(self, reads: t.Sequence[tuple[StoreListing, t.Mapping[str, t.Any]]], fingerprint: Fingerprint) -> list[Publication]:
         """Short path where every replica read vouches for a certificate, the full load for the rest."""

@@ -108,7 +108,7 @@ def records(folder: Path) -> dict[str, dict[str, t.Any]]:
 
 def without_load_count(result: dict[str, t.Any]) -> dict[str, t.Any]:
     """The result without what depends on the path taken: the load count, and the listing bytes (a
-    certificate whose names only its full load tells makes the store list its whole folder)."""
+    loaded certificate's files are looked up by exact name, one still to be decided may be searched for)."""
     replicas = [{key: value for key, value in replica.items() if key != "other_bytes"} for replica in result["replicas"]]
     return {key: value for key, value in result.items() if key != "sources_loaded"} | {"replicas": replicas}
 
@@ -401,22 +401,95 @@ def test_without_host_names_or_with_prune_the_read_lists_the_folder() -> None:
     assert proof.batch_lookup([], [_proof("www.example.test", prune=True)]) is None
 
 
-def test_an_unchanged_short_path_task_with_host_names_reads_the_same_bytes_in_a_small_and_a_large_store(ca: Ca, tmp_path: Path, loads: Loads) -> None:
+def _fill_store(folder: Path, size: int, other: bytes) -> None:
+    """size more PFX files in the store, each with a record as publishing leaves it (another certificate's)."""
+    for index in range(size):
+        name = f"filler{index}.test.pfx"
+        (folder / name).write_bytes(other)
+        stat = (folder / name).stat()
+        entry = {"thumbprint": f"{index:040X}", "identity": "i", "not_after": "2030-01-01T00:00:00Z", "size": stat.st_size, "mtime": stat.st_mtime_ns // 100}
+        record_name, record = store_records.encode_record(name, entry)
+        (folder / record_name).write_bytes(record)
+
+
+def _unchanged_traffic(source_pfx: Path, folder: Path, size: int, other: bytes, loads: Loads, **extra: t.Any) -> tuple[int, int, int]:
+    run(pfx_args(source_pfx, folder, **extra))
+    _fill_store(folder, size, other)
+    loads.take()
+    result = run(pfx_args(source_pfx, folder, **extra))
+    assert not result["changed"] and result["sources_loaded"] == 0 and loads.take() == 0
+    replica = result["replicas"][0]
+    return replica["other_bytes"], replica["round_trips"], replica["pfx_bytes_read"]
+
+
+@pytest.mark.parametrize("host_names", [["www.example.test", "example.test"], None])
+def test_an_unchanged_short_path_task_reads_the_same_bytes_in_a_small_and_a_large_store(
+    ca: Ca, tmp_path: Path, loads: Loads, host_names: list[str] | None
+) -> None:
+    """A quick load tells its names (without host_names) and thumbprint first, so its records are read by exact name."""
     source_pfx = ca.pfx(tmp_path / "site.pfx", "www.example.test", "example.test")
     other = ca.pfx(tmp_path / "other.pfx", "other.example.test").read_bytes()
-    traffic = {}
-    for size in (2, 300):
-        folder = tmp_path / f"store{size}"
-        for host_names in (["www.example.test", "example.test"], None):
-            extra = {"host_names": host_names} if host_names else {}
-            run(pfx_args(source_pfx, folder, **extra))
-            for index in range(size):
-                (folder / f"filler{index}.test.pfx").write_bytes(other)
-            loads.take()
-            result = run(pfx_args(source_pfx, folder, **extra))
-            assert not result["changed"] and result["sources_loaded"] == 0 and loads.take() == 0
-            traffic[size, bool(host_names)] = result["replicas"][0]["other_bytes"]
-            assert result["replicas"][0]["pfx_bytes_read"] == 0
-    assert traffic[2, True] == traffic[300, True]
-    # Without host_names its file names come only from its records: the folder is listed (see docs/developing.md).
-    assert traffic[300, False] > traffic[2, False]
+    extra = {"host_names": host_names} if host_names else {}
+    small = _unchanged_traffic(source_pfx, tmp_path / "small", 8, other, loads, **extra)
+    large = _unchanged_traffic(source_pfx, tmp_path / "large", 2000, other, loads, **extra)
+    assert len(list((tmp_path / "large").glob("*.pfx"))) == 2002
+    assert small == large and small[2] == 0
+
+
+def _sources_for(paths: list[Path], folder: Path) -> task.Sources:
+    args = {"certificates": [{"pfx_path": str(path), "pfx_password": SOURCE_PASSWORD} for path in paths], **store(folder)}
+    validation = ArgumentSpecValidator(**CCS_CERT_PUBLISH).validate(args)
+    assert not validation.error_messages, validation.error_messages
+    return task.Sources(task.certificate_entries(validation.validated_parameters), batch=True, now=datetime.datetime.now(datetime.timezone.utc))
+
+
+def test_a_batch_too_large_to_look_up_pays_no_quick_loads(ca: Ca, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past LOOKUP_LIMIT files the read lists the folder anyway: previews would only cost time."""
+    paths = [ca.pfx(tmp_path / f"site{index}.pfx", f"site{index}.example.test") for index in range(task.LOOKUP_LIMIT + 1)]
+    quick_loads: list[bytes] = []
+    original = task.quick_load_pfx
+
+    def counting(data: bytes, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        quick_loads.append(data)
+        return original(data, *args, **kwargs)
+
+    monkeypatch.setattr(task, "quick_load_pfx", counting)
+    large = _sources_for(paths, tmp_path / "store")
+    assert quick_loads == [] and large.previews == {} and large.lookup() is None
+    small = _sources_for(paths[:3], tmp_path / "store")
+    assert len(quick_loads) == 3 and sorted(small.previews) == [0, 1, 2]
+    lookup = small.lookup()
+    assert lookup is not None and all(thumbprint for _name, thumbprint in lookup.files)
+
+
+def test_mutation_without_the_quick_load_a_task_without_host_names_lists_the_folder(
+    ca: Ca, tmp_path: Path, loads: Loads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preview is what keeps its read constant: without it the folder is listed and every record read (docs/developing.md)."""
+    source_pfx = ca.pfx(tmp_path / "site.pfx", "www.example.test", "example.test")
+    other = ca.pfx(tmp_path / "other.pfx", "other.example.test").read_bytes()
+    monkeypatch.setattr(task, "quick_load_pfx", lambda *args, **kwargs: None)
+    small = _unchanged_traffic(source_pfx, tmp_path / "small", 8, other, loads)
+    large = _unchanged_traffic(source_pfx, tmp_path / "large", 300, other, loads)
+    assert large[0] > small[0]
+
+
+@pytest.mark.parametrize("host_names", [None, ["www.example.test", "example.test"]])
+def test_the_preview_reads_records_by_exact_name(ca: Ca, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host_names: list[str] | None) -> None:
+    """Like a loaded certificate's: the look-up carries the thumbprint, so no name-hash search or listing is needed."""
+    source_pfx = ca.pfx(tmp_path / "site.pfx", "www.example.test", "example.test")
+    extra = {"host_names": host_names} if host_names else {}
+    run(pfx_args(source_pfx, tmp_path / "store", **extra))
+    lookups: list[t.Any] = []
+    original = task.Sources.lookup
+
+    def recording(self: task.Sources) -> t.Any:
+        lookups.append(original(self))
+        return lookups[-1]
+
+    monkeypatch.setattr(task.Sources, "lookup", recording)
+    result = run(pfx_args(source_pfx, tmp_path / "store", **extra))
+    assert result["sources_loaded"] == 0 and not result["changed"]
+    (lookup,) = lookups
+    thumbprint = result["thumbprint"]
+    assert lookup is not None and lookup.files == (("example.test.pfx", thumbprint), ("www.example.test.pfx", thumbprint))
