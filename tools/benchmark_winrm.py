@@ -53,6 +53,7 @@ LAB = REPO / "tests" / "lab"
 sys.path.insert(0, str(LAB))
 
 from iis_lab.inventory import bypass_proxy, host_definitions, load  # noqa: E402
+from iis_lab.state import read_oplog  # noqa: E402
 
 INVENTORY = LAB / "inventory-winrm.yml"
 FARM = REPO / "playbooks" / "farm.yml"
@@ -177,13 +178,9 @@ class WinrmLab:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
     def oplogs(self) -> dict[str, list[dict[str, t.Any]]]:
-        logs = {}
-        for path in sorted(self.state.glob("*.json")):
-            if path.name != "lab-hosts.json":
-                data = json.loads(path.read_text(encoding="utf-8"))
-                if isinstance(data, dict) and "oplog" in data:
-                    logs[path.stem] = list(data["oplog"])
-        return logs
+        suffix = ".oplog.jsonl"
+        hosts = sorted(path.name[: -len(suffix)] for path in self.state.glob(f"*{suffix}"))
+        return {host: read_oplog(host, self.state) for host in hosts}
 
     def playbook(self, plays: t.Any) -> Path:
         import yaml

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 from iis_lab.inventory import bypass_proxy
+from iis_lab.state import read_oplog, read_state
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "tests" / "lab"
@@ -201,23 +202,20 @@ class Lab:
         return RunnerJob("\n".join(texts), str(runner.status), int(runner.rc), list(runner.events))
 
     def host_state(self, host: str) -> dict[str, t.Any]:
-        return t.cast(dict[str, t.Any], json.loads((self.state_dir / f"{host}.json").read_text(encoding="utf-8")))
+        """The host's state file with its operation log under "oplog"."""
+        return read_state(host, self.state_dir)
 
     def oplog(self, host: str) -> list[dict[str, t.Any]]:
-        path = self.state_dir / f"{host}.json"
-        return list(self.host_state(host)["oplog"]) if path.exists() else []
+        return read_oplog(host, self.state_dir)
 
     def snapshot(self) -> dict[str, bytes]:
         """Every byte of lab state except operation logs, for 'check mode changed nothing' assertions."""
         files: dict[str, bytes] = {}
         for path in self.host_state_files():
-            if not path.name.endswith(".lock"):
+            if not path.name.endswith((".lock", ".oplog.jsonl")):
                 data = path.read_bytes()
                 if path.suffix == ".json" and path.parent == self.state_dir:
-                    state = json.loads(data)
-                    if isinstance(state, dict):
-                        state.pop("oplog", None)
-                        data = json.dumps(state, sort_keys=True).encode()
+                    data = json.dumps(json.loads(data), sort_keys=True).encode()
                 files[str(path.relative_to(self.state_dir))] = data
         return files
 

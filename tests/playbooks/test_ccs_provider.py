@@ -399,7 +399,7 @@ def test_canary_secrets_never_appear_at_vvvv_in_check_diff_or_runner_artifacts(l
     # 11 tasks on web01: the 4 meant to fail are ignored, the 7 others succeed.
     job.assert_succeeded(ok={"web01": 7}, ignored={"web01": 4})
     assert_secrets_absent(job.text, secrets)
-    # The emulated host keeps secrets only machine-encrypted.
+    # The emulated host keeps secrets only machine-encrypted, and its operation log none.
     for path in lab.host_state_files():
-        if path.suffix == ".json":
+        if path.suffix in (".json", ".jsonl"):
             assert_secrets_absent(path.read_text(encoding="utf-8"), secrets)

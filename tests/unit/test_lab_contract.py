@@ -19,6 +19,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 from iis_lab import emulator
 from iis_lab.errors import LabProtocolError
 from iis_lab.ops import OPERATIONS
+from iis_lab.state import read_state
 
 HOST = "web01"
 OPERATION = "read_host_state"
@@ -63,8 +64,7 @@ def test_the_shipped_call_is_answered_and_logged(lab_state: Path) -> None:
     assert (rc, stderr) == (0, b"")
     assert answer["ok"] is True
     assert answer["result"]["windows"]["build"] > 0
-    state = json.loads((lab_state / f"{HOST}.json").read_text(encoding="utf-8"))
-    assert [entry["operation"] for entry in state["oplog"]] == [OPERATION]
+    assert [entry["operation"] for entry in read_state(HOST, lab_state)["oplog"]] == [OPERATION]
 
 
 def test_the_answer_is_what_the_runner_decodes() -> None:

@@ -81,14 +81,15 @@ def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.
                                      "ParserError: (:) [], ParseException", "ScriptContainedMaliciousContent")
     operation, params = parse_payload(in_data)
     network = Network(network_config)
-    with HostStore(host, profile).locked() as state:
+    store = HostStore(host, profile)
+    with store.locked() as state:
         context = OpContext(host=host.lower(), state=state, network=network, params=params)
         try:
             _check_language_mode(state)
             answer: dict[str, t.Any] = {"ok": True, "result": OPERATIONS[operation](context)}
         except WindowsError_ as exc:
             answer = {"ok": False, "error": {"message": exc.message, "type": exc.error_type}}
-        state["oplog"].append({"seq": len(state["oplog"]) + 1, "operation": operation, "ok": answer["ok"], "events": context.events})
+        store.append_oplog({"operation": operation, "ok": answer["ok"], "events": context.events})
     line = json.dumps(answer, ensure_ascii=True, separators=(",", ":"))
     return 0, (line + "\r\n").encode("ascii"), b""
 

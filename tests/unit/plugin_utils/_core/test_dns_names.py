@@ -378,3 +378,36 @@ def test_an_a_label_of_plain_ascii_ends_with_a_hyphen_and_is_refused_as_such() -
     # Punycode writes a plain-ASCII label as "<label>-": that label never reaches the A-label decoder.
     with pytest.raises(HostNameError, match=r"label 'xn--www-' starts or ends with a hyphen"):
         parse_host_name("xn--www-.example.com")
+
+
+def _outcome(text: str) -> HostName | str:
+    try:
+        return parse_host_name(text)
+    except HostNameError as error:
+        return str(error)
+
+
+def _edge_names() -> list[str]:
+    """Names at every limit of the plain-ASCII shortcut, and next to it."""
+    label63, label64 = "a" * 63, "b" * 64
+    near_limits = [".".join([label63] * 3) + "." + "c" * length for length in range(58, 66)]  # 249 to 256 characters
+    return [
+        "www.example.com", "WWW.Example.COM", "www.example.com.", "intranet", "a", "0", "a-b", "a--b", "r3---sn-abc.example.com",
+        f"{label63}.example.com", f"{label64}.example.com", "1.2.3.4", "www.example.123", "123.example.com", "a.1", "1a.2b",
+        "con.example.com", "www.con.example.com", "COM1.example.com", "lpt9", "console.example.com", "xn--bcher-kva.example",
+        "www.XN--bcher-kva.example", "xn--.example.com", "ab--cd.example.com", "*.example.com", "-a.example.com", "a-.example.com",
+        "a..b", ".a", "\u212a.example.com", "\u017f.example.com", "www.example.com\n", *near_limits,
+    ]
+
+
+def test_the_plain_ascii_shortcut_gives_the_full_rules_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """parse_host_name answers plain ASCII names without the full rules; the answer, or the error, must not change."""
+    rng = random.Random(20261202)
+    pieces = ["www", "example", "com", "con", "nul", "com1", "xn--", "bcher-kva", "1", "42", "-", "--", ".", "..", "*", "A", "Z", "_", "\u212a"]
+    pieces += ["a" * 30, "b" * 63]
+    samples = _edge_names() + HOSTILE_NAMES + ["".join(rng.choice(pieces) for _piece in range(rng.randint(1, 10))) for _sample in range(4000)]
+    fast = [_outcome(text) for text in samples]
+    assert sum(isinstance(outcome, HostName) for outcome in fast) > 500  # the generator does reach the shortcut
+    monkeypatch.setattr(dns_names, "_plain_ascii_name", lambda text: None)
+    full = [_outcome(text) for text in samples]
+    assert [(text, answer) for text, answer, expected in zip(samples, fast, full, strict=True) if answer != expected] == []
