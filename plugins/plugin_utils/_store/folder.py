@@ -309,10 +309,24 @@ class FolderStore:
         )
 
     def _find(self, patterns: t.Sequence[str], fallbacks: t.Mapping[str, str]) -> Found:
+        entries = self._look_up(patterns)
+        # A PFX file that is not there has no record that could vouch for it, and it is written whatever its
+        # records say: its record look-ups are skipped. Each would miss, and on Samba (case-insensitive) a miss
+        # or a wildcard search reads the whole folder, so a new file's task got slower as the store grew. A record
+        # of a file deleted by hand stays until a run that lists the folder; it never vouches for the new file
+        # (records.resolve prefers the one that matches the file's size and time).
+        absent = {layout.key_pattern(name) for name in patterns if "*" not in name and name not in entries}
+        wanted = {name: pattern for name, pattern in fallbacks.items() if pattern not in absent}
+        records = self._read_records(wanted)  # read, not looked up first: absent is simply no record
+        searches = [pattern for name, pattern in wanted.items() if name not in records]
+        entries.update(self._look_up(searches))
+        self.traffic.other += 64 * (len(patterns) + len(searches) + len(entries))
+        records.update(self._read_records(name for name in entries if layout.is_record_name(name) and name not in records))
+        return Found(entries, records)
+
+    def _look_up(self, patterns: t.Sequence[str]) -> dict[str, FileStat]:
         entries: dict[str, FileStat] = {}
-        records = self._read_records(fallbacks)  # read, not looked up first: absent is simply no record
-        searches = [pattern for name, pattern in fallbacks.items() if name not in records]
-        for pattern in [*patterns, *searches]:
+        for pattern in patterns:
             if "*" in pattern:
                 entries.update(self.fs.list(pattern))
                 continue
@@ -320,9 +334,7 @@ class FolderStore:
                 entries[pattern] = self.fs.stat(pattern)
             except FileNotFoundError:
                 continue
-        self.traffic.other += 64 * (len(patterns) + len(searches) + len(entries))
-        records.update(self._read_records(name for name in entries if layout.is_record_name(name)))
-        return Found(entries, records)
+        return entries
 
     def _read_other(self, name: str) -> bytes | None:
         data = self.fs.read(name)

@@ -287,3 +287,34 @@ def test_renewal_planning_and_store_info_read_format1_and_records_through_the_sa
         assert ([(f.file_name, f.thumbprint) for f in known], unreadable, backend.traffic.pfx_read) == ([(name, thumbprint)], [], 0)
         audited = read_replica(Replica("r", "local", str(folder), FolderStore(LocalFileSystem(str(folder)))))
         assert list(audited.manifest_files) == [name] and list(audited.files) == [name]
+
+
+class CountingLookUpsFs(CountingReadsFs):
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.searches: list[str] = []
+
+    def list(self, pattern: str = "*") -> dict[str, t.Any]:
+        self.searches.append(pattern)
+        return super().list(pattern)
+
+
+def test_a_new_file_costs_no_record_look_up_and_an_orphan_record_does_not_stop_convergence(folders: list[Path]) -> None:
+    """On Samba every miss or wildcard search reads the whole folder: a file that is not there gets none."""
+    folder = folders[0]
+    run(publication("11" * 20, ["old.test.pfx"]), [folder])
+    counting = CountingLookUpsFs(str(folder))
+    first = run(publication("22" * 20, ["new.test.pfx"]), [folder], fs=[counting])
+    assert first["changed"] is True
+    assert [name for name in counting.reads if name.startswith(RECORD_PREFIX)] == []
+    assert [pattern for pattern in counting.searches if pattern.startswith(RECORD_PREFIX)] == []
+    # The PFX deleted by hand leaves its record behind; a new certificate for the name is published over it,
+    # its own record vouches for the file, and the next run is unchanged.
+    (folder / "new.test.pfx").unlink()
+    # The orphan records the old file's size and time, which times compare within 2 s (records.same_mtime): a new
+    # file of another size, as any real one written later, is not vouched for by it.
+    renewed = publication("33" * 20, ["new.test.pfx"], encryption="aes256")
+    assert run(renewed, [folder])["changed"] is True
+    again = run(renewed, [folder])
+    assert again["changed"] is False and again["replicas"][0]["pfx_bytes_read"] == 0
+    assert records(folder)["new.test.pfx"]["thumbprint"] == "33" * 20
