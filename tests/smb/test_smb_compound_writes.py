@@ -46,13 +46,13 @@ def test_write_is_two_round_trips_and_read_back_one(samba_share: SambaServer, mo
     fs.write_atomic("warm.pfx", b"logon first")  # the session's logon and tree connect are not the write's cost
     sent = count_round_trips(monkeypatch)
     data = os.urandom(5000)
-    fs.write_atomic("a.pfx", data)
+    closed = fs.write_atomic("a.pfx", data)
     after_write = sent[0]
     stat = fs.read_verified("a.pfx", data)
     assert (after_write, sent[0] - after_write) == (2, 1)
     assert (samba_share.local_dir / "a.pfx").read_bytes() == data
-    # The size and time the read-back open reported are those a listing shows (what the records vouch with).
-    assert fs.list("a.pfx")["a.pfx"] == stat == fs.stat("a.pfx")
+    # The size and time the close and the read-back open reported are those a listing shows (what records vouch with).
+    assert fs.list("a.pfx")["a.pfx"] == stat == closed == fs.stat("a.pfx")
     # The same steps one primitive at a time, as before, cost far more round trips.
     sent[0] = 0
     write_via_temp(fs, "b.pfx", data)
@@ -109,10 +109,10 @@ def test_files_over_the_compound_limit_take_the_step_by_step_path(samba_share: S
 class FailingOneRename(SmbFileSystem):
     """Fault injection in a batch written several files at once: one PFX file's rename fails."""
 
-    def _rename_over(self, raw: t.Any, name: str) -> None:
+    def _rename_over(self, raw: t.Any, name: str) -> t.Any:
         if name == "shop.example.test.pfx":
             raise OSError("injected fault in one of several writes")
-        super()._rename_over(raw, name)
+        return super()._rename_over(raw, name)
 
 
 def test_a_failure_among_parallel_requests_leaves_whole_files_and_a_rerun_converges(samba_share: SambaServer, corpus: t.Any) -> None:

@@ -264,7 +264,7 @@ class FileSystem(t.Protocol):
     def stat(self, name: str) -> FileStat: ...  # FileNotFoundError when absent
 
     # Whole-file steps, which a back end may do in fewer round trips than the primitives above:
-    def write_atomic(self, name: str, data: bytes) -> None: ...  # a temporary file renamed over name
+    def write_atomic(self, name: str, data: bytes) -> FileStat: ...  # a temporary file renamed over name; its size and time
 
     def read_verified(self, name: str, data: bytes) -> FileStat: ...  # read back, compare, and its size and time
 
@@ -415,8 +415,8 @@ class FolderStore:
         return self.fs.read_verified(name, data)
 
     def _write_record(self, name: str, data: bytes, keep_stat: bool) -> FileStat | None:
-        self.fs.write_atomic(name, data)
-        return self.fs.stat(name) if keep_stat else None
+        stat = self.fs.write_atomic(name, data)
+        return stat if keep_stat else None
 
     def _write_other(self, name: str, data: bytes) -> None:
         self.fs.write_atomic(name, data)
@@ -465,8 +465,9 @@ class LocalFileSystem:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def write_atomic(self, name: str, data: bytes) -> None:
+    def write_atomic(self, name: str, data: bytes) -> FileStat:
         write_via_temp(self, name, data)
+        return self.stat(name)
 
     def read_verified(self, name: str, data: bytes) -> FileStat:
         return read_back(self, name, data)

@@ -148,21 +148,22 @@ class SmbFileSystem:
         result = self._call(f"stat of {name}", smbclient.stat, self._full(name))
         return FileStat(int(result.st_size), int(result.st_mtime_ns) // 1000 * 10)
 
-    def write_atomic(self, name: str, data: bytes) -> None:
+    def write_atomic(self, name: str, data: bytes) -> FileStat:
         """The temporary file is created and written in one round trip, then renamed over name and closed in a
         second (the step-by-step path takes seven). The rename is sent only after the server confirmed every byte,
-        so a short or failed write never replaces the old file."""
+        so a short or failed write never replaces the old file. Returns the size and time the close reported."""
         if len(data) > COMPOUND_DATA_LIMIT:
             write_via_temp(self, name, data)
-            return
+            return self.stat(name)
         self._connect()
         temp = new_temp_name()
         raw = None
         renamed = False
+        closed: FileStat | None = None
         try:
             raw = self._open(temp)  # no request yet: the path resolved on the session's tree
             self._write_temp(raw, data)
-            self._rename_over(raw, name)
+            closed = self._rename_over(raw, name)
             renamed = True
         except StoreError:
             raise
@@ -171,6 +172,7 @@ class SmbFileSystem:
         finally:
             if not renamed:
                 self._discard(raw, temp)
+        return closed if closed is not None else self.stat(name)
 
     def read_verified(self, name: str, data: bytes) -> FileStat:
         """Read name back in one round trip (open, read, close) and compare it with data; the size and time the
@@ -216,14 +218,18 @@ class SmbFileSystem:
         if written != len(data):
             raise StoreError(f"writing {ntpath.basename(raw.name)} in {self.path}: the server took {written} of {len(data)} bytes")
 
-    def _rename_over(self, raw: t.Any, name: str) -> None:
+    def _rename_over(self, raw: t.Any, name: str) -> FileStat | None:
+        """Rename the written temporary file over name and close it; the size and time the close reported (the
+        file's final ones, asked for with the close: no request of their own), or None when the close failed."""
         rename = FileRenameInformation()
         rename["replace_if_exists"] = True
         rename["file_name"] = ntpath.join(ntpath.dirname(raw.fd.file_name), name)
-        renamed, _closed = _send_related(raw, [_set_info(raw, rename), raw.fd.close(send=False)])
+        renamed, closed = _send_related(raw, [_set_info(raw, rename), raw.fd.close(get_attributes=True, send=False)])
         if isinstance(renamed, Exception):
             raise renamed
-        # A failed close after a good rename leaves only a handle the session's logoff closes.
+        if closed is None or isinstance(closed, Exception):
+            return None  # a failed close after a good rename leaves only a handle the session's logoff closes
+        return FileStat(int(raw.fd.end_of_file), _filetime_to_ticks(raw.fd.last_write_time))
 
     def _discard(self, raw: t.Any, temp: str) -> None:
         """After a failure: delete our temporary file through its handle when it is still open, else by name."""
