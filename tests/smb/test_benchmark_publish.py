@@ -46,3 +46,14 @@ def test_store_sizes_mode_reports_one_unchanged_task_per_store_size() -> None:
     assert (small["other_bytes"], small["round_trips"]) == (large["other_bytes"], large["round_trips"])
     assert small["pfx_bytes_read"] == small["pfx_bytes_written"] == large["pfx_bytes_read"] == large["pfx_bytes_written"] == 0
     assert small["ms_task"] > 0 and small["ms_floor"] > 0
+
+
+def test_smb_steps_benchmark_reports_every_way() -> None:
+    if (install_smbd() is None or install_smbclient() is None) and not os.environ.get("CI"):
+        pytest.skip("smbd or smbclient is not installed (apt-get install samba smbclient); set CI=1 to make this a failure")
+    args = [sys.executable, str(REPO / "tools" / "benchmark_smb_steps.py"), "--files", "6", "--repeat", "1", "--json"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    figures = json.loads(proc.stdout)
+    assert set(figures["runs"]) == {"floor", "step-by-step", "compound", "compound x4", "compound x8"}
+    assert all(run["seconds"] > 0 for run in figures["runs"].values())
