@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark the SMB store's whole-file steps against a real Samba share on loopback (not a timed test).
 
 Writes N files of 3,200 bytes (about an RSA-2048 PFX with its chain) into one encrypted share and reads each back,
