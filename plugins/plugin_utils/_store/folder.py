@@ -442,12 +442,16 @@ def write_via_temp(fs: FileSystem, name: str, data: bytes) -> None:
 
 def read_back(fs: FileSystem, name: str, data: bytes) -> FileStat:
     """The step-by-step read-back check: the whole file compared with data, then its size and time."""
-    back = fs.read(name)
+    require_written(name, fs.read(name), data)
+    return fs.stat(name)
+
+
+def require_written(name: str, back: bytes | None, data: bytes) -> None:
+    """The read-back check itself: what was read (None: nothing) must be what was written."""
     if back is None or sha256_hex(back) != sha256_hex(data):
         # Another publisher may have renamed its own complete file over ours in
         # between; that is still a whole file, but we cannot vouch for it.
         raise StoreError(f"read-back check of {name} failed: the file differs from what was written")
-    return fs.stat(name)
 
 
 def _ignore_errors(func: t.Callable[[str], None], name: str) -> None:

@@ -9,7 +9,7 @@ import ntpath
 import typing as t
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.errors import explain_smb_error
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FileStat, StoreError, new_temp_name, sha256_hex, write_via_temp
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import FileStat, StoreError, new_temp_name, read_back, require_written, write_via_temp
 
 try:
     import smbclient
@@ -178,19 +178,13 @@ class SmbFileSystem:
         """Read name back in one round trip (open, read, close) and compare it with data; the size and time the
         open reported are what the manifest records. A file that differs raises StoreError."""
         if len(data) >= COMPOUND_DATA_LIMIT:
-            back = self.read(name)
-            if back is None or sha256_hex(back) != sha256_hex(data):
-                raise StoreError(f"read-back check of {name} failed: the file differs from what was written")
-            return self.stat(name)
+            return read_back(self, name, data)
         self._connect()
         try:
             back, stat = self._read_with_stat(name, len(data) + 1)  # one byte more: a longer file shows itself
         except Exception as exc:  # noqa: BLE001
             raise StoreError(explain_smb_error(exc, self.path, f"reading {name} back in")) from None
-        if back is None or stat.size != len(data) or sha256_hex(back) != sha256_hex(data):
-            # Another publisher may have renamed its own complete file over ours in
-            # between; that is still a whole file, but we cannot vouch for it.
-            raise StoreError(f"read-back check of {name} failed: the file differs from what was written")
+        require_written(name, back if stat.size == len(data) else None, data)
         return stat
 
     # -- compound requests ----------------------------------------------------

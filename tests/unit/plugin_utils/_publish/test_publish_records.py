@@ -13,7 +13,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from test_publish_engine import FaultyFs, content, make_identify, publication, record_files, records, run, run_batch, visible
+from test_publish_engine import CountingFs, FaultyFs, content, make_identify, publication, record_files, records, run, run_batch, visible
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._audit.store_read import read_replica
 from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
@@ -289,14 +289,8 @@ def test_renewal_planning_and_store_info_read_format1_and_records_through_the_sa
         assert list(audited.manifest_files) == [name] and list(audited.files) == [name]
 
 
-class CountingLookUpsFs(CountingReadsFs):
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.searches: list[str] = []
-
-    def list(self, pattern: str = "*") -> dict[str, t.Any]:
-        self.searches.append(pattern)
-        return super().list(pattern)
+class CountingLookUpsFs(CountingReadsFs, CountingFs):
+    """Counts reads (CountingReadsFs) and searches (the engine tests' CountingFs: ``patterns``)."""
 
 
 def test_a_new_file_costs_no_record_look_up_and_an_orphan_record_does_not_stop_convergence(folders: list[Path]) -> None:
@@ -307,7 +301,7 @@ def test_a_new_file_costs_no_record_look_up_and_an_orphan_record_does_not_stop_c
     first = run(publication("22" * 20, ["new.test.pfx"]), [folder], fs=[counting])
     assert first["changed"] is True
     assert [name for name in counting.reads if name.startswith(RECORD_PREFIX)] == []
-    assert [pattern for pattern in counting.searches if pattern.startswith(RECORD_PREFIX)] == []
+    assert [pattern for pattern in counting.patterns if pattern.startswith(RECORD_PREFIX)] == []
     # The PFX deleted by hand leaves its record behind; a new certificate for the name is published over it,
     # its own record vouches for the file, and the next run is unchanged.
     (folder / "new.test.pfx").unlink()
