@@ -22,9 +22,8 @@ def lab_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def read_host() -> None:
-    document = {"operation": "read_host_state", "library": host_ops.wire_library("read_host_state"),
-                "script": host_ops.wire_script("read_host_state"), "params": {"sections": ["windows", "sites"]}}
-    rc, stdout, _stderr = emulator.execute(HOST, {}, {}, host_ops.bootstrap_command(), host_ops.pack_document(document))
+    payload = host_ops.encode_payload("read_host_state", {"sections": ["windows", "sites"]})
+    rc, stdout, _stderr = emulator.execute(HOST, {}, {}, host_ops.bootstrap_command(), payload)
     assert rc == 0 and json.loads(stdout)["ok"] is True
 
 

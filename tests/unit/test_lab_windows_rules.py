@@ -46,7 +46,7 @@ def network(**share: t.Any) -> dict[str, t.Any]:
 REVERSIONS: dict[str, tuple[str, str]] = {
     "replace_ignores_metadata_errors": (r"\[NullString\]::Value, \$true\)", "[NullString]::Value)"),
     "validates_with_principal_context": (r"\Z", "\n$valid = $context.ValidateCredentials($account, $password)\n"),
-    "checks_language_mode": (r".*LanguageMode.*\n", ""),
+    "checks_language_mode": (r"(.*LanguageMode.*\n)+", ""),  # both loaders
     "drive_removal_guarded": (r"try \{\s*(Remove-PSDrive[^\n]*)\n\s*\} catch \{\s*\$null = \$_\s*\}", r"\1"),
     "failed_mapping_cleaned": (r"net\.exe use \$Root /delete /y", "$null"),
     "folder_probe_surfaces_errors": (r"exists = Test-StoreFolder \$root \(\$null -ne \$drive\)", "exists = [System.IO.Directory]::Exists($root)"),

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from powershell.script_properties import Guard, Properties, check, parse
+from powershell.script_properties import Guard, Properties, check, loader_violations, parse
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 
@@ -138,28 +138,47 @@ def test_mutation_is_caught(tmp_path: Path, operation: str, edited: str, pattern
     assert rule in {v.rule for v in violations}, f"{rule} check missed the mutation; found {[str(v) for v in violations]}"
 
 
-# The bootstrap (host_ops.BOOTSTRAP) is the one place [ScriptBlock]::Create is allowed: it turns the
-# operation's script and libraries, which the controller reads from the collection's own files, into
-# code. The parameters travel in the same JSON document but are only ever passed to that script block
-# as its argument; they are never part of the text that becomes code.
-def test_bootstrap_builds_code_only_from_the_shipped_scripts() -> None:
-    root, data = parse(host_ops.BOOTSTRAP)
-    creates = re.findall(r"\[ScriptBlock\]::Create\(([^)]*)\)", host_ops.BOOTSTRAP)
-    assert creates == ["$p.library", "$p.script"]
-    params_uses = [m.start() for m in re.finditer(r"\$p\.params", host_ops.BOOTSTRAP)]
-    assert len(params_uses) == 1
-    assert "([ScriptBlock]::Create($p.script)) $p.params)" in host_ops.BOOTSTRAP
-    assert not root.has_error and data
+# The loaders are the one place code is built from text (script_properties.loader_violations says
+# what they may do); the kept script around each operation reads the parameters as data only.
+def test_the_loaders_run_only_checked_collection_code() -> None:
+    assert loader_violations(host_ops.CACHED_LOADER, runs_kept_file=True) == []
+    assert loader_violations(host_ops.SENDING_LOADER, runs_kept_file=False) == []
+
+
+LOADER_MUTATIONS = [
+    pytest.param("CACHED_LOADER", r"-and\(\[BitConverter\].*?-eq\$h\)", ")", "SHA-256", id="digest-not-compared"),
+    pytest.param("CACHED_LOADER", r"if\(\$h-match'[^']*'\)", "if($true)", "64 hex digits", id="digest-not-checked-before-the-path"),
+    pytest.param("CACHED_LOADER", r"^", "iex([Text.Encoding]::ASCII.GetString($b));", "full-language", id="run-before-the-mode-check"),
+    pytest.param("SENDING_LOADER", r"\$i\[3\]", "$i[2]", "parameters line", id="parameters-inflated-as-code"),
+    pytest.param("SENDING_LOADER", r"iex\(\[Text\.Encoding\]::ASCII\.GetString\(\$b\)\)", "iex $i[1]", "other than the script bytes",
+                 id="runs-another-line"),
+    pytest.param("SENDING_LOADER", r"if\(\$i\[1\]-match'[^']*'\)", "if($i[1])", "64 hex digits", id="write-path-unchecked"),
+]
+
+
+@pytest.mark.parametrize(("loader", "pattern", "replacement", "message"), LOADER_MUTATIONS)
+def test_loader_mutation_is_caught(loader: str, pattern: str, replacement: str, message: str) -> None:
+    original = getattr(host_ops, loader)
+    mutated, count = re.subn(pattern, replacement, original, count=1)
+    assert count == 1, f"the mutation no longer applies to {loader}: update its pattern"
+    assert not parse(mutated)[0].has_error, "a mutation must stay valid PowerShell, or it proves nothing"
+    violations = loader_violations(mutated, runs_kept_file=loader == "CACHED_LOADER")
+    assert any(message in violation for violation in violations), violations
 
 
 @pytest.mark.parametrize("operation", host_ops.operation_names())
-def test_payload_code_is_the_shipped_file_and_parameters_stay_data(operation: str) -> None:
+def test_kept_script_is_the_shipped_files_and_parameters_stay_data(operation: str) -> None:
     canary = "'; Remove-Item C:\\ -Recurse; '"
-    payload = json.loads(host_ops.unpack_document(host_ops.encode_payload(operation, {"value": canary})))
-    assert payload["script"] == host_ops.compact_script((Path(host_ops.OPERATIONS_DIR) / f"{operation}.ps1").read_text(encoding="ascii"))
-    assert payload["library"] == host_ops.compact_script(host_ops.load_operation_library(operation))
-    assert canary not in payload["script"] + payload["library"]
-    assert payload["params"] == {"value": canary}
+    kept = host_ops.cached_script(operation)
+    assert host_ops.compact_script((Path(host_ops.OPERATIONS_DIR) / f"{operation}.ps1").read_text(encoding="ascii")) in kept
+    wrapper = kept.replace(host_ops.wire_script(operation), "").replace(host_ops.wire_library(operation), "")
+    # The answer logic reads the parameters line once, as JSON, and hands the object to the operation as its argument.
+    assert wrapper.count("$i[2]") == 1 and "FromBase64String($i[2])" in wrapper and "|ConvertFrom-Json" in wrapper
+    assert re.findall(r"\$p\b", wrapper) == ["$p", "$p"] and "} $p)[-1]" in wrapper
+    assert not re.search(r"\biex\b|Invoke-Expression|ScriptBlock\]::Create", wrapper, re.IGNORECASE)
+    call = host_ops.decode_call(host_ops.encode_call(operation, {"value": canary}, send_script=True))
+    assert json.loads(call.params_json) == {"value": canary}
+    assert canary not in call.loader + call.digest and call.script is not None and canary.encode() not in call.script
     assert "Remove-Item C:" not in base64.b64decode(host_ops.bootstrap_command().split()[-1]).decode("utf-16-le")
 
 

@@ -2,15 +2,18 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run one named PowerShell operation on a Windows host over the task's own connection.
 
-The command line carries only a fixed, tiny bootstrap (``-EncodedCommand``); the
-operation's script and its parameters travel on stdin as one JSON document, so no
-parameter is ever interpolated into PowerShell code or placed on a command line
-(where it would be visible in process listings and in connection logs at -vvvvv).
+The command line carries only a fixed, tiny launcher (``-EncodedCommand``); the parameters
+travel on stdin as JSON, so no parameter is ever interpolated into PowerShell code or placed
+on a command line (where it would be visible in process listings and in connection logs at
+-vvvvv). The operation's script travels once per host: the host keeps it, and later calls
+name it by its SHA-256, which the host checks before running it.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import html
 import json
 import os
@@ -26,58 +29,98 @@ LIBRARY_DIR = os.path.join(OPERATIONS_DIR, "_library")
 # An operation declares the shared function files it needs in its header: "# Uses: registry, store_access".
 _USES_LINE = re.compile(r"^# Uses: *(.+)$", re.MULTILINE)
 
-# The error type the bootstrap answers with in a restricted language mode (its message is the mode),
-# and the one sentence the controller turns it into ({0} is the mode). The sentence is not sent to the
-# host: the bootstrap travels on every call's command line, so it stays terse.
-LANGUAGE_MODE_ERROR = "LanguageMode"
-LANGUAGE_MODE_MESSAGE = (
-    "PowerShell runs in {0} mode here (App Control or AppLocker), which blocks iis.ccs; nothing was changed."
-    " Allow FullLanguage for the Ansible account (an App Control rule or a JEA endpoint)."
-)
-
 # Every call's bytes, cheapest first: the command line is base64 of UTF-16 (8 bytes on the wire
-# for 3 characters), stdin travels as base64 (4 for 3), and the compressed document about a
-# third of that again. So the command line carries only LAUNCHER, which reads stdin as lines
-# ($input works for winrm/ssh process stdin and for psrp pipeline input alike, which ansible-core
-# splits into lines) and runs the first one, BOOTSTRAP, as it is (Invoke-Expression, in the same
-# scope; the host's language mode applies to it as to any script). The second line is the
-# document: the JSON holding the operation's script, its shared functions and its parameters,
-# compressed with raw DEFLATE (RFC 1951, which .NET's DeflateStream reads) and base64-encoded.
-# The parameters stay on stdin and out of every command line and of all code.
+# for 3 characters), stdin travels as base64 (4 for 3), and compressed text about a third of that
+# again. The cheapest bytes are those that do not travel: each operation's script is sent to a host
+# once and kept there, and later calls send only its SHA-256 and the parameters.
+#
+# The command line carries only LAUNCHER, which reads stdin as lines ($input works for winrm/ssh
+# process stdin and for psrp pipeline input alike, which ansible-core splits into lines) and runs
+# the first one as it is (Invoke-Expression, in the same scope; the host's language mode applies to
+# it as to any script). Stdin is then one of two requests, all ASCII:
+#   cached call:   CACHED_LOADER / digest / parameters
+#   sending call:  SENDING_LOADER / digest / parameters / the operation's script
+# The parameters are JSON compressed with raw DEFLATE (RFC 1951, which .NET's DeflateStream reads)
+# and base64-encoded; they stay on stdin and in data, out of every command line and of all code. The
+# script (cached_script: the shared functions the operation declares, its script, and the answer
+# logic) is compressed the same way.
 LAUNCHER = "$i=@($input);iex $i[0]"
 
-# BOOTSTRAP inflates the document, runs the operation as a script block with the parameters
-# object as its only argument (after dot-sourcing the shared functions the operation declared,
-# so they are defined once in the collection and visible to the operation), keeps only its last
-# output object (the hashtable it returns; a cmdlet that also writes to the pipeline on some
-# Windows release must not turn the answer into a list), and writes exactly one line of JSON.
-# Non-ASCII characters are escaped to \uXXXX so the answer survives any console code page on
-# the way back. It travels on every call, so it is terse, and it is one line (the launcher runs
-# only the first line of stdin).
-BOOTSTRAP = ";".join(
+# The error types a loader answers with: a restricted language mode (its message is the mode; the
+# controller says the sentence, so the loaders stay terse) and a script this host does not hold.
+LANGUAGE_MODE_ERROR = "LanguageMode"
+CACHE_MISS_ERROR = "CacheMiss"
+
+# The host keeps scripts in the connecting account's own temporary folder, as <digest>.ps1: nothing
+# to set up, other accounts cannot write there, and losing it costs one sending call per operation.
+SCRIPT_CACHE_FOLDER = "iis.ccs"
+
+# Constrained Language Mode (App Control for Business or AppLocker) blocks Add-Type, New-Object of
+# most types and .NET method calls, so every operation would fail with an opaque error; say so once,
+# before anything runs, without a .NET call of our own. Only the mode travels back (a string
+# concatenation, allowed in every mode). ansible-core's own bootstrap checks the mode too.
+# https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_language_modes
+_MODE_CHECK = (
+    "$l=[string]$ExecutionContext.SessionState.LanguageMode;if($l-ne'FullLanguage'){'{\"ok\":false,\"error\":{\"type\":\""
+    + LANGUAGE_MODE_ERROR + "\",\"message\":\"'+$l+'\"}}'}else{"
+)
+
+# Runs a script the host already holds. The file's bytes are hashed in memory and run only when they
+# are exactly the script the controller means: a file changed, truncated or planted by anyone gives a
+# different digest, and the answer is CACHE_MISS_ERROR (nothing ran), so the controller sends the
+# script. The digest is checked to be 64 hex digits before it becomes part of a path. It travels on
+# every call, so it is terse and one line (the launcher runs only the first line of stdin).
+CACHED_LOADER = _MODE_CHECK + "".join(
+    [
+        "$h=$i[1];$b=$null;if($h-match'^[0-9a-f]{64}$'){try{$b=[IO.File]::ReadAllBytes([IO.Path]::GetTempPath()+'"
+        + SCRIPT_CACHE_FOLDER + "\\'+$h+'.ps1')}catch{}}",
+        ";if($null-ne$b-and([BitConverter]::ToString([Security.Cryptography.SHA256]::Create().ComputeHash($b))-replace'-')-eq$h)"
+        "{iex([Text.Encoding]::ASCII.GetString($b))}",
+        "else{'{\"ok\":false,\"error\":{\"type\":\"" + CACHE_MISS_ERROR + "\",\"message\":\"\"}}'}}",
+    ]
+)
+
+# Runs the script that came on stdin, and keeps it for the next call. Keeping it is best effort (a
+# full or read-only temporary folder, or a file another call holds open, only costs the next call a
+# resend), and it never decides what runs: the script runs from memory, the bytes just received.
+SENDING_LOADER = _MODE_CHECK + "".join(
+    [
+        "$m=New-Object IO.MemoryStream;(New-Object IO.Compression.DeflateStream((New-Object IO.MemoryStream(,"
+        "[Convert]::FromBase64String($i[3]))),'Decompress')).CopyTo($m);$b=$m.ToArray()",
+        ";if($i[1]-match'^[0-9a-f]{64}$'){try{$d=[IO.Path]::GetTempPath()+'" + SCRIPT_CACHE_FOLDER + "'",
+        ";$null=[IO.Directory]::CreateDirectory($d);[IO.File]::WriteAllBytes($d+'\\'+$i[1]+'.ps1',$b)}catch{}}",
+        ";iex([Text.Encoding]::ASCII.GetString($b))}",
+    ]
+)
+
+# The answer logic around every operation, kept on the host with its script: it inflates the
+# parameters (the third stdin line), defines the shared functions the operation declares (so they
+# are written once in the collection and visible to the operation), runs the operation as a script
+# block with the parameters object as its only argument, keeps only its last output object (the
+# hashtable it returns; a cmdlet that also writes to the pipeline on some Windows release must not
+# turn the answer into a list), and writes exactly one line of JSON. Non-ASCII characters are
+# escaped to \uXXXX so the answer survives any console code page on the way back.
+_SCRIPT_HEAD = "\n".join(
     [
         "$ErrorActionPreference='Stop'",
         "$ProgressPreference='SilentlyContinue'",
-        # Constrained Language Mode (App Control for Business or AppLocker) blocks Add-Type,
-        # New-Object of most types and .NET method calls, so every operation would fail with an
-        # opaque error; say so once, before anything runs, without a .NET call of our own. Only the
-        # mode travels back (a string concatenation, allowed in every mode): decode_answer says the
-        # sentence. ansible-core's own bootstrap checks the mode too.
-        # https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_language_modes
-        "$l=[string]$ExecutionContext.SessionState.LanguageMode",
-        "if($l -ne 'FullLanguage'){'{\"ok\":false,\"error\":{\"type\":\"" + LANGUAGE_MODE_ERROR + "\",\"message\":\"'+$l+'\"}}'}else{try{"
-        + ";".join(
-            [
-                "$z=New-Object IO.Compression.DeflateStream((New-Object IO.MemoryStream(,[Convert]::FromBase64String($i[1]))),'Decompress')",
-                "$p=(New-Object IO.StreamReader($z)).ReadToEnd()|ConvertFrom-Json",
-                "if($p.library){. ([ScriptBlock]::Create($p.library))}",
-                "$r=@(& ([ScriptBlock]::Create($p.script)) $p.params)[-1]",
-                "$a=@{ok=$true;result=$r}",
-            ]
-        )
-        + "}catch{$a=@{ok=$false;error=@{message=$_.Exception.Message;type=$_.Exception.GetType().FullName}}}",
-        "[Regex]::Replace((ConvertTo-Json $a -Depth 16 -Compress),'[^\\x00-\\x7F]',{param($m)'\\u{0:x4}' -f [int][char]$m.Value})}",
+        "try{",
+        "$z=New-Object IO.Compression.DeflateStream((New-Object IO.MemoryStream(,[Convert]::FromBase64String($i[2]))),'Decompress')",
+        "$p=(New-Object IO.StreamReader($z)).ReadToEnd()|ConvertFrom-Json",
     ]
+)
+_SCRIPT_TAIL = "\n".join(
+    [
+        "$a=@{ok=$true;result=$r}",
+        "}catch{$a=@{ok=$false;error=@{message=$_.Exception.Message;type=$_.Exception.GetType().FullName}}}",
+        "[Regex]::Replace((ConvertTo-Json $a -Depth 16 -Compress),'[^\\x00-\\x7F]',{param($m)'\\u{0:x4}' -f [int][char]$m.Value})",
+    ]
+)
+
+# The one sentence the controller says for LANGUAGE_MODE_ERROR ({0} is the mode).
+LANGUAGE_MODE_MESSAGE = (
+    "PowerShell runs in {0} mode here (App Control or AppLocker), which blocks iis.ccs; nothing was changed."
+    " Allow FullLanguage for the Ansible account (an App Control rule or a JEA endpoint)."
 )
 
 # Exactly the prefix ansible-core's own shell plugin uses: the winrm and psrp
@@ -194,37 +237,82 @@ def wire_library(operation: str) -> str:
     return compact_script(load_operation_library(operation))
 
 
-def encode_payload(operation: str, params: t.Mapping[str, t.Any]) -> bytes:
-    payload = {
-        "operation": operation,
-        "library": wire_library(operation),
-        "script": wire_script(operation),
-        "params": dict(params),
-    }
-    return pack_document(payload)
+@functools.cache
+def cached_script(operation: str) -> str:
+    """The exact text a host keeps and runs for an operation: the answer logic around its shared functions and script.
+
+    Built only from the collection's own files (no parameter is ever part of it), compacted; the
+    operation runs as a script block (``&{...} $p``) with the parameters object as its argument.
+    """
+    library = wire_library(operation)
+    parts = [_SCRIPT_HEAD] + ([library] if library else []) + ["$r=@(&{", wire_script(operation), "} $p)[-1]", _SCRIPT_TAIL]
+    return "\n".join(parts)
 
 
-def pack_document(document: t.Mapping[str, t.Any]) -> bytes:
-    """stdin as the launcher reads it: the bootstrap line, then base64 of the raw-DEFLATE-compressed JSON document.
+@functools.cache
+def script_digest(operation: str) -> str:
+    """SHA-256 of cached_script, lower-case hex: the name of the script on the host, and the proof the loader checks."""
+    return hashlib.sha256(cached_script(operation).encode("ascii")).hexdigest()
+
+
+def _deflate_base64(text: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)  # negative window bits: raw DEFLATE, as DeflateStream reads it
+    return base64.b64encode(compressor.compress(text) + compressor.flush())
+
+
+def _inflate_base64(line: bytes) -> bytes:
+    return zlib.decompress(base64.b64decode(line.strip(), validate=True), -15)
+
+
+def encode_params(params: t.Mapping[str, t.Any]) -> bytes:
+    """The parameters line: JSON, raw DEFLATE, base64.
 
     ensure_ascii turns IDN host names and paths into \\uXXXX escapes, which ConvertFrom-Json
     decodes, so neither the compression nor the stdin code page of the host ever sees a
     non-ASCII character.
     """
-    text = json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)  # negative window bits: raw DEFLATE, as DeflateStream reads it
-    return BOOTSTRAP.encode("ascii") + b"\n" + base64.b64encode(compressor.compress(text) + compressor.flush())
+    return _deflate_base64(json.dumps(dict(params), ensure_ascii=True, separators=(",", ":")).encode("ascii"))
 
 
-def unpack_document(in_data: bytes) -> bytes:
-    """The JSON text pack_document packed (the lab decodes stdin the way the launcher and bootstrap do).
+def encode_call(operation: str, params: t.Mapping[str, t.Any], *, send_script: bool) -> bytes:
+    """Stdin for one call: a cached call (the host runs the script it keeps), or a sending call (the script travels too)."""
+    lines = [CACHED_LOADER.encode("ascii"), script_digest(operation).encode("ascii"), encode_params(params)]
+    if send_script:
+        lines[0] = SENDING_LOADER.encode("ascii")
+        lines.append(_deflate_base64(cached_script(operation).encode("ascii")))
+    return b"\n".join(lines)
 
-    ValueError when the first line is not the bootstrap: the launcher would run whatever it is.
-    """
-    lines = in_data.split(b"\n", 1)
-    if lines[0].rstrip(b"\r") != BOOTSTRAP.encode("ascii") or len(lines) < 2:
-        raise ValueError("stdin does not start with the iis.ccs bootstrap line")
-    return zlib.decompress(base64.b64decode(lines[1].strip(), validate=True), -15)
+
+def encode_payload(operation: str, params: t.Mapping[str, t.Any]) -> bytes:
+    """A sending call: what any host runs, whether or not it holds the operation's script."""
+    return encode_call(operation, params, send_script=True)
+
+
+@dataclass(frozen=True)
+class DecodedCall:
+    """Stdin as the launcher and a loader read it (the lab decodes calls with this)."""
+
+    loader: str
+    digest: str
+    params_json: bytes
+    script: bytes | None  # the inflated script of a sending call; None for a cached call
+
+    @property
+    def sends_script(self) -> bool:
+        return self.script is not None
+
+
+def decode_call(in_data: bytes) -> DecodedCall:
+    """ValueError when stdin is not one of the two requests: the launcher would run whatever its first line is."""
+    lines = [line.rstrip(b"\r") for line in in_data.split(b"\n")]
+    loader = lines[0].decode("ascii", errors="replace")
+    expected = {CACHED_LOADER: 3, SENDING_LOADER: 4}.get(loader)
+    if expected is None:
+        raise ValueError("stdin does not start with an iis.ccs loader line")
+    if len(lines) != expected:
+        raise ValueError(f"stdin has {len(lines)} lines; this loader reads {expected}")
+    script = _inflate_base64(lines[3]) if expected == 4 else None
+    return DecodedCall(loader, lines[1].decode("ascii", errors="replace"), _inflate_base64(lines[2]), script)
 
 
 def decode_answer(operation: str, host: str, rc: int, stdout: bytes, stderr: bytes) -> t.Any:
@@ -239,6 +327,11 @@ def decode_answer(operation: str, host: str, rc: int, stdout: bytes, stderr: byt
             message = LANGUAGE_MODE_MESSAGE.format(message)
         raise HostOperationError(operation, host, message, str(error.get("type") or ""))
     return answer.get("result")
+
+
+def _is_cache_miss(stdout: bytes) -> bool:
+    answer = _last_json_line(stdout)
+    return answer is not None and not answer.get("ok") and (answer.get("error") or {}).get("type") == CACHE_MISS_ERROR
 
 
 def _last_json_line(stdout: bytes) -> dict[str, t.Any] | None:
@@ -288,10 +381,20 @@ class HostOperationRunner:
     round_trips: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
+    script_sends: int = 0
     operations: list[str] = field(default_factory=list)
 
     def run(self, operation: str, params: t.Mapping[str, t.Any] | None = None) -> t.Any:
-        in_data = encode_payload(operation, params or {})
+        """One cached call; a host that does not hold the script (first use, upgrade, cleaned temp folder) gets it sent."""
+        params = params or {}
+        rc, stdout, stderr = self._exchange(operation, encode_call(operation, params, send_script=False))
+        if _is_cache_miss(stdout):
+            self.script_sends += 1
+            rc, stdout, stderr = self._exchange(operation, encode_call(operation, params, send_script=True))
+        self.operations.append(operation)
+        return decode_answer(operation, self.host, rc, stdout, stderr)
+
+    def _exchange(self, operation: str, in_data: bytes) -> tuple[int, bytes, bytes]:
         try:
             rc, stdout, stderr = self.connection.exec_command(bootstrap_command(), in_data=in_data, sudoable=False)
         except OSError as exc:
@@ -305,13 +408,13 @@ class HostOperationRunner:
         self.round_trips += 1
         self.bytes_sent += len(in_data)
         self.bytes_received += len(stdout) + len(stderr)
-        self.operations.append(operation)
-        return decode_answer(operation, self.host, rc, stdout, stderr)
+        return rc, stdout, stderr
 
     def stats(self) -> dict[str, t.Any]:
         return {
             "round_trips": self.round_trips,
             "bytes_sent": self.bytes_sent,
             "bytes_received": self.bytes_received,
+            "script_sends": self.script_sends,
             "operations": list(self.operations),
         }

@@ -64,7 +64,7 @@ class Connection(ConnectionBase):
             answer = emulator.execute(host, self.get_option("lab_profile"), self.get_option("lab_network"), cmd, in_data)
         except LabProtocolError as exc:
             raise AnsibleConnectionFailure(f"iis_lab: {exc}") from exc
-        if faults.take_connection_drop(host, emulator.operation_of(in_data)):
+        if faults.take_connection_drop(host, emulator.operation_of(in_data, answer[1])):
             # What a transport library raises when the peer resets the connection mid-command.
             raise ConnectionResetError(104, "Connection reset by peer (iis_lab fault injection)")
         return answer

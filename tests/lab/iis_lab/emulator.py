@@ -1,7 +1,8 @@
 """Entry point of the emulated host: takes exactly what a connection's exec_command gets.
 
-It checks that the command line is the collection's bootstrap and that the script on
-stdin is the shipped operation script, runs the Python emulation of that operation
+It checks that the command line is the collection's launcher and stdin one of the two loader
+requests, finds the script as the loader would (sent on stdin, or kept in the host's temporary
+folder under its SHA-256), checks that it is a shipped operation's, byte for byte, runs the Python emulation of that operation
 against the host's locked state, records it in the host's operation log, and answers
 with the JSON line the real bootstrap prints.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import re
 import typing as t
 import zlib
 
@@ -21,7 +24,7 @@ from .rules import enforced
 from .errors import LabProtocolError, WindowsError_
 from .network import Network
 from .ops import OPERATIONS, OpContext
-from .state import HostStore
+from .state import HostStore, kept_script_path
 
 
 def decode_command(cmd: str) -> str:
@@ -31,44 +34,77 @@ def decode_command(cmd: str) -> str:
     return base64.b64decode(parts[6]).decode("utf-16-le")
 
 
-def unpack(in_data: bytes) -> str:
-    """stdin as the launcher and bootstrap read it: the bootstrap line, then base64 of raw-DEFLATE-compressed JSON, all ASCII."""
+def parse_call(in_data: bytes | None) -> host_ops.DecodedCall:
+    """stdin as the launcher and a loader read it; LabProtocolError where Windows would run something else or throw."""
+    if not in_data:
+        raise LabProtocolError("no payload on stdin")
     try:
         in_data.decode("ascii")
     except UnicodeDecodeError as exc:
         raise LabProtocolError("payload is not ASCII; non-ASCII text must travel as JSON \\u escapes") from exc
     try:
-        document = host_ops.unpack_document(in_data)
+        call = host_ops.decode_call(in_data)
     except (binascii.Error, ValueError, zlib.error) as exc:
         # The launcher would run another first line; [Convert]::FromBase64String or DeflateStream would throw.
-        raise LabProtocolError(f"payload is not the bootstrap line and base64 of a raw DEFLATE stream: {exc}") from exc
+        raise LabProtocolError(f"payload is not a loader line, a digest and base64 of raw DEFLATE streams: {exc}") from exc
     try:
-        return document.decode("ascii")
+        params = json.loads(call.params_json.decode("ascii"))
+        (call.script or b"").decode("ascii")
     except UnicodeDecodeError as exc:
         raise LabProtocolError("payload is not ASCII; non-ASCII text must travel as JSON \\u escapes") from exc
+    except ValueError as exc:  # ConvertFrom-Json would throw
+        raise LabProtocolError(f"the parameters are not JSON: {exc}") from exc
+    if not isinstance(params, dict):
+        raise LabProtocolError("the parameters are not a JSON object")
+    return call
 
 
-def parse_payload(in_data: bytes | None) -> tuple[str, dict[str, t.Any]]:
-    if not in_data:
-        raise LabProtocolError("no payload on stdin")
-    payload = json.loads(unpack(in_data))
-    operation = payload.get("operation")
-    if operation not in host_ops.operation_names():
-        raise LabProtocolError(f"unknown operation {operation!r}: no such script is shipped")
-    if payload.get("script") != host_ops.wire_script(operation):
-        raise LabProtocolError(f"the script sent for {operation!r} is not the shipped one")
-    if payload.get("library") != host_ops.wire_library(operation):
-        raise LabProtocolError(f"the shared functions sent for {operation!r} are not the ones it declares")
+def shipped_operation(script: bytes) -> str:
+    """The operation whose cached_script this is, byte for byte; LabProtocolError for any other code."""
+    digest = hashlib.sha256(script).hexdigest()
+    operation = _shipped_digests().get(digest)
+    if operation is None:
+        raise LabProtocolError("the script sent is not a shipped operation's (its shared functions, script and answer logic)")
     if operation not in OPERATIONS:
         raise LabProtocolError(f"the lab has no emulation of operation {operation!r}")
-    return operation, dict(payload.get("params") or {})
+    return operation
 
 
-def operation_of(in_data: bytes | None) -> str:
-    """The operation a payload asks for, or "" (for logs and fault injection; execute checks it properly)."""
+def _shipped_digests() -> dict[str, str]:
+    return {host_ops.script_digest(name): name for name in host_ops.operation_names()}
+
+
+_HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")  # the loaders' -match is case-insensitive
+
+
+def script_to_run(host: str, profile: t.Mapping[str, t.Any] | None, call: host_ops.DecodedCall) -> bytes | None:
+    """What the loader runs: the script sent (kept for next time where it can be written), or the file
+    whose bytes hash to the digest; None for a cached call the host cannot serve (the loader answers CacheMiss)."""
+    valid_name = _HEX_DIGEST.match(call.digest) is not None
+    if call.script is not None:
+        if valid_name and not faults.script_cache_unwritable(host):
+            path = kept_script_path(host, profile, call.digest)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(call.script)
+        return call.script
+    if not valid_name:
+        return None
+    path = kept_script_path(host, profile, call.digest)
+    if not path.is_file():
+        return None
+    held = path.read_bytes()
+    return held if hashlib.sha256(held).hexdigest() == call.digest.lower() else None
+
+
+def operation_of(in_data: bytes | None, stdout: bytes | None = None) -> str:
+    """The operation a call asks for, or "" (for logs and fault injection; execute checks it properly).
+
+    With the host's answer: "" for a cache miss, where nothing ran."""
+    if stdout is not None and f'"type":"{host_ops.CACHE_MISS_ERROR}"'.encode("ascii") in stdout:
+        return ""
     try:
-        return str(json.loads(unpack(in_data or b"")).get("operation") or "")
-    except (ValueError, AttributeError, LabProtocolError):
+        return _shipped_digests().get(host_ops.decode_call(in_data or b"").digest.lower(), "")
+    except (ValueError, binascii.Error, zlib.error):
         return ""
 
 
@@ -79,27 +115,39 @@ def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.
     if faults.powershell_blocked(host):
         return 1, b"", _clixml_error("This script contains malicious content and has been blocked by your antivirus software.",
                                      "ParserError: (:) [], ParseException", "ScriptContainedMaliciousContent")
-    operation, params = parse_payload(in_data)
+    call = parse_call(in_data)
     network = Network(network_config)
     store = HostStore(host, profile)
     with store.locked() as state:
+        try:
+            _check_language_mode(state)  # the loaders' first step, before any file or .NET call
+        except WindowsError_ as exc:
+            return _answer({"ok": False, "error": {"message": exc.message, "type": exc.error_type}})
+        script = script_to_run(host, profile, call)
+        if script is None:
+            return _answer({"ok": False, "error": {"type": host_ops.CACHE_MISS_ERROR, "message": ""}})
+        operation = shipped_operation(script)
+        params = json.loads(call.params_json.decode("ascii"))
         context = OpContext(host=host.lower(), state=state, network=network, params=params)
         try:
-            _check_language_mode(state)
             answer: dict[str, t.Any] = {"ok": True, "result": OPERATIONS[operation](context)}
         except WindowsError_ as exc:
             answer = {"ok": False, "error": {"message": exc.message, "type": exc.error_type}}
         store.append_oplog({"operation": operation, "ok": answer["ok"], "events": context.events})
+    return _answer(answer)
+
+
+def _answer(answer: t.Mapping[str, t.Any]) -> tuple[int, bytes, bytes]:
     line = json.dumps(answer, ensure_ascii=True, separators=(",", ":"))
     return 0, (line + "\r\n").encode("ascii"), b""
 
 
 def _check_language_mode(state: t.Mapping[str, t.Any]) -> None:
-    """A restricted language mode: the bootstrap's one sentence, or the opaque error of the first .NET call."""
+    """A restricted language mode: the loaders' one sentence, or the opaque error of the first .NET call."""
     mode = str(state.get("language_mode") or "FullLanguage")
     if mode != "FullLanguage" and enforced("constrained-language-blocks-dotnet"):
         if script_facts.has("checks_language_mode"):
-            # The bootstrap answers with the mode alone; the controller says the sentence.
+            # The loaders answer with the mode alone; the controller says the sentence.
             raise WindowsError_(mode, host_ops.LANGUAGE_MODE_ERROR, rule="constrained-language-blocks-dotnet")
         raise WindowsError_("Cannot invoke method. Method invocation is supported only on core types in this language mode.",
                             "System.Management.Automation.PSInvalidOperationException", rule="constrained-language-blocks-dotnet")

@@ -56,6 +56,11 @@ def powershell_blocked(host: str) -> bool:
     return host.lower() in {str(h).lower() for h in current().get("powershell_blocked") or []}
 
 
+def script_cache_unwritable(host: str) -> bool:
+    """The host's temporary folder refuses the loader's write (full disk, a file held open): nothing is kept."""
+    return host.lower() in {str(h).lower() for h in current().get("script_cache_unwritable") or []}
+
+
 def take_connection_drop(host: str, operation: str) -> bool:
     """True once per matching drop_connection entry (the entry is consumed)."""
     with _locked() as stored:

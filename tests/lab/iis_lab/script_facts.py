@@ -19,7 +19,7 @@ FACTS: dict[str, tuple[str, str]] = {
     "replace_ignores_metadata_errors": ("write_cert_store", r"\[System\.IO\.File\]::Replace\([^)]*,\s*\$true\s*\)"),
     # The access check validates credentials with PrincipalContext.ValidateCredentials.
     "validates_with_principal_context": ("probe_store_access", r"\.ValidateCredentials\("),
-    # The bootstrap refuses a restricted language mode before running anything.
+    # The loaders refuse a restricted language mode before running anything.
     "checks_language_mode": ("bootstrap", r"\$ExecutionContext\.SessionState\.LanguageMode"),
     # Remove-PSDrive runs inside a try/catch that swallows its failure (error 2250).
     "drive_removal_guarded": ("write_cert_store", r"try \{\s*Remove-PSDrive[^\n]*\n\s*\} catch \{"),
@@ -39,9 +39,9 @@ FACTS: dict[str, tuple[str, str]] = {
 
 
 def source(operation: str) -> str:
-    """The text a host runs for an operation: its shared functions and its script (or the bootstrap)."""
+    """The text a host runs for an operation: its shared functions and its script (or, for "bootstrap", the launcher and the loaders)."""
     if operation == "bootstrap":
-        return host_ops.LAUNCHER + "\n" + host_ops.BOOTSTRAP + "\n"
+        return "\n".join([host_ops.LAUNCHER, host_ops.CACHED_LOADER, host_ops.SENDING_LOADER]) + "\n"
     return host_ops.load_operation_library(operation) + "\n" + host_ops.load_operation_script(operation)
 
 

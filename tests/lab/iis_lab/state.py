@@ -19,6 +19,7 @@ import os
 import typing as t
 from pathlib import Path
 
+from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 from cryptography.fernet import Fernet
 
 DEFAULT_STATE_DIR = Path(__file__).resolve().parents[2] / "output" / "lab-state"
@@ -41,6 +42,11 @@ DEFAULT_PROFILE: dict[str, t.Any] = {
     "language_mode": "FullLanguage",
     "smb_sessions": {},
     "clear_private_key_password_removes_all": False,
+    # The connecting account's temporary folder ([IO.Path]::GetTempPath()), where the loaders keep the
+    # operation scripts they were sent, and whether it already holds this collection's scripts (a host
+    # iis.ccs has run on before). A new host holds none: each operation's first call is sent its script.
+    "temp_path": "C:\\Users\\ansible\\AppData\\Local\\Temp",
+    "kept_scripts": False,
 }
 
 PRODUCT_NAMES = {
@@ -116,7 +122,23 @@ def initial_state(name: str, profile: t.Mapping[str, t.Any] | None) -> dict[str,
     for directory in merged.get("directories", []):
         path = windows_to_local(name, directory)
         path.mkdir(parents=True, exist_ok=True)
+    if merged["kept_scripts"]:
+        keep_shipped_scripts(name, merged)
     return state
+
+
+def kept_script_path(host: str, profile: t.Mapping[str, t.Any] | None, digest: str) -> Path:
+    """Where the loaders keep a script: <temp>\\iis.ccs\\<digest>.ps1 (host_ops.CACHED_LOADER)."""
+    temp = str((profile or {}).get("temp_path") or DEFAULT_PROFILE["temp_path"]).rstrip("\\")
+    return windows_to_local(host, f"{temp}\\{host_ops.SCRIPT_CACHE_FOLDER}\\{digest}.ps1")
+
+
+def keep_shipped_scripts(host: str, profile: t.Mapping[str, t.Any] | None) -> None:
+    """The host's temporary folder as an earlier run of this collection leaves it: every operation's script kept."""
+    for operation in host_ops.operation_names():
+        path = kept_script_path(host, profile, host_ops.script_digest(operation))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(host_ops.cached_script(operation).encode("ascii"))
 
 
 def windows_to_local(host: str, path: str) -> Path:

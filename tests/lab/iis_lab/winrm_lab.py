@@ -72,7 +72,7 @@ class LabBackend:
         except LabProtocolError as exc:
             message = f"iis_lab: not emulated: {exc}. The lab runs only the iis.ccs bootstrap with a shipped operation.\r\n"
             return CommandOutcome(1, b"", message.encode("utf-8"))
-        return CommandOutcome(rc, stdout, stderr, faults.take_connection_drop(host, emulator.operation_of(stdin)))
+        return CommandOutcome(rc, stdout, stderr, faults.take_connection_drop(host, emulator.operation_of(stdin, stdout)))
 
     def basic_logon(self, host: str, user: str, password: str) -> str | None:
         definition = read_lab_hosts().get(host) or {}

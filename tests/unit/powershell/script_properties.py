@@ -7,13 +7,15 @@ deliberately conservative: a construct they cannot prove safe is reported, and t
 written so they can (for example a secret is passed straight to the digest function, not through
 a helper variable). docs/ccs-behaviour.md#provider-secrets says why the secrets never leave.
 
-An operation is checked as the bootstrap runs it: its declared libraries followed by the script.
+An operation is checked as the host runs it: its declared libraries followed by the script; the two
+loaders that run it have checks of their own (loader_violations).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import typing as t
 from collections.abc import Iterator
 
 import tree_sitter
@@ -634,3 +636,77 @@ def _ancestor(node: tree_sitter.Node | None, kind: str, stop: str | None = None)
 
 def _inside(node: tree_sitter.Node, container: tree_sitter.Node | None) -> bool:
     return container is not None and container.start_byte <= node.start_byte and node.end_byte <= container.end_byte
+
+
+# -- the loaders (host_ops.CACHED_LOADER, host_ops.SENDING_LOADER) ------------------------------------
+# The one place code is built from text: each loader runs, with Invoke-Expression, the script bytes it
+# holds in $b. Those bytes come from the collection (sent on stdin, or kept by an earlier sending call)
+# and are run only in full language mode, and a kept file only when its SHA-256 is the digest asked
+# for. A digest becomes part of a file path only once it has matched 64 hex digits, and the
+# parameters line ($i[2]) is never touched by a loader: only the kept script reads it, as JSON.
+
+LOADER_RUN = "iex([Text.Encoding]::ASCII.GetString($b))"
+_HEX_GUARD = re.compile(r"^(\$\w+|\$i\[1\])\s*-match\s*'\^\[0-9a-f\]\{64\}\$'$")
+_DIGEST_CHECK = re.compile(r"ComputeHash\(\$b\)\).*-eq\s*\$h\b", re.DOTALL)
+
+
+def loader_violations(source: str, *, runs_kept_file: bool) -> list[str]:
+    """What a loader does that it must not (an empty list when it is safe)."""
+    root, data = parse(source)
+    if root.has_error:
+        return ["does not parse"]
+    text = _text_of(data)
+    violations = []
+    runs = [node for node in _all(root, "command") if text(_child(node, "command_name")).lower() in {"iex", "invoke-expression"}]
+    if not runs:
+        violations.append("runs nothing")
+    for run in runs:
+        if text(run) != LOADER_RUN:
+            violations.append(f"runs something other than the script bytes in $b: {text(run)}")
+        if not _after_language_check(run, text):
+            violations.append("runs code outside the full-language branch")
+        if runs_kept_file and not _guarded_by(run, text, lambda condition: _DIGEST_CHECK.search(condition) is not None):
+            violations.append("runs kept bytes without comparing their SHA-256 with the digest")
+    for call in _all(root, "invocation_expression"):
+        if re.search(r"File\]::(ReadAllBytes|WriteAllBytes)", text(call)) and not _guarded_by(call, text, _HEX_GUARD.match):
+            violations.append(f"builds a path from a digest that was not checked to be 64 hex digits: {text(call)[:60]}")
+    if "$i[2]" in source:
+        violations.append("touches the parameters line ($i[2]): only the kept script reads it, as data")
+    return violations
+
+
+def _text_of(data: bytes) -> t.Callable[[tree_sitter.Node], str]:
+    return lambda node: data[node.start_byte:node.end_byte].decode("utf-8")
+
+
+def _all(root: tree_sitter.Node, kind: str) -> Iterator[tree_sitter.Node]:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == kind:
+            yield node
+        stack.extend(node.children)
+
+
+def _guarded_by(node: tree_sitter.Node, text: t.Callable[[tree_sitter.Node], str], accepts: t.Callable[[str], t.Any]) -> bool:
+    """Inside the then-block of an if whose condition ``accepts``."""
+    current = node
+    while current.parent is not None:
+        parent = current.parent
+        if parent.type == "if_statement" and current.type == "statement_block" and _first(parent, "else_clause") is not current:
+            condition = _first(parent, "pipeline")
+            if condition is not None and accepts(text(condition)):
+                return True
+        current = parent
+    return False
+
+
+def _after_language_check(node: tree_sitter.Node, text: t.Callable[[tree_sitter.Node], str]) -> bool:
+    """Inside the else branch of ``if($l -ne 'FullLanguage')``."""
+    clause = _ancestor(node, "else_clause")
+    while clause is not None:
+        condition = _first(_parent(clause), "pipeline")
+        if condition is not None and re.fullmatch(r"\$l\s*-ne\s*'FullLanguage'", text(condition)):
+            return True
+        clause = _ancestor(clause, "else_clause")
+    return False

@@ -41,7 +41,9 @@ def lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def seed(lab_dir: Path, *, provider_enabled: bool = True, bindings: list[dict[str, t.Any]] | None = None, build: int = 20348,
          features: t.Sequence[str] = ("Web-Server", "Web-CertProvider")) -> None:
-    state = initial_state("web", {"windows_build": build, "features": list(features), "sites": [{"name": "site", "bindings": bindings or []}]})
+    # A node iis.ccs has run on before (kept_scripts): the round trips counted here are the steady state's.
+    state = initial_state("web", {"windows_build": build, "features": list(features), "sites": [{"name": "site", "bindings": bindings or []}],
+                                  "kept_scripts": True})
     state["registry"][model.PROVIDER_KEY] = {"Enabled": 1 if provider_enabled else 0}
     (lab_dir / "web.json").write_text(json.dumps(state), encoding="utf-8")
 
@@ -143,6 +145,7 @@ def seed_sites(lab_dir: Path, sites: dict[str, list[dict[str, t.Any]]], ccs_port
         "features": ["Web-Server", "Web-CertProvider"],
         "sites": [{"name": name, "bindings": b} for name, b in sites.items()],
         "httpsys": {"ccs": list(ccs_ports)},
+        "kept_scripts": True,  # as in seed(): the steady state's round trips
     }
     state = initial_state("web", profile)
     state["registry"][model.PROVIDER_KEY] = {"Enabled": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import typing as t
@@ -72,25 +73,83 @@ def test_runner_never_asks_for_privilege_escalation() -> None:
 # --- the payload on stdin -----------------------------------------------------------------------------
 
 
-def test_payload_is_ascii_json_with_the_shipped_script() -> None:
-    payload = host_ops.encode_payload(OPERATION, {"sections": ["windows"]})
-    payload.decode("ascii")  # raises if anything non-ASCII slipped through
-    document = json.loads(host_ops.unpack_document(payload))
-    assert document == {
-        "operation": OPERATION,
-        "library": host_ops.compact_script(host_ops.load_operation_library(OPERATION)),
-        "script": host_ops.compact_script(host_ops.load_operation_script(OPERATION)),
-        "params": {"sections": ["windows"]},
-    }
+def test_a_cached_call_sends_the_digest_and_the_parameters_never_the_script() -> None:
+    connection = RecordingConnection()
+    HostOperationRunner(connection, "web01").run(OPERATION, {"sections": ["windows"]})
+    (_cmd, sent, _sudoable), = connection.calls
+    assert sent is not None
+    sent.decode("ascii")  # raises if anything non-ASCII slipped through
+    call = host_ops.decode_call(sent)
+    assert (call.loader, call.script) == (host_ops.CACHED_LOADER, None)
+    assert call.digest == hashlib.sha256(host_ops.cached_script(OPERATION).encode("ascii")).hexdigest()
+    assert json.loads(call.params_json) == {"sections": ["windows"]}
+    assert b"Read-RegistryKey" not in sent and len(sent) < 700
 
 
-def test_stdin_is_the_bootstrap_line_then_the_document() -> None:
-    payload = host_ops.encode_payload(OPERATION, {"sections": ["windows"]})
-    first, document = payload.split(b"\n", 1)
-    assert first == host_ops.BOOTSTRAP.encode("ascii") and "\n" not in host_ops.BOOTSTRAP
-    assert b"\n" not in document and json.loads(host_ops.unpack_document(payload))["operation"] == OPERATION
-    with pytest.raises(ValueError, match="bootstrap line"):
-        host_ops.unpack_document(b"Get-Date\n" + document)
+def test_the_script_a_host_keeps_is_the_shipped_files_wrapped_in_the_answer_logic() -> None:
+    script = host_ops.cached_script(OPERATION)
+    library = host_ops.compact_script(host_ops.load_operation_library(OPERATION))
+    operation = host_ops.compact_script(host_ops.load_operation_script(OPERATION))
+    assert script.index(library) < script.index("$r=@(&{\n" + operation + "\n} $p)[-1]")
+    assert script.startswith("$ErrorActionPreference='Stop'\n") and script.endswith(host_ops._SCRIPT_TAIL)
+    assert len({host_ops.script_digest(name) for name in host_ops.operation_names()}) == len(host_ops.operation_names())
+
+
+def test_a_sending_call_is_the_cached_call_plus_the_compressed_script() -> None:
+    sending = host_ops.encode_payload(OPERATION, {"sections": ["windows"]})
+    cached = host_ops.encode_call(OPERATION, {"sections": ["windows"]}, send_script=False)
+    assert sending.split(b"\n")[1:3] == cached.split(b"\n")[1:]
+    call = host_ops.decode_call(sending)
+    assert call.loader == host_ops.SENDING_LOADER and call.script == host_ops.cached_script(OPERATION).encode("ascii")
+    assert all("\n" not in loader for loader in (host_ops.CACHED_LOADER, host_ops.SENDING_LOADER))
+    with pytest.raises(ValueError, match="loader line"):
+        host_ops.decode_call(b"Get-Date\n" + sending.split(b"\n", 1)[1])
+
+
+class CachingHost(RecordingConnection):
+    """Answers like the loaders: a cached call for a script the host does not hold is a miss; a sending call is kept."""
+
+    def __init__(self, keeps: bool = True) -> None:
+        super().__init__()
+        self.keeps = keeps
+        self.held: set[str] = set()
+
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        self.calls.append((cmd, in_data, sudoable))
+        call = host_ops.decode_call(in_data or b"")
+        if call.sends_script:
+            if self.keeps:
+                self.held.add(call.digest)
+            return 0, powershell_answer({"ok": True, "result": {"ran": json.loads(call.params_json)}}), b""
+        if call.digest not in self.held:
+            return 0, powershell_answer({"ok": False, "error": {"type": host_ops.CACHE_MISS_ERROR, "message": ""}}), b""
+        return 0, powershell_answer({"ok": True, "result": {"ran": json.loads(call.params_json)}}), b""
+
+
+def test_a_host_without_the_script_is_sent_it_once_and_then_named_by_its_digest() -> None:
+    host = CachingHost()
+    runner = HostOperationRunner(host, "web01")
+    assert runner.run(OPERATION, {"n": 1}) == {"ran": {"n": 1}}
+    assert runner.run(OPERATION, {"n": 2}) == {"ran": {"n": 2}}
+    assert [host_ops.decode_call(call[1] or b"").sends_script for call in host.calls] == [False, True, False]
+    assert runner.stats()["round_trips"] == 3 and runner.stats()["script_sends"] == 1
+    assert runner.stats()["operations"] == [OPERATION, OPERATION]
+
+
+def test_a_host_that_cannot_keep_the_script_still_runs_every_call() -> None:
+    host = CachingHost(keeps=False)
+    runner = HostOperationRunner(host, "web01")
+    assert [runner.run(OPERATION, {"n": n}) for n in (1, 2)] == [{"ran": {"n": 1}}, {"ran": {"n": 2}}]
+    assert runner.round_trips == 4 and runner.script_sends == 2
+
+
+def test_only_a_cache_miss_answer_makes_the_runner_send_the_script() -> None:
+    # A Windows error of the operation itself is never retried: the operation may have changed something.
+    stdout = powershell_answer({"ok": False, "error": {"message": "CacheMiss", "type": "System.IO.IOException"}})
+    connection = RecordingConnection(stdout=stdout)
+    with pytest.raises(HostOperationError, match="CacheMiss"):
+        HostOperationRunner(connection, "web01").run(OPERATION)
+    assert len(connection.calls) == 1
 
 
 def test_compacting_drops_only_comment_lines_blank_lines_and_indentation() -> None:
@@ -103,9 +162,9 @@ def test_compacting_drops_only_comment_lines_blank_lines_and_indentation() -> No
 def test_non_ascii_parameters_travel_as_escapes_and_survive() -> None:
     payload = host_ops.encode_payload(OPERATION, {"site_names": [NON_ASCII]})
     assert all(byte < 0x80 for byte in payload)
-    text = host_ops.unpack_document(payload).decode("ascii")  # ASCII before compression too
+    text = host_ops.decode_call(payload).params_json.decode("ascii")  # ASCII before compression too
     assert "\\u00fc" in text
-    assert json.loads(text)["params"]["site_names"] == [NON_ASCII]
+    assert json.loads(text)["site_names"] == [NON_ASCII]
 
 
 def test_several_megabyte_payload_round_trips_and_is_counted() -> None:
@@ -115,7 +174,7 @@ def test_several_megabyte_payload_round_trips_and_is_counted() -> None:
     result = runner.run(OPERATION, {"blob": big})
     sent = connection.calls[0][1]
     assert sent is not None and len(sent) > 5 * 1024 * 1024  # base64 hardly compresses
-    assert json.loads(host_ops.unpack_document(sent))["params"]["blob"] == big
+    assert json.loads(host_ops.decode_call(sent).params_json)["blob"] == big
     assert result == {"echo": big}
     assert runner.bytes_sent == len(sent)
     assert runner.bytes_received == len(connection.answer[1])
@@ -230,7 +289,8 @@ def test_shared_functions_travel_beside_the_script_and_are_the_declared_files() 
     assert library.startswith("# iis.ccs library: registry")
     assert "function Read-RegistryKey" in library
     assert "function Read-RegistryKey" not in host_ops.load_operation_script(OPERATION)
-    assert ". ([ScriptBlock]::Create($p.library))" in host_ops.BOOTSTRAP
+    assert library.replace("\n    ", "\n").count("function Read-RegistryKey") == 1
+    assert host_ops.compact_script(library) in host_ops.cached_script(OPERATION)
 
 
 def test_unknown_library_is_refused(monkeypatch) -> None:
@@ -270,17 +330,19 @@ def test_other_connection_errors_are_not_mistaken_for_a_lost_connection() -> Non
         runner.run("read_host_state", {"sections": ["windows"]})
 
 
-def test_bootstrap_parses_as_powershell_and_is_terse() -> None:
+def test_loaders_and_kept_scripts_parse_as_powershell_and_the_loaders_are_terse() -> None:
     import tree_sitter
     import tree_sitter_pwsh
 
     parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language()))
-    for script in (host_ops.LAUNCHER, host_ops.BOOTSTRAP):
+    scripts = [host_ops.LAUNCHER, host_ops.CACHED_LOADER, host_ops.SENDING_LOADER] + [host_ops.cached_script(n) for n in host_ops.operation_names()]
+    for script in scripts:
         assert not parser.parse(script.encode("ascii")).root_node.has_error, script
     # The command line rides on every call as base64 of UTF-16 (8/3 bytes per character): it holds only
-    # the launcher; the bootstrap (with the language-mode check first) rides on stdin (4/3 bytes per character).
+    # the launcher; the cached loader (with the language-mode check first) rides on stdin (4/3 bytes per
+    # character) on every call, so it is what an unchanged run's bytes are made of.
     assert len(host_ops.bootstrap_command()) < 160
-    assert len(host_ops.BOOTSTRAP) < 800
+    assert len(host_ops.CACHED_LOADER) < 520 and len(host_ops.SENDING_LOADER) < 600
 
 
 def test_every_operation_has_a_purpose_users_can_read() -> None:
