@@ -9,7 +9,7 @@ against fresh hosts, and reports what each run cost on the wire:
     tools/benchmark_winrm.py [--only raw,ccs_info,ccs_provider,ccs_binding,ccs_cert_publish,farm] [--json] [--keep] [--python PY]
 
   raw               web01, ansible.builtin.raw with a trivial command: the floor of a module run
-  ccs_info          web01, default gather
+  ccs_info          web01, default gather (first read of a fresh host, then again)
   ccs_provider      web01, enable with the ccs_farm store and account (changing, then unchanged)
   ccs_binding       web01, the ccs_farm binding of Default Web Site (changing, then unchanged)
   ccs_cert_publish  fs01, the first ccs_farm certificate to host_path D:\\CCS (changing, then unchanged)
@@ -104,7 +104,7 @@ class Step:
 # every command but the collection's bootstrap with "not emulated" (exit 1), a short reply as
 # a trivial command's would be, so the task is allowed to fail.
 RAW = Step("raw", "floor", "web01", "ansible.builtin.raw", {"_raw_params": "exit 0"})
-INFO = Step("ccs_info", "read", "web01", "iis.ccs.ccs_info")
+INFO = Step("ccs_info", "first read", "web01", "iis.ccs.ccs_info")
 PROVIDER = Step("ccs_provider", "changing", "web01", "iis.ccs.ccs_provider", PROVIDER_ARGS, provides=("provider",))
 BINDING = Step("ccs_binding", "changing", "web01", "iis.ccs.ccs_binding", BINDING_ARGS, requires=("provider",))
 PUBLISH = Step("ccs_cert_publish", "changing", "fs01", "iis.ccs.ccs_cert_publish", PUBLISH_ARGS)
@@ -116,7 +116,8 @@ def module_steps(selected: t.Collection[str]) -> list[Step]:
     if "raw" in selected:
         steps.append(RAW)
     if "ccs_info" in selected:
-        steps.append(INFO)
+        # The first read of a fresh host sends the script it keeps; the next one is every later read.
+        steps += [INFO, dataclasses.replace(INFO, run="read again")]
     for step, name in ((PROVIDER, "ccs_provider"), (BINDING, "ccs_binding"), (PUBLISH, "ccs_cert_publish")):
         if name in selected:
             steps += [step, dataclasses.replace(step, run="unchanged")]
@@ -148,6 +149,7 @@ class WinrmLab:
             ANSIBLE_NOCOLOR="1",
             ANSIBLE_FORCE_COLOR="0",
             ANSIBLE_RETRY_FILES_ENABLED="0",
+            IIS_LAB_KEPT_SCRIPTS="0",  # fresh hosts, new to the collection: the first contact is measured too
             **bypass_proxy(env),
         )
         env.update(extra or {})
@@ -263,25 +265,35 @@ def summarise(step: Step, proc: subprocess.CompletedProcess[str], traffic: list[
         entry["response_bytes"] += record["response_bytes"]
         entry["stdout_bytes"] += int(record.get("output_bytes") or 0)
         if record.get("stdin_sha256"):
-            entry.update(stdin_chunks=record["stdin_chunks"], stdin_bytes=record["stdin_bytes"], operation=record["operation"])
+            entry.update(stdin_chunks=record["stdin_chunks"], stdin_bytes=record["stdin_bytes"], operation=record["operation"],
+                         sends_script=bool(record.get("sends_script")))
     for entry in commands.values():
         if not floor and (not entry["operation"] or not entry["stdin_bytes"]):
             problems.append(f"command {entry['command_id']} on {entry['host']}: no iis.ccs operation payload reached the endpoint")
 
     host_operations = sum(len(log) for log in oplog.values())
+    # A host that does not hold an operation's script answers the cached call with a miss (nothing runs,
+    # nothing is logged) and the runner sends the script; after one miss, the task's other operations go
+    # with their script at once. So every command ran an operation but the misses, and each miss was
+    # followed by a send.
+    script_sends = sum(1 for e in commands.values() if e.get("sends_script"))
+    cache_misses = 0 if floor else len(commands) - host_operations
+    exchanges = len(commands)
+    if not floor and not 0 <= cache_misses <= script_sends:
+        problems.append(f"{len(commands)} commands, {host_operations} host operations and {script_sends} script sends do not add up")
     ccs_results = [r for r in results if str(r.get("action", "")).startswith("iis.ccs.")]
     reported, reporting, hidden = 0, 0, 0
     for r in ccs_results:
         counts = _round_trips(r["result"])
         reported, reporting, hidden = reported + counts[0], reporting + counts[1], hidden + counts[2]
     if not hidden:
-        operations, source = reported, "round_trips"
-        if reported != host_operations:
-            problems.append(f"the modules report {reported} round trips, the hosts logged {host_operations} operations")
+        operations, source = host_operations, "round_trips less script sends"
+        if not floor and reported != exchanges:
+            problems.append(f"the modules report {reported} round trips, the endpoints served {exchanges} commands")
     else:
         operations, source = host_operations, f"host operation logs ({hidden} no_log results hide round_trips)"
-    if not floor and (len(commands) != host_operations or actions["command"] != host_operations):
-        problems.append(f"{actions['command']} WinRM commands for {host_operations} host operations")
+    if not floor and actions["command"] != exchanges:
+        problems.append(f"{actions['command']} WinRM commands, {exchanges} with an iis.ccs payload")
 
     hosts = sorted({record["host"] for record in traffic})
     per_host = {
@@ -307,6 +319,8 @@ def summarise(step: Step, proc: subprocess.CompletedProcess[str], traffic: list[
         "results_reporting_round_trips": reporting,
         "results_hidden_by_no_log": hidden,
         "host_operations": host_operations,
+        "script_sends": script_sends,
+        "cache_misses": cache_misses,
         "operation_names": [e["operation"] for log in oplog.values() for e in log],
         "shells": actions["create"],
         "commands": actions["command"],
@@ -382,6 +396,9 @@ def benchmark(selected: t.Collection[str], python: str, keep: bool) -> dict[str,
             print(f"kept {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
+    floor = next((r["bytes_sent"] for r in runs if r["module"] == "raw"), 0)
+    for run in runs:
+        run["sent_vs_raw"] = round(run["bytes_sent"] / floor, 3) if floor else None
     problems = [f"{r['module']} {r['run']}: {p}" for r in (*setup, *runs) for p in r["problems"]]
     return {
         "transport": "ansible-core winrm connection (pywinrm), NTLM over HTTP with message encryption, lab endpoints on loopback",
@@ -398,6 +415,8 @@ COLUMNS = (
     ("run", 11, lambda r: r["run"]),
     ("ops", 4, lambda r: f"{r['operations']}{'*' if r['results_hidden_by_no_log'] else ''}"),
     ("shells", 6, lambda r: r["shells"]),
+    ("sends", 5, lambda r: r["script_sends"]),
+    ("misses", 6, lambda r: r["cache_misses"]),
     ("cmds", 4, lambda r: r["commands"]),
     ("HTTP", 5, lambda r: r["http_requests"]["total"]),
     ("auth", 4, lambda r: r["http_requests"]["authentication"]),
@@ -410,6 +429,7 @@ COLUMNS = (
     ("bytes recv", 11, lambda r: f"{r['bytes_received']:,}"),
     ("stdin B", 9, lambda r: f"{r['stdin_bytes']:,}"),
     ("sent/stdin", 10, lambda r: f"{r['bytes_sent'] / r['stdin_bytes']:.2f}" if r["stdin_bytes"] else "-"),
+    ("sent/raw", 8, lambda r: f"{r['sent_vs_raw']:.2f}x" if r.get("sent_vs_raw") else "-"),
 )
 
 
@@ -421,7 +441,9 @@ def table(figures: t.Mapping[str, t.Any]) -> str:
                                for index, (_name, width, get) in enumerate(COLUMNS)))
     lines.append("")
     lines.append("ops: operations sent to the hosts (the modules' round_trips; * counted from the hosts' operation logs where no_log")
-    lines.append("hides the results). HTTP by kind: auth = NTLM legs, shell = create + delete, cmd, send = stdin, recv, sig = signal.")
+    lines.append("hides the results). sends: calls that carried an operation's script (a host new to it); misses: cached calls")
+    lines.append("the host could not serve (nothing ran; cmds = ops + misses). HTTP by kind: auth = NTLM legs, shell = create +")
+    lines.append("delete, cmd, send = stdin, recv, sig = signal. sent/raw: bytes sent against the raw floor's, in the same run.")
     if figures["setup_runs"]:
         lines.append(f"Unmeasured setup runs: {', '.join(figures['setup_runs'])}.")
     return "\n".join(lines)

@@ -321,7 +321,7 @@ entries:
 round_trips:
   description:
     - Round trips to the host (1 when nothing changes, 2 when something does; with O(bindings), 1 plus one per entry
-      that changes).
+      that changes). On a host new to this collection version, one more (the scripts are sent once, and kept on the host).
   returned: always
   type: int
   sample: 1

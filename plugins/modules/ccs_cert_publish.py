@@ -382,7 +382,9 @@ min_replicas:
   returned: success or replica failure
   type: int
 round_trips:
-  description: Host operations sent to the task's Windows host (0 when there are only C(smb) and C(local) destinations).
+  description:
+    - Round trips to the task's Windows host (0 when there are only C(smb) and C(local) destinations).
+      On a host new to this collection version, one more (the scripts are sent once, and kept on the host).
   returned: success or replica failure
   type: int
   sample: 1

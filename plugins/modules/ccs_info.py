@@ -314,7 +314,9 @@ expect:
       type: int
       sample: 200
 round_trips:
-  description: How many round trips to the host the task took.
+  description:
+    - How many round trips to the host the task took.
+      On a host new to this collection version, one more (the scripts are sent once, and kept on the host).
   returned: always
   type: int
   sample: 1

@@ -230,7 +230,9 @@ reboot_required:
   type: bool
   sample: false
 round_trips:
-  description: How many round trips to the host the task took.
+  description:
+    - How many round trips to the host the task took.
+      On a host new to this collection version, one more (the scripts are sent once, and kept on the host).
   returned: always
   type: int
   sample: 1

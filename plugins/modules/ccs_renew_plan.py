@@ -189,7 +189,7 @@ unreadable_files:
   type: list
   elements: str
 round_trips:
-  description: Host operations the task ran.
+  description: Round trips to the task's host. On a host new to this collection version, one more (the scripts are sent once, and kept on the host).
   returned: always
   type: int
 """

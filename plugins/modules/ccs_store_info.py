@@ -197,7 +197,9 @@ acl:
   sample: {"share": {"name": "ccs", "path": "D:\\CCS"}, "entries": [{"scope": "share", "account": "LAB\\svc-ccs", "access": "Read",
            "level": "read", "type": "Allow", "verdict": "ok"}]}
 round_trips:
-  description: How many round trips to the task's host the task took.
+  description:
+    - How many round trips to the task's host the task took.
+      On a host new to this collection version, one more (the scripts are sent once, and kept on the host).
   returned: always
   type: int
   sample: 3

@@ -260,7 +260,9 @@ summary:
   type: dict
   sample: {total: 2, ok: 2, problems: 0, warnings: 0}
 round_trips:
-  description: Round trips to the node (0 with O(host_names) from the controller).
+  description:
+    - Round trips to the node (0 with O(host_names) from the controller).
+      On a host new to this collection version, one more (the scripts are sent once, and kept on the host).
   returned: always
   type: int
 """

@@ -61,7 +61,8 @@ def runs(figures: dict[str, t.Any], module: str) -> dict[str, dict[str, t.Any]]:
 def test_the_script_reports_every_selected_run_and_stops_the_lab(figures: dict[str, t.Any]) -> None:
     assert figures["problems"] == []
     assert [(r["module"], r["run"]) for r in figures["runs"]] == [
-        ("ccs_info", "read"), ("ccs_provider", "changing"), ("ccs_provider", "unchanged"), ("ccs_binding", "changing"), ("ccs_binding", "unchanged")]
+        ("ccs_info", "first read"), ("ccs_info", "read again"), ("ccs_provider", "changing"), ("ccs_provider", "unchanged"),
+        ("ccs_binding", "changing"), ("ccs_binding", "unchanged")]
     # The lab's fs01 serves its share from the start; the binding's provider comes from the measured provider runs.
     assert figures["setup_runs"] == []
     assert figures["_kept"] is not None and _servers_of(figures["_kept"]) == []
@@ -86,17 +87,24 @@ def test_every_run_went_over_http_and_its_counts_agree_with_the_traffic_log(figu
         assert run["bytes_sent"] == sum(r["request_bytes"] for r in traffic[start:end]), label
         assert http["other"] == 0, (label, run["actions"])
         assert run["hosts"] == ["web01"], label
-        # What the module says it sent, what the host ran and what crossed the wire are the same operations.
-        assert run["operations_source"] == "round_trips", label
-        assert run["operations"] == run["round_trips_reported"] == run["host_operations"] == run["commands"] >= 1, label
+        # What the module says it sent, what the host ran and what crossed the wire are the same operations,
+        # plus one command per script the host had to be sent (its cached call was a miss, and ran nothing).
+        assert run["operations_source"] == "round_trips less script sends", label
+        assert run["operations"] == run["host_operations"] >= 1, label
+        assert run["round_trips_reported"] == run["commands"] == run["host_operations"] + run["cache_misses"], label
+        assert 0 <= run["cache_misses"] <= run["script_sends"], label
 
 
 def test_an_unchanged_run_is_one_operation_and_never_costs_more_than_the_changing_one(figures: dict[str, t.Any]) -> None:
-    assert runs(figures, "ccs_info")["read"]["operations"] == 1
+    first, again = runs(figures, "ccs_info")["first read"], runs(figures, "ccs_info")["read again"]
+    assert (first["operations"], first["script_sends"], first["cache_misses"], first["commands"]) == (1, 1, 1, 2)
+    assert (again["operations"], again["script_sends"], again["cache_misses"], again["commands"]) == (1, 0, 0, 1)
+    # The script travels once: a later read sends the cached loader, the digest and the parameters only.
+    assert again["stdin_bytes"] * 4 < first["stdin_bytes"] and again["bytes_sent"] < first["bytes_sent"]
     for module in ("ccs_provider", "ccs_binding"):
         changing, unchanged = runs(figures, module)["changing"], runs(figures, module)["unchanged"]
         assert changing["changed"] is True and unchanged["changed"] is False, module
-        assert unchanged["operations"] == 1, module
+        assert unchanged["operations"] == 1 and unchanged["script_sends"] == 0, module
         assert unchanged["operations"] <= changing["operations"], module
         assert unchanged["http_requests"]["total"] <= changing["http_requests"]["total"], module
         assert unchanged["bytes_sent"] <= changing["bytes_sent"], module
@@ -110,14 +118,14 @@ def test_http_requests_per_operation_are_what_winrs_needs(figures: dict[str, t.A
         assert shells == 1, label
         assert http["authentication"] == NTLM_LEGS * shells, label
         assert http["shell"] == 2 * shells, label
-        assert len(commands) == run["operations"], label
+        assert len(commands) == run["operations"] + run["cache_misses"], label
         for command in commands:
             # Command, the stdin in as many Sends as the endpoint counted chunks, Receive until done, Signal.
             assert (command["command"], command["signal"]) == (1, 1), (label, command)
             assert command["send"] == command["stdin_chunks"] >= 1, (label, command)
             assert command["receive"] >= 1, (label, command)
             assert command["operation"] in run["operation_names"], (label, command)
-        assert http["command"] == http["signal"] == run["operations"], label
+        assert http["command"] == http["signal"] == len(commands), label
         assert http["send"] == sum(c["stdin_chunks"] for c in commands), label
         assert http["receive"] == sum(c["receive"] for c in commands), label
         expected = (NTLM_LEGS + 2) * shells + sum(2 + c["send"] + c["receive"] for c in commands)

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
-from iis_lab import emulator
+from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import HostOperationRunner
+from iis_lab import emulator, faults
 from iis_lab.errors import LabProtocolError
 from iis_lab.ops import OPERATIONS
 from iis_lab.state import kept_script_path, read_state
@@ -239,3 +240,25 @@ def test_a_digest_that_is_not_hex_never_becomes_a_path(lab_state: Path) -> None:
 def test_a_restricted_language_mode_is_refused_before_the_cache_is_read(lab_state: Path) -> None:
     _rc, stdout, _stderr = emulator.execute(HOST, {"language_mode": "ConstrainedLanguage"}, {}, host_ops.bootstrap_command(), cached_call())
     assert json.loads(stdout)["error"] == {"message": "ConstrainedLanguage", "type": host_ops.LANGUAGE_MODE_ERROR}
+
+
+def test_a_temporary_folder_that_keeps_nothing_still_runs_every_sending_call(lab_state: Path) -> None:
+    faults.set_faults(script_cache_unwritable=[HOST])
+    try:
+        assert answer_of(payload())["ok"] is True
+        assert not kept_script(lab_state).exists()
+        assert answer_of(cached_call())["error"]["type"] == host_ops.CACHE_MISS_ERROR
+        runner = HostOperationRunner(LabConnection(), HOST)
+        assert [runner.run(OPERATION, {"sections": ["windows"]})["windows"]["build"] > 0 for _ in range(2)] == [True, True]
+        assert (runner.round_trips, runner.script_sends) == (4, 2)
+    finally:
+        faults.set_faults()
+    runner = HostOperationRunner(LabConnection(), HOST)
+    runner.run(OPERATION, {"sections": ["windows"]})
+    runner.run(OPERATION, {"sections": ["windows"]})
+    assert (runner.round_trips, runner.script_sends) == (3, 1)
+
+
+class LabConnection:
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        return emulator.execute(HOST, {}, {}, cmd, in_data)

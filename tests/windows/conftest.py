@@ -26,6 +26,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "playbooks"))
 
 from _lab import Lab  # noqa: E402
+
+from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops  # noqa: E402
 from _observe import Observer  # noqa: E402
 
 
@@ -59,6 +61,32 @@ class WindowsHost(Lab):
     def run(self, playbook: t.Any, **kwargs: t.Any) -> t.Any:  # type: ignore[override]
         kwargs.setdefault("inventory", self.inventory)
         return super().run(playbook, **kwargs)
+
+    def raw(self, command: str) -> str:
+        """stdout of one ansible.builtin.raw PowerShell command on the host."""
+        play = [{"hosts": "win", "gather_facts": False, "tasks": [{"name": "raw", "ansible.builtin.raw": command}]}]
+        result = self.run(yaml.safe_dump(play))
+        assert result.rc == 0, result.stdout[-3000:]
+        return str(result.task("raw")["stdout"])
+
+    def keep_scripts(self) -> None:
+        """The host as an earlier run of this collection leaves it: every operation's script kept, so a test
+        counts a module's own round trips (tests/windows/test_script_cache_windows.py covers the first contact)."""
+        for operation in host_ops.operation_names():
+            self.raw(write_kept_script_command(operation))
+
+    def forget_scripts(self) -> None:
+        self.raw(f"Remove-Item -LiteralPath (Join-Path ([IO.Path]::GetTempPath()) '{host_ops.SCRIPT_CACHE_FOLDER}') -Recurse -Force "
+                 "-ErrorAction SilentlyContinue")
+
+
+def write_kept_script_command(operation: str) -> str:
+    """A raw command writing the operation's script where the loaders keep it (the script is public; no parameter)."""
+    compressed = host_ops.encode_call(operation, {}, send_script=True).split(b"\n")[3].decode("ascii")
+    return (f"$d=Join-Path ([IO.Path]::GetTempPath()) '{host_ops.SCRIPT_CACHE_FOLDER}';$null=New-Item -ItemType Directory -Force $d;"
+            "$m=New-Object IO.MemoryStream;(New-Object IO.Compression.DeflateStream((New-Object IO.MemoryStream(,"
+            f"[Convert]::FromBase64String('{compressed}'))),'Decompress')).CopyTo($m);"
+            f"[IO.File]::WriteAllBytes((Join-Path $d '{host_ops.script_digest(operation)}.ps1'),$m.ToArray())")
 
 
 @pytest.fixture

@@ -382,15 +382,23 @@ class HostOperationRunner:
     bytes_sent: int = 0
     bytes_received: int = 0
     script_sends: int = 0
+    host_is_new: bool = False
     operations: list[str] = field(default_factory=list)
+    _sent: set[str] = field(default_factory=set)
 
     def run(self, operation: str, params: t.Mapping[str, t.Any] | None = None) -> t.Any:
         """One cached call; a host that does not hold the script (first use, upgrade, cleaned temp folder) gets it sent."""
         params = params or {}
-        rc, stdout, stderr = self._exchange(operation, encode_call(operation, params, send_script=False))
-        if _is_cache_miss(stdout):
-            self.script_sends += 1
+        # A host that did not hold one script is new to this collection version: the task's other
+        # operations go with their script at once instead of costing a miss each.
+        send = self.host_is_new and operation not in self._sent
+        rc, stdout, stderr = self._exchange(operation, encode_call(operation, params, send_script=send))
+        if not send and _is_cache_miss(stdout):
+            self.host_is_new = send = True
             rc, stdout, stderr = self._exchange(operation, encode_call(operation, params, send_script=True))
+        if send:
+            self.script_sends += 1
+            self._sent.add(operation)
         self.operations.append(operation)
         return decode_answer(operation, self.host, rc, stdout, stderr)
 

@@ -19,7 +19,6 @@ import os
 import typing as t
 from pathlib import Path
 
-from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 from cryptography.fernet import Fernet
 
 DEFAULT_STATE_DIR = Path(__file__).resolve().parents[2] / "output" / "lab-state"
@@ -122,19 +121,24 @@ def initial_state(name: str, profile: t.Mapping[str, t.Any] | None) -> dict[str,
     for directory in merged.get("directories", []):
         path = windows_to_local(name, directory)
         path.mkdir(parents=True, exist_ok=True)
-    if merged["kept_scripts"]:
+    # IIS_LAB_KEPT_SCRIPTS=1 makes it every new host's default (the playbook tests' steady state).
+    if merged["kept_scripts"] or ("kept_scripts" not in (profile or {}) and os.environ.get("IIS_LAB_KEPT_SCRIPTS") == "1"):
         keep_shipped_scripts(name, merged)
     return state
 
 
 def kept_script_path(host: str, profile: t.Mapping[str, t.Any] | None, digest: str) -> Path:
     """Where the loaders keep a script: <temp>\\iis.ccs\\<digest>.ps1 (host_ops.CACHED_LOADER)."""
+    from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops  # here: tools read the state without the collection
+
     temp = str((profile or {}).get("temp_path") or DEFAULT_PROFILE["temp_path"]).rstrip("\\")
     return windows_to_local(host, f"{temp}\\{host_ops.SCRIPT_CACHE_FOLDER}\\{digest}.ps1")
 
 
 def keep_shipped_scripts(host: str, profile: t.Mapping[str, t.Any] | None) -> None:
     """The host's temporary folder as an earlier run of this collection leaves it: every operation's script kept."""
+    from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
+
     for operation in host_ops.operation_names():
         path = kept_script_path(host, profile, host_ops.script_digest(operation))
         path.parent.mkdir(parents=True, exist_ok=True)

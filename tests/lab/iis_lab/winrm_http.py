@@ -287,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
                 record["output_bytes"] = reply.output_bytes
             if reply.stdin_sha256:
                 record.update(stdin_chunks=reply.stdin_chunks, stdin_bytes=reply.stdin_bytes, stdin_sha256=reply.stdin_sha256,
-                              operation=reply.operation)
+                              operation=reply.operation, sends_script=reply.sends_script)
             if reply.drop_connection:
                 record["action"] = "dropped"
                 self._drop()

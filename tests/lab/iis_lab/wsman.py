@@ -19,7 +19,11 @@ import uuid
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
+from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
+
 from .emulator import operation_of
+
+SENDING_LOADER_LINE = host_ops.SENDING_LOADER.encode("ascii") + b"\n"
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -119,6 +123,7 @@ class Reply:
     stdin_bytes: int = 0
     stdin_sha256: str | None = None
     operation: str = ""
+    sends_script: bool = False  # a sending call (the operation's script on stdin), not a cached one
     output_bytes: int = 0
     drop_connection: bool = False
 
@@ -218,6 +223,7 @@ class WinRS:
             reply.stdin_chunks, reply.stdin_bytes = command.stdin_chunks, len(command.stdin)
             reply.stdin_sha256 = hashlib.sha256(bytes(command.stdin)).hexdigest()
             reply.operation = operation_of(bytes(command.stdin))
+            reply.sends_script = bytes(command.stdin).startswith(SENDING_LOADER_LINE)
         return reply
 
     def _receive(self, request: Request, user: str) -> Reply:

@@ -136,6 +136,26 @@ def test_a_host_without_the_script_is_sent_it_once_and_then_named_by_its_digest(
     assert runner.stats()["operations"] == [OPERATION, OPERATION]
 
 
+def test_after_one_miss_the_tasks_other_operations_go_with_their_script_at_once() -> None:
+    host = CachingHost()
+    runner = HostOperationRunner(host, "web01")
+    for operation in (OPERATION, "apply_bindings", "apply_bindings", OPERATION):
+        runner.run(operation, {})
+    sent = [(host_ops.decode_call(call[1] or b"").digest, host_ops.decode_call(call[1] or b"").sends_script) for call in host.calls]
+    read, apply = host_ops.script_digest(OPERATION), host_ops.script_digest("apply_bindings")
+    assert sent == [(read, False), (read, True), (apply, True), (apply, False), (read, False)]
+    assert (runner.round_trips, runner.script_sends) == (5, 2)
+
+
+def test_a_host_that_holds_the_scripts_is_never_sent_one() -> None:
+    host = CachingHost()
+    host.held = {host_ops.script_digest(name) for name in host_ops.operation_names()}
+    runner = HostOperationRunner(host, "web01")
+    for operation in (OPERATION, "apply_bindings"):
+        runner.run(operation, {})
+    assert (runner.round_trips, runner.script_sends, runner.host_is_new) == (2, 0, False)
+
+
 def test_a_host_that_cannot_keep_the_script_still_runs_every_call() -> None:
     host = CachingHost(keeps=False)
     runner = HostOperationRunner(host, "web01")
