@@ -302,15 +302,16 @@ def test_stats_report_what_was_done() -> None:
 
 
 def test_shared_functions_travel_beside_the_script_and_are_the_declared_files() -> None:
-    # read_host_state declares "# Uses: registry, bindings": the shared files go in "library", dot-sourced
-    # by the bootstrap before the operation runs, never pasted into the operation's own text.
+    # read_host_state declares "# Uses: registry, bindings": the shared files are defined in the kept script
+    # before the operation's own block, never pasted into the operation's own text.
     assert host_ops.operation_libraries(OPERATION) == ["registry", "bindings"]
     library = host_ops.load_operation_library(OPERATION)
     assert library.startswith("# iis.ccs library: registry")
     assert "function Read-RegistryKey" in library
     assert "function Read-RegistryKey" not in host_ops.load_operation_script(OPERATION)
-    assert library.replace("\n    ", "\n").count("function Read-RegistryKey") == 1
-    assert host_ops.compact_script(library) in host_ops.cached_script(OPERATION)
+    kept = host_ops.cached_script(OPERATION)
+    assert kept.count("function Read-RegistryKey") == 1
+    assert kept.index(host_ops.compact_script(library)) < kept.index("$r=@(&{")
 
 
 def test_unknown_library_is_refused(monkeypatch) -> None:
