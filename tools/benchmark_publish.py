@@ -22,7 +22,7 @@ its certificate); either way a quick load of its PFX tells its thumbprint before
 its records by exact name (README, "Manifest records").
 
     tools/benchmark_publish.py [--certificates 250] [--names 4] [--renew 10] [--repeat 1] [--no-separate] [--json]
-    tools/benchmark_publish.py --separate-only [--certificates 250] [--names 4] [--json]
+    tools/benchmark_publish.py --separate-only [--certificates 250] [--names 4] [--samba-case-sensitive] [--json]
     tools/benchmark_publish.py --store-sizes 10,1000,10000 [--names 4] [--repeat 5] [--without-host-names] [--json]
 
 Runs the module's task logic in-process, without ansible-playbook's own start-up cost. Starts
@@ -320,13 +320,19 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--separate-only", action="store_true", help="only the one-task-per-certificate runs (no batch rounds, no floor)")
     parser.add_argument("--without-host-names", action="store_true", help="--store-sizes: the task gives no host_names")
+    parser.add_argument("--samba-case-sensitive", action="store_true",
+                        help="serve the share with 'case sensitive = yes' (a missing name is not searched for in the whole folder)")
     parser.add_argument("--store-sizes", type=lambda text: [int(v) for v in text.split(",")], default=None,
                         help="instead: one unchanged single-certificate task in stores of these sizes, e.g. 10,1000,10000")
     options = parser.parse_args()
     output = REPO / "tests" / "output"
     output.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="benchmark-publish-", dir=output))
-    server = SambaServer(work / "samba").setup()
+    # Samba matches names case-insensitively by default, so each look-up of a name not there reads the
+    # whole folder; "case sensitive = yes" stats the name instead, as NTFS answers from its index. The
+    # flag shows how much of a growing store's cost is that server behaviour.
+    share_options = {"case sensitive": "yes"} if options.samba_case_sensitive else {}
+    server = SambaServer(work / "samba", share_options=share_options).setup()
     try:
         server.start()
         figures = store_sizes(server, work, options) if options.store_sizes else benchmark(server, work, options)

@@ -100,6 +100,8 @@ class SambaServer:
     share: str = SHARE_NAME
     user: str = UNIX_USER
     password: str = dataclasses.field(default_factory=lambda: "Smb-" + secrets.token_urlsafe(12))
+    # More "name = value" lines for the share section (benchmarks compare server settings with them).
+    share_options: dict[str, str] = dataclasses.field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = None
     _env: dict[str, str] = dataclasses.field(default_factory=dict)
     _force_user: str = ""
@@ -205,7 +207,7 @@ class SambaServer:
     force user = {self._force_user}
     # Without this Samba denies the DELETE access a rename-over (replace) needs.
     acl allow execute always = yes
-"""
+""" + "".join(f"    {name} = {value}\n" for name, value in self.share_options.items())
 
     def _set_password(self) -> None:
         smbpasswd = shutil.which("smbpasswd") or "/usr/bin/smbpasswd"
