@@ -150,3 +150,59 @@ def test_without_the_compound_building_block_every_step_still_works(samba_share:
     assert fs.read("e.pfx") == b"step by step" and fs.read("absent.pfx") is None
     assert sent[0] > 9 and temps(samba_share) == []
     fs.close()
+
+
+# -- new manifest records: one round trip ---------------------------------------------------------------
+
+
+def test_a_new_record_is_created_written_and_closed_in_one_round_trip(samba_share: SambaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    fs = filesystem(samba_share)
+    fs.write_atomic("warm.json", b"logon first")
+    sent = count_round_trips(monkeypatch)
+    stat = fs.create_whole(".iis-ccs-rec-new.json", b'{"format": 2}')
+    assert sent[0] == 1
+    assert (samba_share.local_dir / ".iis-ccs-rec-new.json").read_bytes() == b'{"format": 2}'
+    assert stat == fs.stat(".iis-ccs-rec-new.json") == fs.list(".iis-ccs-rec-new.json")[".iis-ccs-rec-new.json"]
+    # A name already there is never written over in place: None, and the caller replaces it atomically.
+    sent[0] = 0
+    assert fs.create_whole(".iis-ccs-rec-new.json", b'{"format": 2, "other": 1}') is None
+    assert sent[0] == 1 and (samba_share.local_dir / ".iis-ccs-rec-new.json").read_bytes() == b'{"format": 2}'
+    assert fs.create_whole("too-big.json", os.urandom(smb.COMPOUND_DATA_LIMIT + 1)) is None
+    assert not (samba_share.local_dir / "too-big.json").exists() and temps(samba_share) == []
+    fs.close()
+
+
+def test_a_short_record_write_is_reported(samba_share: SambaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    fs = filesystem(samba_share)
+    real = smb._send_related  # noqa: SLF001
+
+    def short_write(raw: t.Any, actions: t.Sequence[t.Any]) -> list[t.Any]:
+        outcomes = real(raw, actions)
+        if len(actions) == 3 and isinstance(outcomes[1], int):  # the create + write + close compound
+            outcomes[1] -= 1
+        return outcomes
+
+    monkeypatch.setattr(smb, "_send_related", short_write)
+    with pytest.raises(StoreError, match=r"the server took 12 of 13 bytes"):
+        fs.create_whole(".iis-ccs-rec-short.json", b'{"format": 2}')
+    fs.close()
+
+
+def test_a_first_publish_writes_each_new_record_in_one_round_trip(samba_share: SambaServer, corpus: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    created: list[str] = []
+    real = SmbFileSystem.create_whole
+
+    def recording(self: SmbFileSystem, name: str, data: bytes) -> t.Any:
+        stat = real(self, name, data)
+        created.append(name if stat is not None else "")
+        return stat
+
+    monkeypatch.setattr(SmbFileSystem, "create_whole", recording)
+    task = args(corpus, [samba_share.destination(name="fs01")], host_names=["www.example.test", "example.test"])
+    first = publish(task)
+    assert first["changed"] is True and len(created) == 2 and all(name.startswith(".iis-ccs-rec-") for name in created)
+    records = sorted(p.name for p in samba_share.local_dir.iterdir() if p.name.startswith(".iis-ccs-rec-"))
+    assert records == sorted(created)
+    again = publish(task)
+    assert again["changed"] is False and len(created) == 2  # the records vouch: nothing written
+    assert again["replicas"][0]["pfx_bytes_read"] == 0

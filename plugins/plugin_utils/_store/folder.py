@@ -268,6 +268,9 @@ class FileSystem(t.Protocol):
 
     def read_verified(self, name: str, data: bytes) -> FileStat: ...  # read back, compare, and its size and time
 
+    # A new file in one step where the back end can (None: it exists, or the back end cannot): manifest records only.
+    def create_whole(self, name: str, data: bytes) -> FileStat | None: ...
+
     parallel_requests: int  # how many files commit() may write at once
 
 
@@ -415,7 +418,11 @@ class FolderStore:
         return self.fs.read_verified(name, data)
 
     def _write_record(self, name: str, data: bytes, keep_stat: bool) -> FileStat | None:
-        stat = self.fs.write_atomic(name, data)
+        # A new record (every record of a first publish or a renewal: its name holds the thumbprint) is created
+        # in one step: a torn one is ignored, since a record counts only when it parses and names itself (records.
+        # decode_record), and it vouches only for the size and time it gives. A record already there is replaced
+        # atomically, so its readers always see a whole one.
+        stat = self.fs.create_whole(name, data) or self.fs.write_atomic(name, data)
         return stat if keep_stat else None
 
     def _write_other(self, name: str, data: bytes) -> None:
@@ -475,6 +482,9 @@ class LocalFileSystem:
 
     def read_verified(self, name: str, data: bytes) -> FileStat:
         return read_back(self, name, data)
+
+    def create_whole(self, name: str, data: bytes) -> FileStat | None:
+        return None  # a local disk gains nothing: records are written like every other file
 
     def _full(self, name: str) -> str:
         return os.path.join(self.path, name)

@@ -17,8 +17,10 @@ certificates could lose each other's updates. Now:
   SMB server read the whole directory, which grew an unchanged task's time 2.8x at 10,000 files in
   the first version of this layout). Only when a file's certificate changes (a renewal, a first
   publish) does it search ``<key>-*``, and ``*-<thumbprint>`` finds the other files of the
-  certificate it supersedes without reading any other record. A record is replaced atomically
-  (temp + rename); a new certificate means a new name, written before the old one is deleted.
+  certificate it supersedes without reading any other record. A new record may be created in one
+  step (a torn one never counts: decode_record wants it whole and naming itself); one already there
+  is replaced atomically (temp + rename); a new certificate means a new name, written before the
+  old one is deleted.
   Two records for one file (a fault between the two steps, or two publishers of the same name)
   are told apart by which one vouches for the file's current size and time, and the next write
   that sees both removes the extra.
