@@ -192,15 +192,8 @@ class SmbFileSystem:
 
     def _create_written(self, raw: t.Any, data: bytes) -> FileStat | None:
         # FILE_CREATE: never over an existing file. Readers may open it meanwhile (they find no record in a partial one).
-        create = raw.fd.create(
-            ImpersonationLevel.Impersonation,
-            FilePipePrinterAccessMask.FILE_WRITE_DATA | FilePipePrinterAccessMask.FILE_WRITE_ATTRIBUTES,
-            FileAttributes.FILE_ATTRIBUTE_NORMAL,
-            ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_DELETE,
-            CreateDisposition.FILE_CREATE,
-            CreateOptions.FILE_NON_DIRECTORY_FILE,
-            send=False,
-        )
+        create = _create(raw, FilePipePrinterAccessMask.FILE_WRITE_DATA | FilePipePrinterAccessMask.FILE_WRITE_ATTRIBUTES,
+                         ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_DELETE, CreateDisposition.FILE_CREATE)
         created, written, closed = _send_related(raw, [create, raw.fd.write(data, offset=0, send=False), raw.fd.close(get_attributes=True, send=False)])
         if isinstance(created, SMBResponseException) and SMBOSError(created.status, raw.name).errno == errno.EEXIST:
             return None
@@ -234,15 +227,7 @@ class SmbFileSystem:
     def _write_temp(self, raw: t.Any, data: bytes) -> None:
         # DELETE access: the same handle renames the file afterwards. No sharing while it is being written.
         access = FilePipePrinterAccessMask.FILE_WRITE_DATA | FilePipePrinterAccessMask.FILE_WRITE_ATTRIBUTES | FilePipePrinterAccessMask.DELETE
-        create = raw.fd.create(
-            ImpersonationLevel.Impersonation,
-            access,
-            FileAttributes.FILE_ATTRIBUTE_NORMAL,
-            0,
-            CreateDisposition.FILE_CREATE,
-            CreateOptions.FILE_NON_DIRECTORY_FILE,
-            send=False,
-        )
+        create = _create(raw, access, 0, CreateDisposition.FILE_CREATE)
         created, written = _send_related(raw, [create, raw.fd.write(data, offset=0, send=False)])
         if isinstance(created, Exception):
             raise created
@@ -280,15 +265,8 @@ class SmbFileSystem:
 
     def _read_with_stat(self, name: str, length: int) -> tuple[bytes | None, FileStat]:
         raw = self._open(name)
-        create = raw.fd.create(
-            ImpersonationLevel.Impersonation,
-            FilePipePrinterAccessMask.FILE_READ_DATA | FilePipePrinterAccessMask.FILE_READ_ATTRIBUTES,
-            FileAttributes.FILE_ATTRIBUTE_NORMAL,
-            ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_DELETE,
-            CreateDisposition.FILE_OPEN,
-            CreateOptions.FILE_NON_DIRECTORY_FILE,
-            send=False,
-        )
+        create = _create(raw, FilePipePrinterAccessMask.FILE_READ_DATA | FilePipePrinterAccessMask.FILE_READ_ATTRIBUTES,
+                         ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_DELETE, CreateDisposition.FILE_OPEN)
         created, back, _closed = _send_related(raw, [create, raw.fd.read(0, length, send=False), raw.fd.close(send=False)])
         if isinstance(created, Exception):
             if isinstance(created, SMBResponseException) and SMBOSError(created.status, name).errno == 2:
@@ -299,6 +277,14 @@ class SmbFileSystem:
         elif isinstance(back, Exception):
             raise back
         return bytes(back), FileStat(int(raw.fd.end_of_file), _filetime_to_ticks(raw.fd.last_write_time))
+
+
+def _create(raw: t.Any, access: int, share: int, disposition: int) -> t.Any:
+    """The CREATE request of a compound on raw's path (not sent: _send_related sends it with the rest)."""
+    return raw.fd.create(
+        ImpersonationLevel.Impersonation, access, FileAttributes.FILE_ATTRIBUTE_NORMAL, share, disposition,
+        CreateOptions.FILE_NON_DIRECTORY_FILE, send=False,
+    )
 
 
 def _set_info(raw: t.Any, info: t.Any) -> tuple[t.Any, t.Callable[[t.Any], t.Any]]:
