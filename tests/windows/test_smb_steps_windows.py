@@ -68,3 +68,16 @@ def test_compound_write_rename_and_read_back_on_windows(share: smb.SmbFileSystem
     finally:
         for leftover in share.list(f"{prefix}*"):
             share.remove(leftover)
+
+
+def test_a_new_record_in_one_compound_on_windows(share: smb.SmbFileSystem) -> None:
+    # FILE_CREATE with read/delete sharing, the write and the close's attributes: the size and time a listing shows,
+    # and an existing name left alone (STATUS_OBJECT_NAME_COLLISION answers None, so the caller replaces it atomically).
+    name = f".iis-ccs-rec-steps-{secrets.token_hex(4)}.json"
+    try:
+        created = share.create_whole(name, b'{"format": 2}')
+        assert created is not None and created == share.list(name)[name]
+        assert share.create_whole(name, b'{"format": 2, "other": 1}') is None
+        assert share.read(name) == b'{"format": 2}'
+    finally:
+        share.remove(name)
