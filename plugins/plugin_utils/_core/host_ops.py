@@ -316,7 +316,11 @@ def decode_call(in_data: bytes) -> DecodedCall:
 
 
 def decode_answer(operation: str, host: str, rc: int, stdout: bytes, stderr: bytes) -> t.Any:
-    answer = _last_json_line(stdout)
+    return _result_of(_last_json_line(stdout), operation, host, rc, stdout, stderr)
+
+
+def _result_of(answer: dict[str, t.Any] | None, operation: str, host: str, rc: int, stdout: bytes, stderr: bytes) -> t.Any:
+    """The result of the answer found on stdout, or the HostOperationError it (or its absence) means."""
     if answer is None:
         detail = _clean_stderr(stderr) or _tail(stdout) or f"exit code {rc} and no output"
         raise HostOperationError(operation, host, f"no answer from the host ({detail})")
@@ -329,8 +333,7 @@ def decode_answer(operation: str, host: str, rc: int, stdout: bytes, stderr: byt
     return answer.get("result")
 
 
-def _is_cache_miss(stdout: bytes) -> bool:
-    answer = _last_json_line(stdout)
+def _is_cache_miss(answer: dict[str, t.Any] | None) -> bool:
     return answer is not None and not answer.get("ok") and (answer.get("error") or {}).get("type") == CACHE_MISS_ERROR
 
 
@@ -382,7 +385,6 @@ class HostOperationRunner:
     bytes_sent: int = 0
     bytes_received: int = 0
     script_sends: int = 0
-    host_is_new: bool = False
     operations: list[str] = field(default_factory=list)
     _sent: set[str] = field(default_factory=set)
 
@@ -393,14 +395,21 @@ class HostOperationRunner:
         # operations go with their script at once instead of costing a miss each.
         send = self.host_is_new and operation not in self._sent
         rc, stdout, stderr = self._exchange(operation, encode_call(operation, params, send_script=send))
-        if not send and _is_cache_miss(stdout):
-            self.host_is_new = send = True
+        answer = _last_json_line(stdout)  # parsed once: the miss test and the result both read it
+        if not send and _is_cache_miss(answer):
+            send = True
             rc, stdout, stderr = self._exchange(operation, encode_call(operation, params, send_script=True))
+            answer = _last_json_line(stdout)
         if send:
             self.script_sends += 1
             self._sent.add(operation)
         self.operations.append(operation)
-        return decode_answer(operation, self.host, rc, stdout, stderr)
+        return _result_of(answer, operation, self.host, rc, stdout, stderr)
+
+    @property
+    def host_is_new(self) -> bool:
+        """The host lacked a script in this task (every send follows a miss, or an earlier one): new to this version."""
+        return self.script_sends > 0
 
     def _exchange(self, operation: str, in_data: bytes) -> tuple[int, bytes, bytes]:
         try:
