@@ -34,8 +34,9 @@ def decode_command(cmd: str) -> str:
     return base64.b64decode(parts[6]).decode("utf-16-le")
 
 
-def parse_call(in_data: bytes | None) -> host_ops.DecodedCall:
-    """stdin as the launcher and a loader read it; LabProtocolError where Windows would run something else or throw."""
+def parse_call(in_data: bytes | None) -> tuple[host_ops.DecodedCall, dict[str, t.Any]]:
+    """stdin as the launcher and a loader read it, and the parameters object ConvertFrom-Json makes of it;
+    LabProtocolError where Windows would run something else or throw."""
     if not in_data:
         raise LabProtocolError("no payload on stdin")
     try:
@@ -56,7 +57,7 @@ def parse_call(in_data: bytes | None) -> host_ops.DecodedCall:
         raise LabProtocolError(f"the parameters are not JSON: {exc}") from exc
     if not isinstance(params, dict):
         raise LabProtocolError("the parameters are not a JSON object")
-    return call
+    return call, params
 
 
 def shipped_operation(script: bytes) -> str:
@@ -115,7 +116,7 @@ def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.
     if faults.powershell_blocked(host):
         return 1, b"", _clixml_error("This script contains malicious content and has been blocked by your antivirus software.",
                                      "ParserError: (:) [], ParseException", "ScriptContainedMaliciousContent")
-    call = parse_call(in_data)
+    call, params = parse_call(in_data)
     network = Network(network_config)
     store = HostStore(host, profile)
     with store.locked() as state:
@@ -127,7 +128,6 @@ def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.
         if script is None:
             return _answer({"ok": False, "error": {"type": host_ops.CACHE_MISS_ERROR, "message": ""}})
         operation = shipped_operation(script)
-        params = json.loads(call.params_json.decode("ascii"))
         context = OpContext(host=host.lower(), state=state, network=network, params=params)
         try:
             answer: dict[str, t.Any] = {"ok": True, "result": OPERATIONS[operation](context)}
