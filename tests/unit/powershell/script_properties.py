@@ -655,9 +655,10 @@ def loader_violations(source: str, *, runs_kept_file: bool) -> list[str]:
     root, data = parse(source)
     if root.has_error:
         return ["does not parse"]
-    text = _text_of(data)
+    found = _Checker(root, data)
+    text = found.text
     violations = []
-    runs = [node for node in _all(root, "command") if text(_child(node, "command_name")).lower() in {"iex", "invoke-expression"}]
+    runs = [node for node in found.nodes("command") if found.command_name(node) in {"iex", "invoke-expression"}]
     if not runs:
         violations.append("runs nothing")
     for run in runs:
@@ -665,38 +666,24 @@ def loader_violations(source: str, *, runs_kept_file: bool) -> list[str]:
             violations.append(f"runs something other than the script bytes in $b: {text(run)}")
         if not _after_language_check(run, text):
             violations.append("runs code outside the full-language branch")
-        if runs_kept_file and not _guarded_by(run, text, lambda condition: _DIGEST_CHECK.search(condition) is not None):
+        if runs_kept_file and not _guarded_by(run, text, _DIGEST_CHECK):
             violations.append("runs kept bytes without comparing their SHA-256 with the digest")
-    for call in _all(root, "invocation_expression"):
-        if re.search(r"File\]::(ReadAllBytes|WriteAllBytes)", text(call)) and not _guarded_by(call, text, _HEX_GUARD.match):
+    for call in found.nodes("invocation_expression"):
+        if re.search(r"File\]::(ReadAllBytes|WriteAllBytes)", text(call)) and not _guarded_by(call, text, _HEX_GUARD):
             violations.append(f"builds a path from a digest that was not checked to be 64 hex digits: {text(call)[:60]}")
     if "$i[2]" in source:
         violations.append("touches the parameters line ($i[2]): only the kept script reads it, as data")
     return violations
 
 
-def _text_of(data: bytes) -> t.Callable[[tree_sitter.Node], str]:
-    return lambda node: data[node.start_byte:node.end_byte].decode("utf-8")
-
-
-def _all(root: tree_sitter.Node, kind: str) -> Iterator[tree_sitter.Node]:
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.type == kind:
-            yield node
-        stack.extend(node.children)
-
-
-def _guarded_by(node: tree_sitter.Node, text: t.Callable[[tree_sitter.Node], str], accepts: t.Callable[[str], t.Any]) -> bool:
-    """Inside the then-block of an if whose condition ``accepts``."""
+def _guarded_by(node: tree_sitter.Node, text: t.Callable[[tree_sitter.Node], str], condition: re.Pattern[str]) -> bool:
+    """Inside the then-block of an if whose condition matches: stricter than _Checker._dominated, where an earlier
+    statement that matches also counts (a guard that throws); a comparison only protects the block it opens."""
     current = node
     while current.parent is not None:
         parent = current.parent
-        if parent.type == "if_statement" and current.type == "statement_block" and _first(parent, "else_clause") is not current:
-            condition = _first(parent, "pipeline")
-            if condition is not None and accepts(text(condition)):
-                return True
+        if parent.type == "if_statement" and _first(parent, "statement_block") == current and condition.search(text(_child(parent, "pipeline"))):
+            return True
         current = parent
     return False
 
