@@ -14,6 +14,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from _apt import AptInstallFailed, apt_install  # tests/_apt.py
+
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -38,17 +40,12 @@ def find_chromium() -> str | None:
 
 
 def ensure_chromium() -> str:
-    found = find_chromium()
-    if found:
-        return found
-    if os.geteuid() != 0:
-        raise BrowserUnavailable("chromium is not installed and we are not root (apt-get install chromium)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=600, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=True, timeout=1200, capture_output=True)
-    found = find_chromium()
+    try:
+        found = apt_install("chromium", find_chromium, recommends=True)
+    except AptInstallFailed as exc:
+        raise BrowserUnavailable(f"apt-get install chromium failed: {exc}") from None
     if not found:
-        raise BrowserUnavailable("apt-get install chromium ran but no chromium binary was found")
+        raise BrowserUnavailable("chromium is not installed and could not be (root with apt-get: apt-get install chromium)")
     return found
 
 

@@ -28,6 +28,8 @@ import typing as t
 import urllib.request
 from pathlib import Path
 
+from _apt import AptInstallFailed, apt_install  # tests/_apt.py
+
 
 class PebbleUnavailable(RuntimeError):
     """pebble is not installed and cannot be installed here."""
@@ -41,17 +43,16 @@ def free_port() -> int:
 
 def ensure_pebble() -> None:
     """Install Debian's pebble when it is missing (root only), as the Samba tests install samba."""
-    if shutil.which("pebble") and shutil.which("pebble-challtestsrv"):
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
+    try:
+        found = apt_install("pebble", _find_pebble, recommends=True)
+    except AptInstallFailed as exc:
+        raise PebbleUnavailable(f"apt-get install pebble failed: {exc}") from None
+    if found is None:
         raise PebbleUnavailable("pebble is not installed (Debian/Ubuntu: apt-get install pebble)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    proc = subprocess.run(["apt-get", "install", "-y", "pebble"], capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        subprocess.run(["apt-get", "update"], capture_output=True, env=env, check=False)
-        proc = subprocess.run(["apt-get", "install", "-y", "pebble"], capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0 or not shutil.which("pebble"):
-        raise PebbleUnavailable(f"apt-get install pebble failed: {proc.stderr[-1000:]}")
+
+
+def _find_pebble() -> str | None:
+    return shutil.which("pebble") if shutil.which("pebble-challtestsrv") else None
 
 
 class _ChallengeHandler(http.server.SimpleHTTPRequestHandler):

@@ -8,7 +8,6 @@ signals its whole process group when it stops, and is stopped by its own pid onl
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import functools
 import os
 import secrets
@@ -20,6 +19,8 @@ import tempfile
 import time
 import typing as t
 from pathlib import Path
+
+from _apt import INSTALL_LOCK, AptInstallFailed, apt_install  # tests/_apt.py
 
 SHARE_NAME = "ccs"
 UNIX_USER = "iisccs-smb"
@@ -36,8 +37,8 @@ def find_smbd() -> str | None:
     return None
 
 
-# Test work files live in the checkout (tests/output), never in /tmp.
-_INSTALL_LOCK = Path(__file__).resolve().parents[2] / "tests" / "output" / "samba-install.lock"
+# The lock every test installer shares (tests/_apt.py); a test of the installer points it elsewhere.
+_INSTALL_LOCK = INSTALL_LOCK
 
 
 _RUNTIME_ROOT = Path(__file__).resolve().parents[2] / "tests" / "output" / "smbd"
@@ -62,19 +63,10 @@ def install_smbclient(apt_get: str = "apt-get") -> str | None:
 
 
 def _apt_install(apt_get: str, package: str, find: t.Callable[[], str | None]) -> str | None:
-    found = find()
-    if found is not None or os.geteuid() != 0 or shutil.which(apt_get) is None:
-        return found
-    _INSTALL_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with _INSTALL_LOCK.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if find() is None:  # another worker may have installed it while we waited
-            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-            for command in ([apt_get, "update", "-qq"], [apt_get, "install", "-y", "-qq", "--no-install-recommends", package]):
-                done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
-                if done.returncode != 0:
-                    raise SambaUnavailable(f"{' '.join(command)} failed: {(done.stderr or done.stdout)[-500:]}")
-    return find()
+    try:
+        return apt_install(package, find, apt_get=apt_get, lock=_INSTALL_LOCK)
+    except AptInstallFailed as exc:
+        raise SambaUnavailable(str(exc)) from None
 
 
 def _free_port() -> int:
