@@ -186,8 +186,10 @@ notes:
   - "File names: the lowercase Unicode form of the host name (never punycode), C(_.) for a wildcard, plus C(.pfx), as IIS looks
     them up. Each file is re-encrypted with O(private_key_password) and keeps the full chain."
   - "Each file is written to a temporary name in the same folder, renamed over the old file and read back; a failure leaves the
-    old file in place. Each folder keeps a small record per PFX file, C(.iis-ccs-rec-<name hash>-<thumbprint>.json),
-    and a header, C(.iis-ccs-manifest.json) (no secrets), so an unchanged re-publish moves no PFX bytes."
+    old file in place. Temporary files of interrupted runs (older than 15 minutes) are removed by a later write; a task that
+    looks its files up searches for them at most once per 15 minutes per folder (the time of C(.iis-ccs-swept)). Each folder
+    keeps a small record per PFX file, C(.iis-ccs-rec-<name hash>-<thumbprint>.json), and a header, C(.iis-ccs-manifest.json)
+    (no secrets), so an unchanged re-publish moves no PFX bytes."
   - "An unchanged source is not loaded again: each of its files' records keeps a digest of the source bytes and options, and
     when they, the PFX password (checked against the file's MAC) and every replica's records still match, only the
     certificate's dates are checked again (see RV(sources_loaded)). Any change, and any certificate that must be written,

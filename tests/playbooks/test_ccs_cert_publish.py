@@ -216,7 +216,8 @@ def test_smb_and_local_only_task_runs_on_the_controller(lab: Lab, corpus: t.Any,
     assert run.rc == 0, run.stdout + run.stderr
     result = run.task("publish")
     assert result["round_trips"] == 0 and result["encryption"] == "aes256"
-    assert store_names(store) == [".iis-ccs-manifest.json", "www.example.test.pfx"]
+    # .iis-ccs-swept: when this folder was last searched for stale temporary files (a controller-side store).
+    assert store_names(store) == [".iis-ccs-manifest.json", ".iis-ccs-swept", "www.example.test.pfx"]
     assert (store / "www.example.test.pfx").stat().st_mode & 0o077 == 0
 
 

@@ -31,6 +31,10 @@ def test_tiny_publish_benchmark_reports_every_run() -> None:
     for run in ("batch_unchanged", "separate_unchanged"):
         assert figures[run]["pfx_bytes_read"] == figures[run]["pfx_bytes_written"] == figures[run]["files_changed"] == 0
     assert figures["separate_first"]["ms_per_task_first_tenth"] > 0 and figures["floor"]["seconds"] > 0
+    # Each separate run has its own per-task floor, grown like the store; its puts left the store alone.
+    for run in ("separate_first", "separate_unchanged"):
+        assert figures[run]["floor_ms_per_task_first_tenth"] > 0
+        assert isinstance(figures[run]["ms_fitted_rise"], float) and isinstance(figures[run]["floor_ms_fitted_rise"], float)
 
 
 def test_store_sizes_mode_reports_one_unchanged_task_per_store_size() -> None:

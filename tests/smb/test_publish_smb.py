@@ -17,7 +17,7 @@ from _publisher import publish
 from _samba import SambaServer
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.engine import Replica
 from ansible_collections.iis.ccs.plugins.plugin_utils._publish.task import build_replica
-from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import MANIFEST_NAME, PACK_NAME, TEMP_PREFIX, FolderStore, StoreError
+from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import MANIFEST_NAME, PACK_NAME, SWEEP_MARK_NAME, TEMP_PREFIX, FolderStore, StoreError
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.records import is_record_name
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.smb import SmbFileSystem
 
@@ -55,7 +55,8 @@ def test_publish_unchanged_rerun_and_renewal(samba_share: SambaServer, corpus: t
     destination = [samba_share.destination(name="fs01")]
     first = publish(args(corpus, destination))
     assert first["changed"] is True and not first.get("failed")
-    assert pfx_names(samba_share.local_dir) == [MANIFEST_NAME, "example.test.pfx", "www.example.test.pfx"]
+    # The mark: the first write searched the share for stale temporary files (the next 15 minutes' writes do not).
+    assert pfx_names(samba_share.local_dir) == [MANIFEST_NAME, SWEEP_MARK_NAME, "example.test.pfx", "www.example.test.pfx"]
     assert record_count(samba_share.local_dir) == 2
     assert thumbprint_of(samba_share.local_dir / "www.example.test.pfx") == corpus.thumbprint("leaf-rsa")
 
@@ -67,7 +68,7 @@ def test_publish_unchanged_rerun_and_renewal(samba_share: SambaServer, corpus: t
     renewed = publish(args(corpus, destination, leaf="leaf-ec"), diff=True)
     assert [(f["file_name"], f["action"]) for f in renewed["files"]] == [("www.example.test.pfx", "updated")]
     assert renewed["removed"] == [{"file_name": "example.test.pfx", "replicas": {"fs01": "removed"}}]
-    assert pfx_names(samba_share.local_dir) == [MANIFEST_NAME, "www.example.test.pfx"]
+    assert pfx_names(samba_share.local_dir) == [MANIFEST_NAME, SWEEP_MARK_NAME, "www.example.test.pfx"]
     assert record_count(samba_share.local_dir) == 1
     assert thumbprint_of(samba_share.local_dir / "www.example.test.pfx") == corpus.thumbprint("leaf-ec")
 

@@ -34,6 +34,12 @@ TEMP_PREFIX = ".iis-ccs-tmp-"
 TEMP_SUFFIX = ".tmp"
 # A temp file younger than this may belong to a publisher running right now.
 STALE_TEMP_AGE_SECONDS = 15 * 60
+# Its modification time is when a run that looked its files up last searched for stale temporary files. Such
+# a run searches again only when that is STALE_TEMP_AGE_SECONDS ago: the search is a wildcard, which every
+# server answers by going through the whole folder, so searching on every write made a task's cost grow with
+# the store. A stat of one exact name does not. Not a PFX file, a record or a temp file: nothing reads it.
+SWEEP_MARK_NAME = ".iis-ccs-swept"
+_SWEEP_MARK_TEXT = b"iis.ccs: the modification time of this file is when stale temporary files were last searched for\n"
 # mtime unit everywhere: 100 ns ticks since the Unix epoch (Windows FILETIME resolution).
 TICKS_PER_SECOND = 10_000_000
 _FINGERPRINT_ITERATIONS = 100_000
@@ -363,8 +369,7 @@ class FolderStore:
     def commit(self, write: StoreWrite) -> dict[str, FileStat]:
         """PFX files, then their new records, then removals (PFX and replaced records), then header and pack."""
         self.traffic.round_trips += 1
-        for name in write.stale_temps or self._stale_temps(write.listing):
-            _ignore_errors(self.fs.remove, name)
+        self._remove_stale_temps(write)
         written = self._write_files(write.files)
         changes = write.record_changes(written)
         keep_stats = write.listing.pack is not None  # the pack keeps each record's size and time
@@ -382,10 +387,28 @@ class FolderStore:
             self._write_other(PACK_NAME, pack)
         return written
 
+    def _remove_stale_temps(self, write: StoreWrite) -> None:
+        """Our temporary files of interrupted runs: those the listing showed, or for a run that looked its files
+        up, those a search finds now that it writes anyway, when the folder was not searched for them lately."""
+        searched = write.listing.examined is not None and self._sweep_due()
+        names = self._stale_temps(write.listing) if searched else write.stale_temps
+        for name in names:
+            _ignore_errors(self.fs.remove, name)
+        if searched:
+            # Best effort: without the mark the next writing run just searches again.
+            _ignore_errors(lambda name: self.fs.write_atomic(name, _SWEEP_MARK_TEXT), SWEEP_MARK_NAME)
+            self.traffic.other += len(_SWEEP_MARK_TEXT)
+
+    def _sweep_due(self) -> bool:
+        self.traffic.other += 64
+        try:
+            marked = self.fs.stat(SWEEP_MARK_NAME).mtime
+        except FileNotFoundError:
+            return True
+        # A mark in the future (a store clock ahead of ours) counts as fresh until this clock passes it.
+        return marked < int(time.time() * TICKS_PER_SECOND) - STALE_TEMP_AGE_SECONDS * TICKS_PER_SECOND
+
     def _stale_temps(self, listing: StoreListing) -> list[str]:
-        """For a run that looked its files up: our stale temporary files, found now that it writes anyway."""
-        if listing.examined is None:
-            return []
         temps = {n: s for n, s in self.fs.list(TEMP_PATTERN).items() if is_our_temp(n)}
         self.traffic.other += 64 * (1 + len(temps))
         return dataclasses.replace(listing, temps=temps, now=int(time.time() * TICKS_PER_SECOND)).stale_temps()

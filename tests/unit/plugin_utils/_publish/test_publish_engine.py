@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import typing as t
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._publish.plan import Desir
 from ansible_collections.iis.ccs.plugins.plugin_utils._store.folder import (
     MANIFEST_NAME,
     STALE_TEMP_AGE_SECONDS,
+    SWEEP_MARK_NAME,
     TEMP_PREFIX,
     TEMP_SUFFIX,
     PACK_NAME,
@@ -48,8 +50,8 @@ def make_identify(password: str | None) -> t.Callable[[bytes], FileFacts]:
 
 
 def visible(folder: Path) -> list[str]:
-    """The folder's files other than the manifest records and their pack."""
-    return sorted(p.name for p in folder.iterdir() if not is_record_name(p.name) and p.name != PACK_NAME)
+    """The folder's files other than the manifest records, their pack and the mark of the last stale-temp search."""
+    return sorted(p.name for p in folder.iterdir() if not is_record_name(p.name) and p.name not in (PACK_NAME, SWEEP_MARK_NAME))
 
 
 def records(folder: Path) -> dict[str, t.Any]:
@@ -204,6 +206,7 @@ def test_stale_temp_files_of_ours_are_cleaned_fresh_ones_kept(folders: list[Path
     os.utime(lookalike, (past, past))
     run(publication("AA" * 20, ["a.test.pfx"]), folders)
     assert not stale.exists() and fresh.exists() and lookalike.exists()
+    assert (folders[0] / SWEEP_MARK_NAME).exists()  # when this folder was last searched
 
 
 class CountingFs(LocalFileSystem):
@@ -218,15 +221,61 @@ class CountingFs(LocalFileSystem):
         return super().list(pattern)
 
 
+def age(path: Path, seconds: float) -> None:
+    past = path.stat().st_mtime - seconds
+    os.utime(path, (past, past))
+
+
+def test_a_run_that_looks_its_files_up_searches_for_stale_temps_only_when_the_last_search_is_old(folders: list[Path]) -> None:
+    # The search is a wildcard, which a server answers by going through the whole folder: done on every
+    # write, it made each new certificate's task slower as the store grew.
+    run(publication("AA" * 20, ["a.test.pfx"]), folders)
+    stale = folders[0] / f"{TEMP_PREFIX}interrupted{TEMP_SUFFIX}"
+    stale.write_bytes(b"x")
+    age(stale, STALE_TEMP_AGE_SECONDS + 60)
+    counting = [CountingFs(str(f)) for f in folders]
+    assert run(publication("BB" * 20, ["b.test.pfx"]), folders, fs=counting)["changed"] is True
+    assert all(fs.patterns == [] for fs in counting) and stale.exists()  # searched a moment ago: not again
+    age(folders[0] / SWEEP_MARK_NAME, STALE_TEMP_AGE_SECONDS + 1)
+    counting = [CountingFs(str(f)) for f in folders]
+    run(publication("CC" * 20, ["c.test.pfx"]), folders, fs=counting)
+    assert counting[0].patterns == [f"{TEMP_PREFIX}*{TEMP_SUFFIX}"] and counting[1].patterns == []
+    assert not stale.exists()
+    assert (folders[0] / SWEEP_MARK_NAME).stat().st_mtime > stale_limit()  # marked again
+
+
+def stale_limit() -> float:
+    return time.time() - STALE_TEMP_AGE_SECONDS
+
+
+class MarkRefusingFs(CountingFs):
+    """A folder where the mark of the last search cannot be written (a share that refuses that one name)."""
+
+    def write_atomic(self, name: str, data: bytes) -> t.Any:
+        if name == SWEEP_MARK_NAME:
+            raise PermissionError("injected: the mark cannot be written")
+        return super().write_atomic(name, data)
+
+
+def test_a_mark_that_cannot_be_written_fails_nothing_and_the_next_writing_run_searches_again(folders: list[Path]) -> None:
+    refusing = [MarkRefusingFs(str(f)) for f in folders]
+    result = run(publication("AA" * 20, ["a.test.pfx"]), folders, fs=refusing)
+    assert result["changed"] is True and result["_failed_replicas"] is False
+    assert not (folders[0] / SWEEP_MARK_NAME).exists()
+    counting = [CountingFs(str(f)) for f in folders]
+    run(publication("BB" * 20, ["b.test.pfx"]), folders, fs=counting)
+    assert all(fs.patterns == [f"{TEMP_PREFIX}*{TEMP_SUFFIX}"] for fs in counting)
+
+
 def test_without_prune_only_own_files_are_looked_up_and_other_records_survive(folders: list[Path]) -> None:
     for index in range(5):
         run(publication(f"{index:02d}" * 20, [f"site{index}.test.pfx"]), folders)
     counting = [CountingFs(str(f)) for f in folders]
     renewed = run(publication("EE" * 20, ["site0.test.pfx"]), folders, fs=counting)
     assert renewed["files"][0]["action"] == "updated"
-    # Never a full listing: the renewed file's records under any thumbprint, the superseded certificate's records,
-    # then (writing anyway) our stale temporary files.
-    expected = [key_pattern("site0.test.pfx"), thumbprint_pattern("00" * 20), f"{TEMP_PREFIX}*{TEMP_SUFFIX}"]
+    # Never a full listing: the renewed file's records under any thumbprint and the superseded certificate's records
+    # (the stale temporary files were searched for by the first run, a moment ago).
+    expected = [key_pattern("site0.test.pfx"), thumbprint_pattern("00" * 20)]
     assert all(fs.patterns == expected for fs in counting)
     unchanged = [CountingFs(str(f)) for f in folders]
     run(publication("EE" * 20, ["site0.test.pfx"]), folders, fs=unchanged)
