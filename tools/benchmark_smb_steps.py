@@ -7,7 +7,9 @@ the way ccs_cert_publish commits a PFX file (temporary file, rename over the nam
   floor          smbclient puts the same files in one session (no rename, no read-back);
   step-by-step   smbclient's documented functions, one request per step (write_via_temp, read_back);
   compound       SmbFileSystem.write_atomic + read_verified: three compound requests per file, one file at a time;
-  compound xK    the same, K files at once on the one session (FolderStore uses 4).
+  compound xK    the same, K files at once on the one session;
+  verified xK    SmbFileSystem.write_verified, what FolderStore does per PFX file: the read-back travels with the
+                 rename (two compound requests per file), K files at once (FolderStore uses 4).
 
 Prints the median of each, per file, and the ratio to the floor. Starts smbd itself (Debian/Ubuntu: apt-get
 install samba smbclient) with everything under tests/output.
@@ -54,6 +56,10 @@ def compound(fs: SmbFileSystem, name: str, data: bytes) -> object:
     return fs.read_verified(name, data)
 
 
+def verified(fs: SmbFileSystem, name: str, data: bytes) -> object:
+    return fs.write_verified(name, data)
+
+
 def timed(fs: SmbFileSystem, step: Step, files: t.Mapping[str, bytes], workers: int) -> float:
     began = time.perf_counter()
     if workers == 1:
@@ -75,7 +81,9 @@ def main() -> int:
     output.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="benchmark-smb-steps-", dir=output))
     server = SambaServer(work / "samba").setup()
-    runs: dict[str, list[float]] = {"floor": [], "step-by-step": [], "compound": [], "compound x4": [], "compound x8": []}
+    runs: dict[str, list[float]] = {
+        "floor": [], "step-by-step": [], "compound": [], "compound x4": [], "compound x8": [], "verified x4": [], "verified x8": [],
+    }
     load_before = os.getloadavg()[0]
     try:
         server.start()
@@ -89,6 +97,7 @@ def main() -> int:
         fs.write_atomic("logon.pfx", b"the session's logon is not a step's cost")
         ways: dict[str, tuple[Step, int]] = {
             "step-by-step": (step_by_step, 1), "compound": (compound, 1), "compound x4": (compound, 4), "compound x8": (compound, 8),
+            "verified x4": (verified, 4), "verified x8": (verified, 8),
         }
         for _round in range(options.repeat):
             runs["floor"].append(smbclient_floor(server, local))

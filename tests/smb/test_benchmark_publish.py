@@ -59,5 +59,5 @@ def test_smb_steps_benchmark_reports_every_way() -> None:
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     figures = json.loads(proc.stdout)
-    assert set(figures["runs"]) == {"floor", "step-by-step", "compound", "compound x4", "compound x8"}
+    assert set(figures["runs"]) == {"floor", "step-by-step", "compound", "compound x4", "compound x8", "verified x4", "verified x8"}
     assert all(run["seconds"] > 0 for run in figures["runs"].values())

@@ -136,10 +136,10 @@ def test_wrong_share_password_fails_that_replica_without_leaking(samba_share: Sa
 class FailingRename(SmbFileSystem):
     """Fault injection: the temp file is written, then the rename over the real file fails."""
 
-    def _rename_over(self, raw: t.Any, name: str) -> t.Any:
+    def _rename_over(self, raw: t.Any, name: str, read_back: int = 0) -> t.Any:
         if name.endswith(".pfx"):
             raise OSError("injected fault between write and rename")
-        return super()._rename_over(raw, name)
+        return super()._rename_over(raw, name, read_back)
 
 
 def faulty_factory(faulty_name: str) -> t.Callable[..., Replica]:

@@ -62,18 +62,47 @@ def test_write_is_two_round_trips_and_read_back_one(samba_share: SambaServer, mo
     fs.close()
 
 
+def test_a_pfx_write_with_its_read_back_is_two_round_trips(samba_share: SambaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a publish does per PFX file: the read-back travels with the rename instead of taking a round trip of its own.
+    fs = filesystem(samba_share)
+    fs.write_atomic("warm.pfx", b"logon first")
+    sent = count_round_trips(monkeypatch)
+    data = os.urandom(5000)
+    stat = fs.write_verified("a.pfx", data)
+    assert sent[0] == 2
+    assert (samba_share.local_dir / "a.pfx").read_bytes() == data
+    assert fs.list("a.pfx")["a.pfx"] == stat == fs.stat("a.pfx")
+    assert fs.write_verified("empty.pfx", b"") == fs.stat("empty.pfx")  # an empty file reads back as empty
+    assert temps(samba_share) == []
+    fs.close()
+
+
+def altered_step(monkeypatch: pytest.MonkeyPatch, requests: int, kind: type, alter: t.Callable[[t.Any], t.Any]) -> None:
+    """Fault injection: the second answer of every compound of that many requests, when of that kind, is altered."""
+    real = smb._send_related  # noqa: SLF001
+
+    def altered(raw: t.Any, actions: t.Sequence[t.Any]) -> list[t.Any]:
+        outcomes = real(raw, actions)
+        if len(actions) == requests and isinstance(outcomes[1], kind):
+            outcomes[1] = alter(outcomes[1])
+        return outcomes
+
+    monkeypatch.setattr(smb, "_send_related", altered)
+
+
+def test_other_bytes_read_back_with_the_rename_are_refused(samba_share: SambaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    fs = filesystem(samba_share)
+    altered_step(monkeypatch, 3, bytes, lambda back: back[:-1] + bytes([back[-1] ^ 1]))  # rename + read + close
+    with pytest.raises(StoreError, match="read-back check of f.pfx failed"):
+        fs.write_verified("f.pfx", b"what we wrote")
+    assert temps(samba_share) == []
+    fs.close()
+
+
 def test_a_short_write_is_never_renamed_over_the_old_file(samba_share: SambaServer, monkeypatch: pytest.MonkeyPatch) -> None:
     fs = filesystem(samba_share)
     fs.write_atomic("c.pfx", b"old content")
-    real = smb._send_related  # noqa: SLF001
-
-    def short_write(raw: t.Any, actions: t.Sequence[t.Any]) -> list[t.Any]:
-        outcomes = real(raw, actions)
-        if len(actions) == 2 and isinstance(outcomes[1], int):  # the create + write compound
-            outcomes[1] -= 1
-        return outcomes
-
-    monkeypatch.setattr(smb, "_send_related", short_write)
+    altered_step(monkeypatch, 2, int, lambda written: written - 1)  # the create + write compound
     with pytest.raises(StoreError, match=r"the server took 10 of 11 bytes"):
         fs.write_atomic("c.pfx", b"new content")
     assert (samba_share.local_dir / "c.pfx").read_bytes() == b"old content"
@@ -109,10 +138,10 @@ def test_files_over_the_compound_limit_take_the_step_by_step_path(samba_share: S
 class FailingOneRename(SmbFileSystem):
     """Fault injection in a batch written several files at once: one PFX file's rename fails."""
 
-    def _rename_over(self, raw: t.Any, name: str) -> t.Any:
+    def _rename_over(self, raw: t.Any, name: str, read_back: int = 0) -> t.Any:
         if name == "shop.example.test.pfx":
             raise OSError("injected fault in one of several writes")
-        return super()._rename_over(raw, name)
+        return super()._rename_over(raw, name, read_back)
 
 
 def test_a_failure_among_parallel_requests_leaves_whole_files_and_a_rerun_converges(samba_share: SambaServer, corpus: t.Any) -> None:
@@ -147,6 +176,7 @@ def test_without_the_compound_building_block_every_step_still_works(samba_share:
     sent = count_round_trips(monkeypatch)
     fs.write_atomic("e.pfx", b"step by step")
     assert fs.read_verified("e.pfx", b"step by step") == fs.stat("e.pfx")
+    assert fs.write_verified("g.pfx", b"step by step too") == fs.stat("g.pfx")
     assert fs.read("e.pfx") == b"step by step" and fs.read("absent.pfx") is None
     assert sent[0] > 9 and temps(samba_share) == []
     fs.close()
@@ -174,15 +204,7 @@ def test_a_new_record_is_created_written_and_closed_in_one_round_trip(samba_shar
 
 def test_a_short_record_write_is_reported(samba_share: SambaServer, monkeypatch: pytest.MonkeyPatch) -> None:
     fs = filesystem(samba_share)
-    real = smb._send_related  # noqa: SLF001
-
-    def short_write(raw: t.Any, actions: t.Sequence[t.Any]) -> list[t.Any]:
-        outcomes = real(raw, actions)
-        if len(actions) == 3 and isinstance(outcomes[1], int):  # the create + write + close compound
-            outcomes[1] -= 1
-        return outcomes
-
-    monkeypatch.setattr(smb, "_send_related", short_write)
+    altered_step(monkeypatch, 3, int, lambda written: written - 1)  # the create + write + close compound
     with pytest.raises(StoreError, match=r"the server took 12 of 13 bytes"):
         fs.create_whole(".iis-ccs-rec-short.json", b'{"format": 2}')
     fs.close()

@@ -81,3 +81,19 @@ def test_a_new_record_in_one_compound_on_windows(share: smb.SmbFileSystem) -> No
         assert share.read(name) == b'{"format": 2}'
     finally:
         share.remove(name)
+
+
+def test_a_pfx_write_reads_back_through_its_renamed_handle_on_windows(share: smb.SmbFileSystem) -> None:
+    # write_verified: rename, read and close in one compound on the handle that wrote the temporary file (opened with
+    # READ_DATA as well as WRITE_DATA and DELETE, no sharing). Windows must serve the read on the renamed handle and
+    # report in the close the size and time a listing shows; an existing file is replaced.
+    name = f"iis-ccs-steps-{secrets.token_hex(4)}.pfx"
+    try:
+        share.write_atomic(name, b"first version")
+        data = os.urandom(4000)
+        stat = share.write_verified(name, data)
+        assert stat == share.list(name)[name] and stat.size == len(data)
+        assert share.read(name) == data
+        assert share.write_verified(name, b"") == share.list(name)[name]  # an empty file reads back as empty
+    finally:
+        share.remove(name)

@@ -274,6 +274,8 @@ class FileSystem(t.Protocol):
 
     def read_verified(self, name: str, data: bytes) -> FileStat: ...  # read back, compare, and its size and time
 
+    def write_verified(self, name: str, data: bytes) -> FileStat: ...  # write_atomic, then read_verified (PFX files)
+
     # A new file in one step where the back end can (None: it exists, or the back end cannot): manifest records only.
     def create_whole(self, name: str, data: bytes) -> FileStat | None: ...
 
@@ -437,8 +439,7 @@ class FolderStore:
                 raise
 
     def _write_file(self, name: str, data: bytes) -> FileStat:
-        self.fs.write_atomic(name, data)
-        return self.fs.read_verified(name, data)
+        return self.fs.write_verified(name, data)
 
     def _write_record(self, name: str, data: bytes, keep_stat: bool) -> FileStat | None:
         # A new record (every record of a first publish or a renewal: its name holds the thumbprint) is created
@@ -484,7 +485,7 @@ def require_written(name: str, back: bytes | None, data: bytes) -> None:
         raise StoreError(f"read-back check of {name} failed: the file differs from what was written")
 
 
-def _ignore_errors(func: t.Callable[[str], None], name: str) -> None:
+def _ignore_errors(func: t.Callable[[str], object], name: str) -> None:
     try:
         func(name)
     except Exception:  # noqa: BLE001 - cleanup must never hide the original error
@@ -505,6 +506,10 @@ class LocalFileSystem:
 
     def read_verified(self, name: str, data: bytes) -> FileStat:
         return read_back(self, name, data)
+
+    def write_verified(self, name: str, data: bytes) -> FileStat:
+        self.write_atomic(name, data)
+        return self.read_verified(name, data)
 
     def create_whole(self, name: str, data: bytes) -> FileStat | None:
         return None  # a local disk gains nothing: records are written like every other file

@@ -156,15 +156,35 @@ class SmbFileSystem:
         if len(data) > COMPOUND_DATA_LIMIT:
             write_via_temp(self, name, data)
             return self.stat(name)
+        closed, _back = self._replace_via_temp(name, data, read_back=0)
+        return closed if closed is not None else self.stat(name)
+
+    def write_verified(self, name: str, data: bytes) -> FileStat:
+        """write_atomic and read_verified in two round trips instead of three: the temporary file is created and
+        written in one; only when the server confirmed every byte is it renamed over name, read back through the
+        same handle and closed, in a second. The read goes to the server as a separate read would (the rename's
+        status says the name now holds this file), and it compares the same bytes. Returns the size and time
+        the close reported."""
+        if len(data) >= COMPOUND_DATA_LIMIT:
+            self.write_atomic(name, data)
+            return self.read_verified(name, data)
+        closed, back = self._replace_via_temp(name, data, read_back=len(data) + 1)  # one byte more: a longer file shows itself
+        if back is None or closed is None:
+            return self.read_verified(name, data)  # the read or the close failed after a good rename: read it by name
+        require_written(name, back if closed.size == len(data) else None, data)
+        return closed
+
+    def _replace_via_temp(self, name: str, data: bytes, read_back: int) -> tuple[FileStat | None, bytes | None]:
+        """The two compounds of write_atomic (see _rename_over for what they answer); on any failure before the
+        rename our temporary file is deleted and the old file is untouched."""
         self._connect()
         temp = new_temp_name()
         raw = None
         renamed = False
-        closed: FileStat | None = None
         try:
             raw = self._open(temp)  # no request yet: the path resolved on the session's tree
             self._write_temp(raw, data)
-            closed = self._rename_over(raw, name)
+            answer = self._rename_over(raw, name, read_back)
             renamed = True
         except StoreError:
             raise
@@ -173,7 +193,7 @@ class SmbFileSystem:
         finally:
             if not renamed:
                 self._discard(raw, temp)
-        return closed if closed is not None else self.stat(name)
+        return answer
 
     def create_whole(self, name: str, data: bytes) -> FileStat | None:
         """A new small file created, written and closed in one round trip; None when name exists (or the data is
@@ -225,8 +245,10 @@ class SmbFileSystem:
         return SMBFileIO(self._full(name), mode="rb", port=self.port, connection_cache=self._pool)
 
     def _write_temp(self, raw: t.Any, data: bytes) -> None:
-        # DELETE access: the same handle renames the file afterwards. No sharing while it is being written.
-        access = FilePipePrinterAccessMask.FILE_WRITE_DATA | FilePipePrinterAccessMask.FILE_WRITE_ATTRIBUTES | FilePipePrinterAccessMask.DELETE
+        # DELETE access: the same handle renames the file afterwards, and READ_DATA reads it back (write_verified).
+        # No sharing while it is being written.
+        access = (FilePipePrinterAccessMask.FILE_WRITE_DATA | FilePipePrinterAccessMask.FILE_WRITE_ATTRIBUTES | FilePipePrinterAccessMask.DELETE
+                  | FilePipePrinterAccessMask.FILE_READ_DATA)
         create = _create(raw, access, 0, CreateDisposition.FILE_CREATE)
         created, written = _send_related(raw, [create, raw.fd.write(data, offset=0, send=False)])
         if isinstance(created, Exception):
@@ -236,18 +258,24 @@ class SmbFileSystem:
         if written != len(data):
             raise StoreError(f"writing {ntpath.basename(raw.name)} in {self.path}: the server took {written} of {len(data)} bytes")
 
-    def _rename_over(self, raw: t.Any, name: str) -> FileStat | None:
-        """Rename the written temporary file over name and close it; the size and time the close reported (the
-        file's final ones, asked for with the close: no request of their own), or None when the close failed."""
+    def _rename_over(self, raw: t.Any, name: str, read_back: int = 0) -> tuple[FileStat | None, bytes | None]:
+        """Rename the written temporary file over name, with read_back read up to that many bytes of it through
+        the same handle, and close it, in one round trip. The size and time the close reported (the file's final
+        ones: no request of their own), or None when the close failed; and the bytes read, or None when not asked
+        or the read failed."""
         rename = FileRenameInformation()
         rename["replace_if_exists"] = True
         rename["file_name"] = ntpath.join(ntpath.dirname(raw.fd.file_name), name)
-        renamed, closed = _send_related(raw, [_set_info(raw, rename), raw.fd.close(get_attributes=True, send=False)])
+        reads = [raw.fd.read(0, read_back, send=False)] if read_back else []
+        renamed, *back, closed = _send_related(raw, [_set_info(raw, rename), *reads, raw.fd.close(get_attributes=True, send=False)])
         if isinstance(renamed, Exception):
             raise renamed
+        data = None
+        if back:
+            data = b"" if isinstance(back[0], EndOfFile) else None if isinstance(back[0], Exception) else bytes(back[0])
         if closed is None or isinstance(closed, Exception):
-            return None  # a failed close after a good rename leaves only a handle the session's logoff closes
-        return FileStat(int(raw.fd.end_of_file), _filetime_to_ticks(raw.fd.last_write_time))
+            return None, data  # a failed close after a good rename leaves only a handle the session's logoff closes
+        return FileStat(int(raw.fd.end_of_file), _filetime_to_ticks(raw.fd.last_write_time)), data
 
     def _discard(self, raw: t.Any, temp: str) -> None:
         """After a failure: delete our temporary file through its handle when it is still open, else by name."""
