@@ -270,9 +270,7 @@ class SmbFileSystem:
         renamed, *back, closed = _send_related(raw, [_set_info(raw, rename), *reads, raw.fd.close(get_attributes=True, send=False)])
         if isinstance(renamed, Exception):
             raise renamed
-        data = None
-        if back:
-            data = b"" if isinstance(back[0], EndOfFile) else None if isinstance(back[0], Exception) else bytes(back[0])
+        data = _bytes_read(back[0]) if back else None
         if closed is None or isinstance(closed, Exception):
             return None, data  # a failed close after a good rename leaves only a handle the session's logoff closes
         return FileStat(int(raw.fd.end_of_file), _filetime_to_ticks(raw.fd.last_write_time)), data
@@ -305,6 +303,15 @@ class SmbFileSystem:
         elif isinstance(back, Exception):
             raise back
         return bytes(back), FileStat(int(raw.fd.end_of_file), _filetime_to_ticks(raw.fd.last_write_time))
+
+
+def _bytes_read(outcome: t.Any) -> bytes | None:
+    """A compound's read answer: its bytes (none at the end of an empty file), or None when the read failed."""
+    if isinstance(outcome, EndOfFile):
+        return b""
+    if isinstance(outcome, Exception):
+        return None
+    return bytes(outcome)
 
 
 def _create(raw: t.Any, access: int, share: int, disposition: int) -> t.Any:
