@@ -86,19 +86,19 @@ def opening_secret(mac: _Mac, password: str | None) -> bytes | None:
 
 
 def password_forms(password: str | None) -> list[bytes]:
-    """The password as PKCS#12 key derivation takes it, in every form load_pfx accepts.
+    """The password as PKCS#12 key derivation takes it, in every form the full load accepts.
 
-    A BMPString (UTF-16BE with two zero bytes at the end) is the standard; OpenSSL also accepts
-    MACs older tools made from each UTF-8 byte widened to 16 bits. No password is tried both as
-    "absent" (no bytes) and as the empty string, and a given password may also open a file that
-    has none, as in load_pfx.
+    Exactly the forms OpenSSL's PKCS12_parse tries (the full load, load_pfx): the BMPString
+    (UTF-16BE with two zero bytes at the end), then "absent" (no bytes) and the empty string, since a
+    given password may also open a file that has none. Not the UTF-8 bytes widened to 16 bits that
+    older tools keyed MACs with: the openssl command falls back to that form, the library does not,
+    so a file only that form opens is refused by the full load and must not pass here either.
     """
     forms: list[bytes] = []
     if password:
         forms.append(password.encode("utf-16-be") + b"\x00\x00")
-        forms.append(b"".join(b"\x00" + bytes([byte]) for byte in password.encode("utf-8")) + b"\x00\x00")
     forms += [b"", b"\x00\x00"]
-    return list(dict.fromkeys(forms))
+    return forms
 
 
 def pkcs12_kdf(hash_name: str, password: bytes, salt: bytes, iterations: int, purpose: int, size: int) -> bytes:

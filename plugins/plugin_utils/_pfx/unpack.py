@@ -155,11 +155,9 @@ class _Reader:
         mac = read_mac(self.data)
         if mac is None:
             raise _Unsupported("a MAC mac.py cannot check")
+        # mac.password_forms are the forms OpenSSL's PKCS12_parse (the full load) tries, no more.
         secret = opening_secret(mac, self.password)
-        # OpenSSL's PKCS12_parse, which the full load uses, takes the BMPString of the password, then
-        # none and the empty one; mac.py also knows the widened-UTF-8 form of older tools (the openssl
-        # command falls back to it, the library does not): such a file is left to the full load.
-        if secret is None or secret not in (_bmp_string(self.password), b"", b"\x00\x00"):
+        if secret is None:
             raise _Unsupported("the password does not open the MAC as the full load would")
         self.secret = secret
         # The forms for "no password" (absent, or empty as a BMPString) are both an empty PBKDF2 password.

@@ -273,9 +273,10 @@ def test_one_plain_key_is_taken_and_several_keys_are_declined(cert_corpus: t.Any
     assert unpack_pfx(_plain_pfx(certificate, [key, key]), None) is None
 
 
-def test_a_mac_only_older_tools_would_make_is_left_to_the_full_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    """mac.py also opens a MAC keyed with each UTF-8 byte of the password widened (older tools); OpenSSL's
-    library does not, so the full load refuses such a file, and the quick load must not accept it."""
+def test_a_mac_only_older_tools_would_make_is_refused_as_the_full_load_refuses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A MAC keyed with each UTF-8 byte of the password widened (older tools; the openssl command falls back to
+    it) is not opened by OpenSSL's library, so the full load refuses such a file. mac.py, which the publish
+    short path trusts, must refuse it too: before, it opened it, and only the quick load declined it."""
     password = "Pässwörd-€"
     key = ec.generate_private_key(ec.SECP256R1())
     certificate = _self_signed(key)
@@ -288,12 +289,20 @@ def test_a_mac_only_older_tools_would_make_is_left_to_the_full_load(monkeypatch:
     mac_key = mac_module.pkcs12_kdf(mac.hash_name, widened, mac.salt, mac.iterations, 3, len(mac.digest))
     assert data.count(mac.digest) == 1
     older = data.replace(mac.digest, hmac.new(mac_key, mac.content, mac.hash_name).digest())
-    assert mac_module.verify_pfx_mac(older, password) is True  # mac.py opens it ...
-    assert unpack_pfx(older, password) is None  # ... the quick load leaves it to the full load
+    assert mac_module.verify_pfx_mac(data, password) is True
+    assert mac_module.verify_pfx_mac(older, password) is False  # the short path's check refuses it ...
+    assert unpack_pfx(older, password) is None  # ... the quick load leaves it to the full load ...
     expected = _full_error(older, password, monkeypatch)
     with pytest.raises(CertificateError) as caught:
         load_pfx(older, password)
-    assert str(caught.value) == expected
+    assert str(caught.value) == expected  # ... which refuses it
+
+
+def test_every_password_form_mac_py_tries_is_one_the_full_load_accepts() -> None:
+    """For a non-ASCII password the forms are its BMPString, none and empty, the forms PKCS12_parse tries."""
+    password = "Pässwörd-€"
+    assert mac_module.password_forms(password) == [password.encode("utf-16-be") + b"\x00\x00", b"", b"\x00\x00"]
+    assert mac_module.password_forms(None) == mac_module.password_forms("") == [b"", b"\x00\x00"]
 
 
 def _self_signed(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
