@@ -11,6 +11,7 @@ full load before (see _publish/proof.py).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import typing as t
@@ -79,10 +80,18 @@ def opening_secret(mac: _Mac, password: str | None) -> bytes | None:
     Forms are tried in order and each costs one key derivation, so the usual case costs one.
     """
     for secret in password_forms(password):
-        key = pkcs12_kdf(mac.hash_name, secret, mac.salt, mac.iterations, _MAC_KEY_PURPOSE, hashlib.new(mac.hash_name).digest_size)
+        key = _mac_key(mac.hash_name, secret, mac.salt, mac.iterations)
         if hmac.compare_digest(hmac.new(key, mac.content, mac.hash_name).digest(), mac.digest):
             return secret
     return None
+
+
+# A publish checks each PFX source's MAC twice, in the short path's proof and again when the
+# quick load opens the file: the derivation is the cost, so its key is kept for the task (a task
+# runs in its own worker process). Bounded, for a batch of thousands of sources.
+@functools.lru_cache(maxsize=4096)
+def _mac_key(hash_name: str, secret: bytes, salt: bytes, iterations: int) -> bytes:
+    return pkcs12_kdf(hash_name, secret, salt, iterations, _MAC_KEY_PURPOSE, hashlib.new(hash_name).digest_size)
 
 
 def password_forms(password: str | None) -> list[bytes]:

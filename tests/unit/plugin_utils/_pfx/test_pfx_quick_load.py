@@ -65,6 +65,12 @@ def _read(cert_corpus: t.Any, name: str) -> bytes:
     return t.cast("bytes", cert_corpus.read(name))
 
 
+@pytest.fixture(autouse=True)
+def _no_mac_key_kept() -> None:
+    """mac.py keeps derived MAC keys for the task: each test counts its derivations from none kept."""
+    mac_module._mac_key.cache_clear()
+
+
 # ---------------------------------------------------------------- same bundle as the full load
 
 
@@ -324,3 +330,23 @@ def test_nothing_unexpected_escapes_the_quick_load(cert_corpus: t.Any, monkeypat
         patch.setattr(bundle_module, "_dns_names", broken)
         assert quick_load_pfx(data, cert_corpus.PFX_PASSWORD) is None
     assert quick_load_pfx(data, cert_corpus.PFX_PASSWORD) is not None
+
+
+def test_the_mac_key_is_derived_once_for_the_short_path_and_the_quick_load(cert_corpus: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A publish checks a source's MAC in the short path's proof, then opens the same file in the quick load:
+    the key derivation (the cost) runs once, and a wrong password is still refused by both."""
+    purposes: list[int] = []
+    derive = mac_module.pkcs12_kdf
+
+    def counting(hash_name: str, password: bytes, salt: bytes, iterations: int, purpose: int, size: int) -> bytes:
+        purposes.append(purpose)
+        return derive(hash_name, password, salt, iterations, purpose, size)
+
+    monkeypatch.setattr(mac_module, "pkcs12_kdf", counting)
+    data = cert_corpus.read("leaf-rsa.aes256.pfx")
+    assert mac_module.verify_pfx_mac(data, cert_corpus.PFX_PASSWORD) is True
+    assert quick_load_pfx(data, cert_corpus.PFX_PASSWORD) is not None
+    assert purposes.count(3) == 1
+    assert mac_module.verify_pfx_mac(data, cert_corpus.PFX_PASSWORD + "x") is False
+    assert unpack_pfx(data, cert_corpus.PFX_PASSWORD + "x") is None
+    assert purposes.count(3) == 4  # the wrong password's forms: its BMPString, none, empty (once each, then cached)
