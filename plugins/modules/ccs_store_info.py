@@ -142,12 +142,15 @@ generated_at:
   type: str
   sample: "2026-12-02T05:00:00Z"
 replicas:
-  description: Each replica as read.
+  description:
+    - Each replica as read.
+    - C(orphan_records) names the PFX files whose iis.ccs records remain while the file is gone (deleted by hand);
+      the C(orphan_record) finding says the same.
   returned: always
   type: list
   elements: dict
   sample: [{"name": "host_path:D:\\CCS", "type": "host_path", "path": "D:\\CCS", "status": "ok", "error": null, "file_count": 3,
-            "stale_temp_files": [], "round_trips": 2}]
+            "stale_temp_files": [], "orphan_records": [], "round_trips": 2}]
 files:
   description:
     - One entry per file name found on any replica, with the facts of its content (from the first replica that holds it).

@@ -181,8 +181,9 @@ def _drift_findings(record: FileRecord) -> list[Finding]:
 def replica_findings(read: ReplicaRead) -> list[Finding]:
     if not read.ok:
         return [Finding("replica_unreadable", "error", read.name, f"replica {read.name} could not be read: {read.error}", "check the path and the credentials")]
+    found = []
     if read.stale_temps:
-        return [
+        found.append(
             Finding(
                 "stale_temp_files",
                 "warning",
@@ -190,5 +191,17 @@ def replica_findings(read: ReplicaRead) -> list[Finding]:
                 f"replica {read.name} holds {len(read.stale_temps)} temporary file(s) of an interrupted publish",
                 "run iis.ccs.ccs_cert_publish again: it removes them",
             )
-        ]
-    return []
+        )
+    if read.orphan_records:
+        found.append(
+            Finding(
+                "orphan_record",
+                "info",
+                read.name,
+                f"replica {read.name} holds iis.ccs records of {len(read.orphan_records)} PFX file(s) that are not there"
+                f" (deleted by hand?): {', '.join(read.orphan_records)}. A record never vouches for a missing file",
+                "publish the certificate again if its names should be served; otherwise nothing to do: a ccs_cert_publish"
+                " run that lists the whole store (prune, or a batch of more than 64 files) deletes such records",
+            )
+        )
+    return found

@@ -34,6 +34,9 @@ class ReplicaRead:
     files: dict[str, StoredFile] = dataclasses.field(default_factory=dict)
     manifest_files: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     stale_temps: list[str] = dataclasses.field(default_factory=list)
+    # Records of PFX files that are not there (deleted by hand): they vouch for nothing, and only a
+    # publish run that lists the whole folder deletes them, so the audit names them.
+    orphan_records: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
     round_trips: int = 0
 
@@ -50,6 +53,7 @@ class ReplicaRead:
             "error": self.error,
             "file_count": len(self.files),
             "stale_temp_files": list(self.stale_temps),
+            "orphan_records": list(self.orphan_records),
             "round_trips": self.round_trips,
         }
 
@@ -75,6 +79,7 @@ def read_replica(replica: Replica) -> ReplicaRead:
         data = contents.get(name)
         if data is not None:  # removed between the listing and the read: gone, as far as IIS is concerned
             read.files[name.lower()] = StoredFile(name, stat.size, stat.mtime, data)
+    read.orphan_records = sorted(name for name in read.manifest_files if name not in read.files)
     return read
 
 

@@ -89,7 +89,13 @@ def local(*folders: Path) -> list[dict[str, t.Any]]:
 
 
 def publish(
-    ca_pem: Pem, host_names: t.Sequence[str], *folders: Path, encryption: str = "compatible", chain: bool = True, password: str = STORE_PASSWORD
+    ca_pem: Pem,
+    host_names: t.Sequence[str],
+    *folders: Path,
+    encryption: str = "compatible",
+    chain: bool = True,
+    password: str = STORE_PASSWORD,
+    prune: bool = False,
 ) -> None:
     args = {
         "certificate_content": ca_pem.certificate,
@@ -99,6 +105,7 @@ def publish(
         "private_key_password": password,
         "encryption": encryption,
         "expiry_warning_days": 0,
+        "prune": prune,
     }
     if chain:
         args["chain_content"] = ca_pem.chain

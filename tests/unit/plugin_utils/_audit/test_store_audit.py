@@ -99,6 +99,32 @@ def test_wrong_password_name_mismatch_and_junk(ca: Ca, replicas: tuple[Path, Pat
     assert STORE_PASSWORD not in json.dumps(result) and "another-password" not in json.dumps(result)
 
 
+def test_a_record_whose_pfx_file_was_deleted_by_hand_is_named_until_a_full_listing_publish_deletes_it(
+    ca: Ca, replicas: tuple[Path, Path]
+) -> None:
+    first = replicas[0]
+    www, shop = ca.leaf("www.contoso.test"), ca.leaf("shop.contoso.test")
+    publish(www, ["www.contoso.test"], first)
+    publish(shop, ["shop.contoso.test"], first)
+    publish(ca.leaf("api.contoso.test"), ["api.contoso.test"], first)
+    assert not any(f["check"] == "orphan_record" for f in audit(first)["findings"])
+    (first / "shop.contoso.test.pfx").unlink()
+    result = audit(first)
+    orphan = [f for f in result["findings"] if f["check"] == "orphan_record"]
+    assert [(f["severity"], f["subject"]) for f in orphan] == [("info", result["replicas"][0]["name"])]
+    assert "shop.contoso.test.pfx" in orphan[0]["message"] and "api.contoso.test.pfx" not in orphan[0]["message"]
+    assert result["replicas"][0]["orphan_records"] == ["shop.contoso.test.pfx"]
+    assert result["summary"]["healthy"] is True  # information only: nothing serves a wrong certificate
+    # The publish that looks its own files up leaves the record; one that lists the folder deletes it.
+    publish(www, ["www.contoso.test"], first)
+    assert audit(first)["replicas"][0]["orphan_records"] == ["shop.contoso.test.pfx"]
+    publish(www, ["www.contoso.test"], first, prune=True)  # prune also removes api.contoso.test.pfx, as documented
+    assert sorted(p.name for p in first.glob("*.pfx")) == ["www.contoso.test.pfx"]
+    after = audit(first)
+    assert after["replicas"][0]["orphan_records"] == []
+    assert not any(f["check"] == "orphan_record" for f in after["findings"])
+
+
 def test_replica_drift_missing_and_different(ca: Ca, replicas: tuple[Path, Path]) -> None:
     first, second = replicas
     publish(ca.leaf("www.contoso.test"), ["www.contoso.test"], first, second)
