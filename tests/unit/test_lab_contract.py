@@ -22,7 +22,7 @@ from ansible_collections.iis.ccs.plugins.plugin_utils._core.host_ops import Host
 from iis_lab import emulator, faults
 from iis_lab.errors import LabProtocolError
 from iis_lab.ops import OPERATIONS
-from iis_lab.state import kept_script_path, read_state
+from iis_lab.state import LAB_ACCOUNT, kept_script_path, read_state
 
 HOST = "web01"
 OPERATION = "read_host_state"
@@ -56,8 +56,9 @@ def cached_call(operation: str = OPERATION, params: dict[str, object] | None = N
     return host_ops.encode_call(operation, params if params is not None else {"sections": ["windows"]}, send_script=False)
 
 
-def execute(cmd: str | None = None, in_data: bytes | None = None) -> tuple[int, bytes, bytes]:
-    return emulator.execute(HOST, {}, {}, host_ops.bootstrap_command() if cmd is None else cmd, payload() if in_data is None else in_data)
+def execute(cmd: str | None = None, in_data: bytes | None = None, account: str = LAB_ACCOUNT) -> tuple[int, bytes, bytes]:
+    command = host_ops.bootstrap_command() if cmd is None else cmd
+    return emulator.execute(HOST, {}, {}, command, payload() if in_data is None else in_data, account=account)
 
 
 def encoded(script: str) -> str:
@@ -189,13 +190,13 @@ def test_emulator_rejects_modified_shared_functions() -> None:
 # -- the script cache: the host runs a kept script only when its bytes hash to the digest asked for --
 
 def kept_script(lab_state: Path, operation: str = OPERATION) -> Path:
-    path = kept_script_path(HOST, {}, host_ops.script_digest(operation))
+    path = kept_script_path(HOST, LAB_ACCOUNT, host_ops.script_digest(operation))
     assert path.is_relative_to(lab_state)
     return path
 
 
-def answer_of(in_data: bytes) -> dict[str, t.Any]:
-    rc, stdout, stderr = execute(in_data=in_data)
+def answer_of(in_data: bytes, account: str = LAB_ACCOUNT) -> dict[str, t.Any]:
+    rc, stdout, stderr = execute(in_data=in_data, account=account)
     assert (rc, stderr) == (0, b"")
     return t.cast(dict[str, t.Any], json.loads(stdout))
 
@@ -210,6 +211,21 @@ def test_a_sending_call_runs_and_keeps_the_script_for_the_next_cached_call(lab_s
     assert kept_script(lab_state).read_bytes() == host_ops.cached_script(OPERATION).encode("ascii")
     assert answer_of(cached_call())["result"]["windows"]["build"] > 0
     assert [entry["operation"] for entry in read_state(HOST, lab_state)["oplog"]] == [OPERATION, OPERATION]
+
+
+def test_each_account_keeps_scripts_in_its_own_temporary_folder(lab_state: Path) -> None:
+    """[IO.Path]::GetTempPath() is per account on Windows: a script kept for one account is a miss for another
+    (one more round trip, nothing run), and names compare case-insensitively. A lab with one folder per host
+    was kinder than Windows: a second account found the first one's scripts."""
+    assert answer_of(payload(), account="LAB\\ansible")["ok"] is True
+    assert answer_of(cached_call(), account="lab\\ANSIBLE")["ok"] is True
+    assert answer_of(cached_call(), account="ansible@lab.test")["ok"] is True  # a UPN names the same profile
+    miss = {"ok": False, "error": {"type": host_ops.CACHE_MISS_ERROR, "message": ""}}
+    assert answer_of(cached_call(), account="LAB\\svc-deploy") == miss
+    assert len(read_state(HOST, lab_state)["oplog"]) == 3
+    assert answer_of(payload(), account="LAB\\svc-deploy")["ok"] is True
+    assert answer_of(cached_call(), account="LAB\\svc-deploy")["ok"] is True
+    assert kept_script_path(HOST, "LAB\\svc-deploy", host_ops.script_digest(OPERATION)).parent != kept_script(lab_state).parent
 
 
 @pytest.mark.parametrize("damage", ["truncated", "planted", "other-operation"])

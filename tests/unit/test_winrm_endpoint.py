@@ -484,19 +484,42 @@ def test_valid_account_that_is_not_a_winrm_user_is_refused(lab: Endpoints, schem
     with pytest.raises(InvalidCredentialsError):
         lab.protocol(scheme=scheme, transport=transport, user=OTHER_USER, password=OTHER_PASSWORD).open_shell()
     # The same credentials work once the account is a WinRM user: the refusal was about winrm_users.
+    with winrm_user_added(lab, "fs01", OTHER_USER):
+        protocol = lab.protocol(scheme=scheme, transport=transport, user=OTHER_USER, password=OTHER_PASSWORD)
+        protocol.close_shell(protocol.open_shell())
+
+
+@contextlib.contextmanager
+def winrm_user_added(lab: Endpoints, host: str, account: str) -> t.Iterator[None]:
+    """account is one of host's winrm_users while the block runs (lab-hosts.json, which the endpoints read per logon)."""
     from iis_lab.inventory import read_lab_hosts
 
     hosts_file = lab.state / "lab-hosts.json"
     original = hosts_file.read_text(encoding="utf-8")
     with lab.state_env():
         hosts = read_lab_hosts()
-    hosts["fs01"]["network"]["winrm_users"].append(OTHER_USER)
+    hosts[host]["network"]["winrm_users"].append(account)
     hosts_file.write_text(json.dumps({"hosts": hosts}), encoding="utf-8")
     try:
-        protocol = lab.protocol(scheme=scheme, transport=transport, user=OTHER_USER, password=OTHER_PASSWORD)
-        protocol.close_shell(protocol.open_shell())
+        yield
     finally:
         hosts_file.write_text(original, encoding="utf-8")
+
+
+def test_scripts_kept_for_one_account_are_a_cache_miss_for_another(lab: Endpoints) -> None:
+    """The WinRM endpoint runs a command as the owner of its shell, whose temporary folder is its own, as on
+    Windows: the script LAB\\ansible's call kept is not there for LAB\\svc-ccs, whose cached call runs nothing."""
+    cached = host_ops.encode_call("read_host_state", {"sections": ["windows"]}, send_script=False)
+    sending = host_ops.encode_call("read_host_state", {"sections": ["windows"]}, send_script=True)
+    assert run_raw(lab.protocol("web02"), host_ops.bootstrap_command(), sending)[0] == 0
+    rc, stdout, stderr, _command = run_raw(lab.protocol("web02"), host_ops.bootstrap_command(), cached)
+    assert host_ops.decode_answer("read_host_state", "web02", rc, stdout, stderr)["windows"]["hostname"] == "WEB02"
+    with winrm_user_added(lab, "web02", OTHER_USER):
+        other = lab.protocol("web02", user=OTHER_USER, password=OTHER_PASSWORD)
+        rc, stdout, _stderr, _command = run_raw(other, host_ops.bootstrap_command(), cached)
+        assert (rc, json.loads(stdout)["error"]["type"]) == (0, host_ops.CACHE_MISS_ERROR)
+        rc, stdout, stderr, _command = run_raw(other, host_ops.bootstrap_command(), sending)
+        assert host_ops.decode_answer("read_host_state", "web02", rc, stdout, stderr)["windows"]["hostname"] == "WEB02"
 
 
 @pytest.mark.parametrize("transport", ["basic", "ntlm"])
@@ -658,7 +681,7 @@ def test_a_shell_belongs_to_its_account_whatever_the_case_of_its_name() -> None:
     from iis_lab.wsman import CMD_RESOURCE, CommandOutcome, WinRS, WsmanFault
 
     client = winrm.Protocol("http://127.0.0.1/wsman", username="LAB\\ansible", password="x")
-    winrs = WinRS(lambda command_line, stdin: CommandOutcome(0, b"", b""), "http://127.0.0.1/wsman")
+    winrs = WinRS(lambda command_line, stdin, account: CommandOutcome(0, b"", b""), "http://127.0.0.1/wsman")
 
     def message(action: str, shell_id: str | None = None, body: dict[str, t.Any] | None = None) -> bytes:
         envelope = client.build_wsman_header(action=action, resource_uri=CMD_RESOURCE, shell_id=shell_id)

@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from iis_lab import emulator, faults  # noqa: E402
 from iis_lab.errors import LabProtocolError  # noqa: E402
+from iis_lab.state import LAB_ACCOUNT  # noqa: E402
 
 
 class Connection(ConnectionBase):
@@ -61,7 +62,7 @@ class Connection(ConnectionBase):
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         host = self.get_option("lab_host")
         try:
-            answer = emulator.execute(host, self.get_option("lab_profile"), self.get_option("lab_network"), cmd, in_data)
+            answer = emulator.execute(host, self.get_option("lab_profile"), self.get_option("lab_network"), cmd, in_data, account=LAB_ACCOUNT)
         except LabProtocolError as exc:
             raise AnsibleConnectionFailure(f"iis_lab: {exc}") from exc
         if faults.take_connection_drop(host, emulator.operation_of(in_data, answer[1])):

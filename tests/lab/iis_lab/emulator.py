@@ -24,7 +24,7 @@ from .rules import enforced
 from .errors import LabProtocolError, WindowsError_
 from .network import Network
 from .ops import OPERATIONS, OpContext
-from .state import HostStore, kept_script_path
+from .state import LAB_ACCOUNT, HostStore, kept_script_path
 
 
 def decode_command(cmd: str) -> str:
@@ -78,19 +78,20 @@ def _shipped_digests() -> dict[str, str]:
 _HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")  # the loaders' -match is case-insensitive
 
 
-def script_to_run(host: str, profile: t.Mapping[str, t.Any] | None, call: host_ops.DecodedCall) -> bytes | None:
-    """What the loader runs: the script sent (kept for next time where it can be written), or the file
-    whose bytes hash to the digest; None for a cached call the host cannot serve (the loader answers CacheMiss)."""
+def script_to_run(host: str, account: str, call: host_ops.DecodedCall) -> bytes | None:
+    """What the loader runs: the script sent (kept for next time in account's temporary folder where it
+    can be written), or the file there whose bytes hash to the digest; None for a cached call the host
+    cannot serve (the loader answers CacheMiss)."""
     valid_name = _HEX_DIGEST.match(call.digest) is not None
     if call.script is not None:
         if valid_name and not faults.script_cache_unwritable(host):
-            path = kept_script_path(host, profile, call.digest)
+            path = kept_script_path(host, account, call.digest)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(call.script)
         return call.script
     if not valid_name:
         return None
-    path = kept_script_path(host, profile, call.digest)
+    path = kept_script_path(host, account, call.digest)
     if not path.is_file():
         return None
     held = path.read_bytes()
@@ -110,7 +111,8 @@ def operation_of(in_data: bytes | None, stdout: bytes | None = None) -> str:
 
 
 def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.Mapping[str, t.Any] | None,
-            cmd: str, in_data: bytes | None) -> tuple[int, bytes, bytes]:
+            cmd: str, in_data: bytes | None, *, account: str = LAB_ACCOUNT) -> tuple[int, bytes, bytes]:
+    """Run one call as the loaders would on host, for the account that logged on (its own temporary folder)."""
     if decode_command(cmd) != host_ops.LAUNCHER:
         raise LabProtocolError("the encoded launcher differs from the collection's")
     if faults.powershell_blocked(host):
@@ -124,7 +126,7 @@ def execute(host: str, profile: t.Mapping[str, t.Any] | None, network_config: t.
             _check_language_mode(state)  # the loaders' first step, before any file or .NET call
         except WindowsError_ as exc:
             return _answer({"ok": False, "error": {"message": exc.message, "type": exc.error_type}})
-        script = script_to_run(host, profile, call)
+        script = script_to_run(host, account, call)
         if script is None:
             return _answer({"ok": False, "error": {"type": host_ops.CACHE_MISS_ERROR, "message": ""}})
         operation = shipped_operation(script)

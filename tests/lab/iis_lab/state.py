@@ -41,10 +41,9 @@ DEFAULT_PROFILE: dict[str, t.Any] = {
     "language_mode": "FullLanguage",
     "smb_sessions": {},
     "clear_private_key_password_removes_all": False,
-    # The connecting account's temporary folder ([IO.Path]::GetTempPath()), where the loaders keep the
-    # operation scripts they were sent, and whether it already holds this collection's scripts (a host
-    # iis.ccs has run on before). A new host holds none: each operation's first call is sent its script.
-    "temp_path": "C:\\Users\\ansible\\AppData\\Local\\Temp",
+    # Whether the lab account's temporary folder (temp_folder) already holds this collection's
+    # operation scripts (a host iis.ccs has run on before). A new host holds none: each operation's
+    # first call is sent its script.
     "kept_scripts": False,
 }
 
@@ -123,24 +122,39 @@ def initial_state(name: str, profile: t.Mapping[str, t.Any] | None) -> dict[str,
         path.mkdir(parents=True, exist_ok=True)
     # IIS_LAB_KEPT_SCRIPTS=1 makes it every new host's default (the playbook tests' steady state).
     if merged["kept_scripts"] or ("kept_scripts" not in (profile or {}) and os.environ.get("IIS_LAB_KEPT_SCRIPTS") == "1"):
-        keep_shipped_scripts(name, merged)
+        keep_shipped_scripts(name)
     return state
 
 
-def kept_script_path(host: str, profile: t.Mapping[str, t.Any] | None, digest: str) -> Path:
+# The account the iis_lab connection plugin stands for (it logs on as nobody); the WinRM endpoints
+# pass the account that did log on. It is the lab's WinRM account (inventory-winrm.yml).
+LAB_ACCOUNT = "LAB\\ansible"
+
+
+def temp_folder(account: str) -> str:
+    """[IO.Path]::GetTempPath() for account: the temporary folder of its own profile.
+
+    Windows gives every account its own (%TEMP% lives in the user profile, readable by that
+    account alone), so a script one account's call kept is not there for another account. Names
+    compare case-insensitively, as Windows compares them.
+    """
+    user = account.rpartition("\\")[2].partition("@")[0].lower()
+    return f"C:\\Users\\{user}\\AppData\\Local\\Temp"
+
+
+def kept_script_path(host: str, account: str, digest: str) -> Path:
     """Where the loaders keep a script: <temp>\\iis.ccs\\<digest>.ps1 (host_ops.CACHED_LOADER)."""
     from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops  # here: tools read the state without the collection
 
-    temp = str((profile or {}).get("temp_path") or DEFAULT_PROFILE["temp_path"]).rstrip("\\")
-    return windows_to_local(host, f"{temp}\\{host_ops.SCRIPT_CACHE_FOLDER}\\{digest}.ps1")
+    return windows_to_local(host, f"{temp_folder(account)}\\{host_ops.SCRIPT_CACHE_FOLDER}\\{digest}.ps1")
 
 
-def keep_shipped_scripts(host: str, profile: t.Mapping[str, t.Any] | None) -> None:
-    """The host's temporary folder as an earlier run of this collection leaves it: every operation's script kept."""
+def keep_shipped_scripts(host: str, account: str = LAB_ACCOUNT) -> None:
+    """account's temporary folder as an earlier run of this collection leaves it: every operation's script kept."""
     from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 
     for operation in host_ops.operation_names():
-        path = kept_script_path(host, profile, host_ops.script_digest(operation))
+        path = kept_script_path(host, account, host_ops.script_digest(operation))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(host_ops.cached_script(operation).encode("ascii"))
 

@@ -65,10 +65,10 @@ class LabBackend:
     def __init__(self) -> None:
         self._ntlm_accounts: dict[str, str] | None = None
 
-    def run(self, host: str, command_line: str, stdin: bytes) -> CommandOutcome:
+    def run(self, host: str, command_line: str, stdin: bytes, account: str) -> CommandOutcome:
         definition = read_lab_hosts().get(host) or {}
         try:
-            rc, stdout, stderr = emulator.execute(host, definition.get("profile"), definition.get("network"), command_line, stdin)
+            rc, stdout, stderr = emulator.execute(host, definition.get("profile"), definition.get("network"), command_line, stdin, account=account)
         except LabProtocolError as exc:
             message = f"iis_lab: not emulated: {exc}. The lab runs only the iis.ccs bootstrap with a shipped operation.\r\n"
             return CommandOutcome(1, b"", message.encode("utf-8"))
@@ -162,7 +162,7 @@ def serve() -> None:
     addresses = assign_addresses(definitions)
     backend, traffic = LabBackend(), TrafficLog(winrm_dir() / "traffic.jsonl")
     tls, channel_binding = _tls_context(addresses)
-    shells = {host: WinRS(lambda cmd, stdin, host=host: backend.run(host, cmd, stdin), f"http://{address}/wsman")
+    shells = {host: WinRS(lambda cmd, stdin, account, host=host: backend.run(host, cmd, stdin, account), f"http://{address}/wsman")
               for host, address in addresses.items()}
     ports = {"http": int(os.environ.get("IIS_LAB_WINRM_HTTP_PORT", WINRM_HTTP_PORT)),
              "https": int(os.environ.get("IIS_LAB_WINRM_HTTPS_PORT", WINRM_HTTPS_PORT))}

@@ -78,13 +78,14 @@ class CommandOutcome:
 
 
 class Runner(t.Protocol):
-    def __call__(self, command_line: str, stdin: bytes) -> CommandOutcome:
+    def __call__(self, command_line: str, stdin: bytes, account: str) -> CommandOutcome:  # account: the shell's owner
         raise NotImplementedError
 
 
 @dataclasses.dataclass
 class _Command:
     command_line: str
+    account: str  # who runs it: the owner of its shell
     stdin: bytearray = dataclasses.field(default_factory=bytearray)
     stdin_chunks: int = 0
     started: bool = False
@@ -202,7 +203,8 @@ class WinRS:
         command_line = " ".join(p for p in (_text(line, "rsp:Command"), _text(line, "rsp:Arguments")) if p)
         command_id = str(uuid.uuid4()).upper()
         with self._lock:
-            self._shell(request, user).commands[command_id] = _Command(command_line)
+            shell = self._shell(request, user)
+            shell.commands[command_id] = _Command(command_line, shell.owner)
         body = f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>"
         return Reply(envelope(SHELL_URI + "/CommandResponse", request.message_id, body), "command", command_id=command_id)
 
@@ -269,7 +271,7 @@ class WinRS:
 
     def _run(self, command: _Command) -> None:
         try:
-            command.outcome = self._runner(command.command_line, bytes(command.stdin))
+            command.outcome = self._runner(command.command_line, bytes(command.stdin), command.account)
         except Exception as exc:  # the endpoint must answer even when the lab itself breaks
             command.outcome = CommandOutcome(1, b"", f"iis_lab WinRM endpoint: internal error: {exc!r}\r\n".encode())
         command.done.set()
