@@ -105,7 +105,7 @@ def test_expect_lists_every_missing_binding_in_one_read(lab):
 
 
 def test_a_host_new_to_the_collection_is_sent_the_script_once_then_named_by_its_digest(lab, monkeypatch):
-    from iis_lab.state import kept_script_path
+    from iis_lab.state import LAB_ACCOUNT, kept_script_path
 
     from ansible_collections.iis.ccs.plugins.plugin_utils._core import host_ops
 
@@ -120,7 +120,7 @@ def test_a_host_new_to_the_collection_is_sent_the_script_once_then_named_by_its_
         assert (first.task("info", host)["round_trips"], again.task("info", host)["round_trips"]) == (2, 1)
         assert first.task("info", host)["windows"] == again.task("info", host)["windows"]
         assert [entry["operation"] for entry in lab.oplog(host)] == ["read_host_state", "read_host_state"]
-        assert kept_script_path(host, {}, digest).read_bytes() == host_ops.cached_script("read_host_state").encode("ascii")
+        assert kept_script_path(host, LAB_ACCOUNT, digest).read_bytes() == host_ops.cached_script("read_host_state").encode("ascii")
     if lab.transport == "winrm":
         stdin = [record["stdin_bytes"] for record in lab.traffic() if record.get("stdin_sha256") and record["host"] == "web01"]
         assert len(stdin) == 3 and stdin[2] < 800 < stdin[1], stdin  # the script travelled once
