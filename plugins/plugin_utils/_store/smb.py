@@ -52,8 +52,11 @@ class SmbFileSystem:
     """File primitives over one SMB session; every error becomes a StoreError without credentials in it."""
 
     # FolderStore writes this many files at once: smbprotocol multiplexes requests from several threads
-    # on one connection, so one file's round trips overlap another's on the server.
-    parallel_requests = 4
+    # on one connection, so one file's round trips overlap another's on the server. 8 rather than 4:
+    # where the server answers a new name from an index (NTFS, or Samba with case sensitive = yes), the
+    # first publish of 1,000 files took 3.51 s against 4.00 s in alternating rounds; on a default Samba
+    # share, which reads the folder for each new name, it was no slower. 16 gained 2% more (README).
+    parallel_requests = 8
 
     def __init__(self, path: str, *, user_name: str | None, password: str | None, port: int, encrypt: bool) -> None:
         if not HAS_SMBPROTOCOL:
